@@ -1,0 +1,1 @@
+//! Black-box integration tests for campaign-ledger. They arrive with the server issue.
