@@ -16,9 +16,13 @@
 //!   by a signed checkpoint that is itself durable.
 //! - The log key never signs two checkpoints that are inconsistent with each other.
 
+pub mod checkpoint;
 pub mod error;
 pub mod hash;
 pub mod merkle;
+pub mod note;
+pub mod store;
+pub mod tile;
 
 pub use error::{Error, Result};
 pub use hash::{Hash, HashAlg};

@@ -1,0 +1,380 @@
+//! The journal: the one file that makes an append durable.
+//!
+//! Each batch is written with one `write` and made durable with one `fdatasync`: its
+//! entries as *frames* of at most 256 entries that never cross a tlog-tiles bundle
+//! boundary, then a *commit record* holding the signed checkpoint that covers them. A
+//! batch is only written after the previous one is durable, so only the last batch can
+//! be torn; recovery finds it by length and by recomputing the tree root, and truncates
+//! it. Byte layout: `docs/STORAGE.md`.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+use crate::hash::{Hash, HashAlg};
+use crate::merkle::{Frontier, Node};
+use crate::tile::TILE_WIDTH;
+
+/// The journal's first 16 bytes.
+pub(crate) const MAGIC: &[u8; 16] = b"campaign-ledger1";
+const TAG_ENTRIES: u8 = b'E';
+const TAG_COMMIT: u8 = b'C';
+/// Tag, first index (u64), entry count (u16), payload length (u32).
+const ENTRIES_HEADER_LEN: usize = 1 + 8 + 2 + 4;
+/// Tag, tree size (u64), root (32 bytes), note length (u16).
+const COMMIT_HEADER_LEN: usize = 1 + 8 + 32 + 2;
+
+/// Where one frame's entries sit in the journal: the row of `frames.idx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FrameRow {
+    pub first_index: u64,
+    /// Offset of the payload: `count` × (big-endian u16 length, entry bytes), which is
+    /// exactly a slice of a tlog-tiles entry bundle.
+    pub payload_offset: u64,
+    pub payload_len: u32,
+    pub count: u16,
+}
+
+impl FrameRow {
+    pub const LEN: usize = 24;
+
+    pub fn end_index(&self) -> u64 {
+        self.first_index + u64::from(self.count)
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.first_index.to_le_bytes());
+        out.extend_from_slice(&self.payload_offset.to_le_bytes());
+        out.extend_from_slice(&self.payload_len.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+    }
+
+    pub fn decode(row: &[u8]) -> FrameRow {
+        FrameRow {
+            first_index: u64::from_le_bytes(row[0..8].try_into().unwrap()),
+            payload_offset: u64::from_le_bytes(row[8..16].try_into().unwrap()),
+            payload_len: u32::from_le_bytes(row[16..20].try_into().unwrap()),
+            count: u16::from_le_bytes(row[20..22].try_into().unwrap()),
+        }
+    }
+}
+
+/// Where one signed checkpoint sits in the journal: the row of `checkpoints.idx`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CheckpointRow {
+    pub tree_size: u64,
+    pub note_offset: u64,
+    pub note_len: u16,
+}
+
+impl CheckpointRow {
+    pub const LEN: usize = 24;
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.tree_size.to_le_bytes());
+        out.extend_from_slice(&self.note_offset.to_le_bytes());
+        out.extend_from_slice(&u64::from(self.note_len).to_le_bytes());
+    }
+
+    pub fn decode(row: &[u8]) -> CheckpointRow {
+        CheckpointRow {
+            tree_size: u64::from_le_bytes(row[0..8].try_into().unwrap()),
+            note_offset: u64::from_le_bytes(row[8..16].try_into().unwrap()),
+            note_len: u64::from_le_bytes(row[16..24].try_into().unwrap()) as u16,
+        }
+    }
+}
+
+/// Appends the frames for `entries` (which start at index `first_index`) to `out`, whose
+/// first byte will land at journal offset `base`. Returns the frame rows.
+pub(crate) fn encode_frames(
+    out: &mut Vec<u8>,
+    base: u64,
+    first_index: u64,
+    entries: &[&[u8]],
+) -> Vec<FrameRow> {
+    let mut rows = Vec::new();
+    let mut index = first_index;
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let room = (TILE_WIDTH - index % TILE_WIDTH) as usize;
+        let (chunk, tail) = rest.split_at(room.min(rest.len()));
+        let payload_len: usize = chunk.iter().map(|e| 2 + e.len()).sum();
+        out.push(TAG_ENTRIES);
+        out.extend_from_slice(&index.to_le_bytes());
+        out.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(payload_len as u32).to_le_bytes());
+        let payload_offset = base + out.len() as u64;
+        for entry in chunk {
+            out.extend_from_slice(&(entry.len() as u16).to_be_bytes());
+            out.extend_from_slice(entry);
+        }
+        rows.push(FrameRow {
+            first_index: index,
+            payload_offset,
+            payload_len: payload_len as u32,
+            count: chunk.len() as u16,
+        });
+        index += chunk.len() as u64;
+        rest = tail;
+    }
+    rows
+}
+
+/// Appends a commit record to `out` (landing at journal offset `base`).
+pub(crate) fn encode_commit(
+    out: &mut Vec<u8>,
+    base: u64,
+    tree_size: u64,
+    root: &Hash,
+    note: &str,
+) -> CheckpointRow {
+    out.push(TAG_COMMIT);
+    out.extend_from_slice(&tree_size.to_le_bytes());
+    out.extend_from_slice(root);
+    out.extend_from_slice(&(note.len() as u16).to_le_bytes());
+    let note_offset = base + out.len() as u64;
+    out.extend_from_slice(note.as_bytes());
+    CheckpointRow {
+        tree_size,
+        note_offset,
+        note_len: note.len() as u16,
+    }
+}
+
+/// Splits a frame payload into entries; `None` unless it holds exactly `count` entries
+/// and nothing else.
+pub(crate) fn split_payload(payload: &[u8], count: u16) -> Option<Vec<&[u8]>> {
+    let mut entries = Vec::with_capacity(count as usize);
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_at_checked(2)?;
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        let (entry, tail) = tail.split_at_checked(len)?;
+        entries.push(entry);
+        rest = tail;
+    }
+    (entries.len() == count as usize).then_some(entries)
+}
+
+/// One committed batch found while replaying the journal.
+#[derive(Debug, Default)]
+pub(crate) struct ReplayedBatch {
+    pub frames: Vec<FrameRow>,
+    /// Every completed node at a level that is a multiple of 8 (what the hash files
+    /// hold), in the order they completed.
+    pub tile_nodes: Vec<(Node, Hash)>,
+    pub checkpoint: CheckpointRow,
+    pub root: Hash,
+    pub note: String,
+}
+
+/// Why a replay stopped before the end of the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Clean end: the file ends right after a commit record.
+    End,
+    /// Something after `good_offset` is torn or does not check; it was never
+    /// acknowledged (the reason says what).
+    Torn { reason: String },
+}
+
+/// The outcome of [`replay`].
+pub(crate) struct ReplayEnd {
+    /// Offset just past the last commit record that checked.
+    pub good_offset: u64,
+    /// The tree at that commit.
+    pub frontier: Frontier,
+    pub stop: Stop,
+}
+
+/// Reads the journal from `offset` (a batch boundary), re-hashing every entry on top of
+/// `frontier`, and calls `on_batch` for each batch whose commit record checks: its tree
+/// size and root match the recomputed tree and `note_matches(note, size, root)` holds.
+///
+/// Stops at the first record that is torn or does not check, without error: it is the
+/// caller who decides whether a torn tail is expected (recovery) or a fault (check).
+/// Cost: one sequential read of the rest of the file; one leaf hash per entry.
+pub(crate) fn replay(
+    file: &File,
+    offset: u64,
+    alg: HashAlg,
+    mut frontier: Frontier,
+    note_matches: &mut dyn FnMut(&str, u64, &Hash) -> bool,
+    on_batch: &mut dyn FnMut(ReplayedBatch) -> crate::Result<()>,
+) -> crate::Result<ReplayEnd> {
+    let mut handle = file;
+    handle
+        .seek(SeekFrom::Start(offset))
+        .map_err(|e| crate::Error::Corrupt(format!("journal seek: {e}")))?;
+    let mut reader = BufReader::with_capacity(1 << 20, handle);
+    let mut at = offset;
+    let mut good_offset = offset;
+    let mut good_frontier = frontier.clone();
+    let mut batch = ReplayedBatch::default();
+    let mut payload = Vec::new();
+    let torn = |reason: String, good_offset, frontier| ReplayEnd {
+        good_offset,
+        frontier,
+        stop: Stop::Torn { reason },
+    };
+    loop {
+        let mut tag = [0u8; 1];
+        match reader.read(&mut tag) {
+            Ok(0) => {
+                let stop = if at == good_offset {
+                    Stop::End
+                } else {
+                    Stop::Torn {
+                        reason: "entries without a commit record".into(),
+                    }
+                };
+                return Ok(ReplayEnd {
+                    good_offset,
+                    frontier: good_frontier,
+                    stop,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
+        }
+        match tag[0] {
+            TAG_ENTRIES => {
+                let mut header = [0u8; ENTRIES_HEADER_LEN - 1];
+                if reader.read_exact(&mut header).is_err() {
+                    return Ok(torn(
+                        "frame header cut short".into(),
+                        good_offset,
+                        good_frontier,
+                    ));
+                }
+                let first_index = u64::from_le_bytes(header[0..8].try_into().unwrap());
+                let count = u16::from_le_bytes(header[8..10].try_into().unwrap());
+                let payload_len = u32::from_le_bytes(header[10..14].try_into().unwrap());
+                let fits_bundle =
+                    count >= 1 && first_index % TILE_WIDTH + u64::from(count) <= TILE_WIDTH;
+                if first_index != frontier.size() || !fits_bundle {
+                    return Ok(torn(
+                        format!("frame at offset {at} is out of sequence"),
+                        good_offset,
+                        good_frontier,
+                    ));
+                }
+                payload.resize(payload_len as usize, 0);
+                if reader.read_exact(&mut payload).is_err() {
+                    return Ok(torn(
+                        "frame payload cut short".into(),
+                        good_offset,
+                        good_frontier,
+                    ));
+                }
+                let Some(entries) = split_payload(&payload, count) else {
+                    return Ok(torn(
+                        format!("frame at offset {at} is malformed"),
+                        good_offset,
+                        good_frontier,
+                    ));
+                };
+                for entry in entries {
+                    let leaf = alg.leaf_hash(entry);
+                    frontier.push(alg, leaf, |node, hash| {
+                        if node.level % 8 == 0 {
+                            batch.tile_nodes.push((node, *hash));
+                        }
+                    });
+                }
+                let payload_offset = at + ENTRIES_HEADER_LEN as u64;
+                batch.frames.push(FrameRow {
+                    first_index,
+                    payload_offset,
+                    payload_len,
+                    count,
+                });
+                at = payload_offset + u64::from(payload_len);
+            }
+            TAG_COMMIT => {
+                let mut header = [0u8; COMMIT_HEADER_LEN - 1];
+                if reader.read_exact(&mut header).is_err() {
+                    return Ok(torn(
+                        "commit header cut short".into(),
+                        good_offset,
+                        good_frontier,
+                    ));
+                }
+                let tree_size = u64::from_le_bytes(header[0..8].try_into().unwrap());
+                let root: Hash = header[8..40].try_into().unwrap();
+                let note_len = u16::from_le_bytes(header[40..42].try_into().unwrap());
+                let mut note = vec![0u8; note_len as usize];
+                if reader.read_exact(&mut note).is_err() {
+                    return Ok(torn(
+                        "checkpoint cut short".into(),
+                        good_offset,
+                        good_frontier,
+                    ));
+                }
+                let note_offset = at + COMMIT_HEADER_LEN as u64;
+                let checks = tree_size == frontier.size() && root == frontier.root(alg);
+                let note = String::from_utf8(note)
+                    .ok()
+                    .filter(|note| checks && note_matches(note, tree_size, &root));
+                let Some(note) = note else {
+                    return Ok(torn(
+                        format!("commit at offset {at} does not match the entries before it"),
+                        good_offset,
+                        good_frontier,
+                    ));
+                };
+                at = note_offset + u64::from(note_len);
+                batch.checkpoint = CheckpointRow {
+                    tree_size,
+                    note_offset,
+                    note_len,
+                };
+                batch.root = root;
+                batch.note = note;
+                on_batch(std::mem::take(&mut batch))?;
+                good_offset = at;
+                good_frontier = frontier.clone();
+            }
+            other => {
+                return Ok(torn(
+                    format!("unknown record tag {other:#04x} at offset {at}"),
+                    good_offset,
+                    good_frontier,
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_never_cross_a_bundle_boundary() {
+        let entries: Vec<Vec<u8>> = (0..600u32).map(|i| i.to_le_bytes().to_vec()).collect();
+        let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
+        let mut out = Vec::new();
+        let rows = encode_frames(&mut out, 16, 250, &refs);
+        let counts: Vec<u16> = rows.iter().map(|r| r.count).collect();
+        assert_eq!(counts, vec![6, 256, 256, 82]);
+        for row in &rows {
+            let start = (row.payload_offset - 16) as usize;
+            let payload = &out[start..start + row.payload_len as usize];
+            let split = split_payload(payload, row.count).unwrap();
+            assert_eq!(split.len(), row.count as usize);
+            let mut encoded = Vec::new();
+            row.encode(&mut encoded);
+            assert_eq!(FrameRow::decode(&encoded), *row);
+        }
+    }
+
+    #[test]
+    fn payload_split_is_strict() {
+        assert_eq!(split_payload(&[0, 1, 7], 1), Some(vec![&[7u8][..]]));
+        assert_eq!(split_payload(&[0, 1, 7], 2), None);
+        assert_eq!(split_payload(&[0, 2, 7], 1), None);
+        assert_eq!(split_payload(&[0], 1), None);
+    }
+}

@@ -1,0 +1,695 @@
+//! The durable store: a data directory holding one log.
+//!
+//! Layout (`docs/STORAGE.md` has the bytes): `journal` is the source of truth, written
+//! once per batch and fdatasynced; `hashes.<L>` (the stored hashes of tree level `8L`,
+//! i.e. the rows of tlog-tiles level `L`), `frames.idx` and `checkpoints.idx` are
+//! indexes derived from it, written after each batch but fsynced only every
+//! [`SYNC_EVERY`] entries and on close; `meta.redb` holds the log's identity and the
+//! lengths up to which the indexes are known durable. Recovery truncates the indexes to
+//! those lengths and replays the journal tail, so a crash loses nothing that was
+//! acknowledged and costs at most one sync interval of re-hashing.
+//!
+//! Concurrency: one writer thread ([`writer`]) owns every write handle; readers use
+//! positional reads on their own handles and only look below the published tree size,
+//! whose data is written before the size is published. Every method except
+//! [`Store::append`] blocks on file IO: from async code call them inside
+//! `tokio::task::spawn_blocking` (they are short: a handful of `pread`s from the page
+//! cache), never directly on an executor thread.
+
+mod journal;
+mod writer;
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use redb::{Database, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::Checkpoint;
+use crate::merkle::{self, Frontier, HashReader, Node};
+use crate::note::{NoteSigner, NoteVerifier};
+use crate::tile::TILE_WIDTH;
+use crate::{Error, Hash, HashAlg, Result};
+
+use journal::{CheckpointRow, FrameRow, ReplayedBatch, Stop};
+
+/// Indexes are fsynced (and their lengths recorded) at least this often, in entries;
+/// it bounds the re-hashing recovery may have to do.
+pub const SYNC_EVERY: u64 = 1 << 16;
+
+/// The most entries one group commit takes in, across all waiting callers.
+pub const MAX_BATCH_ENTRIES: usize = 1 << 14;
+
+/// The largest entry the log stores: tlog-tiles bundles prefix entries with a u16.
+pub const MAX_ENTRY_LEN: usize = u16::MAX as usize;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_FORMAT: &str = "format";
+const META_ORIGIN: &str = "origin";
+const META_HASH: &str = "hash";
+const META_VKEY: &str = "vkey";
+const META_SYNCED: &str = "synced";
+const FORMAT_VERSION: &[u8] = b"1";
+
+const JOURNAL: &str = "journal";
+const FRAMES: &str = "frames.idx";
+const CHECKPOINTS: &str = "checkpoints.idx";
+const META_DB: &str = "meta.redb";
+
+fn hashes_file(level: usize) -> String {
+    format!("hashes.{level}")
+}
+
+/// What a data directory is created with. Fixed for the life of the log.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// The checkpoint origin line (and note key name), e.g. `ledger.example.org/uk-detwin`.
+    pub origin: String,
+    pub hash: HashAlg,
+}
+
+/// The answer to an append: where the entries went and the checkpoint covering them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub first_index: u64,
+    pub leaf_hashes: Vec<Hash>,
+    /// The size of the tree the checkpoint commits to (at least `first_index + count`).
+    pub tree_size: u64,
+    pub root: Hash,
+    /// The signed checkpoint note, durable before this answer was given.
+    pub checkpoint: Arc<str>,
+}
+
+/// The latest published state of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub root: Hash,
+    pub checkpoint: Arc<str>,
+}
+
+/// What [`Store::check`] verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub root: Hash,
+}
+
+/// Lengths (in rows) up to which the index files are known durable, and the journal
+/// offset and tree size they reflect. Stored in `meta.redb`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Synced {
+    journal_len: u64,
+    tree_size: u64,
+    /// Rows of each `hashes.<L>` file.
+    hash_rows: Vec<u64>,
+    frame_rows: u64,
+    checkpoint_rows: u64,
+}
+
+/// A handle to an open log. Cheap to clone; the writer stops when the last handle is
+/// dropped or [`Store::close`] is called.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    requests: mpsc::Sender<writer::Request>,
+    writer: Arc<std::thread::JoinHandle<()>>,
+}
+
+/// What readers and the writer share.
+pub(crate) struct Shared {
+    dir: PathBuf,
+    alg: HashAlg,
+    origin: String,
+    verifier: NoteVerifier,
+    journal: File,
+    /// Read handles of `hashes.<L>`, one per level that exists so far.
+    levels: RwLock<Vec<Arc<File>>>,
+    frames: RwLock<Vec<FrameRow>>,
+    checkpoints: RwLock<Vec<CheckpointRow>>,
+    head: RwLock<Head>,
+}
+
+impl Store {
+    /// Creates a new log in `dir` (created if missing; it must not already hold a log),
+    /// signing checkpoints with `signer`, whose key name must be `config.origin`.
+    pub fn create(dir: &Path, config: &LogConfig, signer: NoteSigner) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        if dir.join(META_DB).exists() || dir.join(JOURNAL).exists() {
+            return Err(Error::AlreadyExists(dir.to_path_buf()));
+        }
+        if signer.name() != config.origin {
+            return Err(Error::MalformedKey(
+                "the log key's name must equal the origin",
+            ));
+        }
+        let journal_path = dir.join(JOURNAL);
+        let journal = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&journal_path)
+            .map_err(Error::io(&journal_path))?;
+        journal
+            .write_all_at(journal::MAGIC, 0)
+            .map_err(Error::io(&journal_path))?;
+        journal.sync_all().map_err(Error::io(&journal_path))?;
+        let db = Database::create(dir.join(META_DB)).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert(META_FORMAT, FORMAT_VERSION).map_err(db_err)?;
+            meta.insert(META_ORIGIN, config.origin.as_bytes())
+                .map_err(db_err)?;
+            meta.insert(META_HASH, config.hash.name().as_bytes())
+                .map_err(db_err)?;
+            meta.insert(META_VKEY, signer.verifier_key().as_bytes())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        sync_dir(dir)?;
+        drop(db);
+        Store::open(dir, signer)
+    }
+
+    /// Opens the log in `dir`, recovering from any crash: a torn last batch (never
+    /// acknowledged) is truncated and the indexes are brought level with the journal.
+    /// `signer` must be the key the log was created with.
+    pub fn open(dir: &Path, signer: NoteSigner) -> Result<Store> {
+        let db_path = dir.join(META_DB);
+        if !db_path.exists() {
+            return Err(Error::NotALedger {
+                path: dir.to_path_buf(),
+                missing: META_DB,
+            });
+        }
+        let db = Database::create(&db_path).map_err(db_err)?;
+        let meta = read_meta(&db)?;
+        if signer.verifier_key() != meta.vkey {
+            return Err(Error::MalformedKey(
+                "this is not the key the log was created with",
+            ));
+        }
+        let verifier = NoteVerifier::parse(&meta.vkey)?;
+        let journal_path = dir.join(JOURNAL);
+        let journal_write = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&journal_path)
+            .map_err(|_| Error::NotALedger {
+                path: dir.to_path_buf(),
+                missing: JOURNAL,
+            })?;
+        let mut magic = [0u8; 16];
+        journal_write
+            .read_exact_at(&mut magic, 0)
+            .ok()
+            .filter(|_| &magic == journal::MAGIC)
+            .ok_or_else(|| {
+                Error::Corrupt("the journal does not start with the journal magic".into())
+            })?;
+        let journal_read = File::open(&journal_path).map_err(Error::io(&journal_path))?;
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            alg: meta.hash,
+            origin: meta.origin.clone(),
+            verifier,
+            journal: journal_read,
+            levels: RwLock::new(Vec::new()),
+            frames: RwLock::new(Vec::new()),
+            checkpoints: RwLock::new(Vec::new()),
+            head: RwLock::new(Head {
+                size: 0,
+                root: meta.hash.empty_root(),
+                checkpoint: Arc::from(""),
+            }),
+        });
+        let state =
+            writer::Writer::recover(shared.clone(), db, journal_write, meta.synced, signer)?;
+        let (requests, inbox) = mpsc::channel(1024);
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || state.run(inbox))
+            .map_err(Error::io(dir))?;
+        Ok(Store {
+            shared,
+            requests,
+            writer: Arc::new(handle),
+        })
+    }
+
+    /// Appends `entries` (in order, contiguous) and resolves once they are fsynced and a
+    /// signed checkpoint covering them is durable. Concurrent callers share one commit.
+    ///
+    /// Safe to await on any executor: the work happens on the writer thread. Fails with
+    /// [`Error::EmptyBatch`] or [`Error::EntryTooLarge`] before anything is written; a
+    /// failed commit appends nothing that is acknowledged.
+    pub async fn append(&self, entries: Vec<Vec<u8>>) -> Result<Appended> {
+        let (request, answer) = writer::Request::new(entries)?;
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| Error::WriterStopped)?;
+        answer.await.map_err(|_| Error::WriterStopped)?
+    }
+
+    /// [`Store::append`] for threads outside any async runtime. Panics if called from an
+    /// executor thread (tokio forbids blocking there): use `append` there instead.
+    pub fn append_blocking(&self, entries: Vec<Vec<u8>>) -> Result<Appended> {
+        let (request, answer): (_, oneshot::Receiver<Result<Appended>>) =
+            writer::Request::new(entries)?;
+        self.requests
+            .blocking_send(request)
+            .map_err(|_| Error::WriterStopped)?;
+        answer.blocking_recv().map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Stops the writer after it has answered everything already queued, and syncs the
+    /// indexes so the next open replays nothing.
+    pub fn close(self) -> Result<()> {
+        let Store {
+            requests, writer, ..
+        } = self;
+        drop(requests);
+        // Only the last handle can wait: other clones still hold senders.
+        if let Some(handle) = Arc::into_inner(writer) {
+            handle.join().map_err(|_| Error::WriterStopped)?;
+        }
+        Ok(())
+    }
+
+    pub fn hash_alg(&self) -> HashAlg {
+        self.shared.alg
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.shared.verifier
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The latest published size, root and signed checkpoint.
+    pub fn head(&self) -> Head {
+        self.shared.head.read().expect("head lock").clone()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.shared.head.read().expect("head lock").size
+    }
+
+    /// The bytes of entry `index`. Cost: one `pread` of its frame (≤ 256 entries).
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        Ok(self.entries(index, index + 1)?.pop().expect("one entry"))
+    }
+
+    /// The bytes of entries `[start, end)`, which must lie below the current size.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let size = self.size();
+        if start >= end || end > size {
+            return Err(Error::IndexOutOfRange {
+                index: end.saturating_sub(1).max(start),
+                size,
+            });
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for (row, payload) in self.shared.frames_covering(start, end)? {
+            let entries = journal::split_payload(&payload, row.count).ok_or_else(|| {
+                Error::Corrupt(format!("frame of entry {} is malformed", row.first_index))
+            })?;
+            for (i, entry) in entries.into_iter().enumerate() {
+                let index = row.first_index + i as u64;
+                if (start..end).contains(&index) {
+                    out.push(entry.to_vec());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The leaf hash of entry `index`.
+    pub fn leaf_hash(&self, index: u64) -> Result<Hash> {
+        let size = self.size();
+        if index >= size {
+            return Err(Error::IndexOutOfRange { index, size });
+        }
+        Ok(self.shared.read_level(0, index, 1)?[0])
+    }
+
+    /// The root of the tree of size `size <= current`.
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        self.check_size(size)?;
+        merkle::tree_hash(self.shared.alg, size, &*self.shared)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of size `size`
+    /// (`index < size <= current`).
+    pub fn prove_inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        self.check_size(size)?;
+        merkle::prove_inclusion(self.shared.alg, index, size, &*self.shared)
+    }
+
+    /// The consistency proof between the trees of sizes `from` and `to`
+    /// (`0 < from <= to <= current`).
+    pub fn prove_consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        self.check_size(to)?;
+        merkle::prove_consistency(self.shared.alg, from, to, &*self.shared)
+    }
+
+    /// The signed checkpoint committed at exactly tree size `size`, if the log signed
+    /// one there (every batch boundary has one).
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
+        let row = {
+            let rows = self
+                .shared
+                .checkpoints
+                .read()
+                .expect("checkpoint index lock");
+            match rows.binary_search_by_key(&size, |r| r.tree_size) {
+                Ok(i) => rows[i],
+                Err(_) => return Ok(None),
+            }
+        };
+        self.shared.read_note(&row).map(Some)
+    }
+
+    /// The sizes at which signed checkpoints exist, ascending.
+    pub fn checkpoint_sizes(&self) -> Vec<u64> {
+        let rows = self
+            .shared
+            .checkpoints
+            .read()
+            .expect("checkpoint index lock");
+        rows.iter().map(|r| r.tree_size).collect()
+    }
+
+    /// The tlog-tiles hash tile `tile/<level>/<index>[.p/<width>]`: `width` stored
+    /// hashes of tree level `8 * level`, starting at `index * 256`. It must lie wholly
+    /// inside the current tree.
+    pub fn hash_tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<u8>> {
+        let first = tile_start(index, width)?;
+        let level_size = self.size().checked_shr(8 * u32::from(level)).unwrap_or(0);
+        if first + u64::from(width) > level_size {
+            return Err(Error::IndexOutOfRange {
+                index: first + u64::from(width) - 1,
+                size: level_size,
+            });
+        }
+        let hashes = self
+            .shared
+            .read_level(level as usize, first, width as usize)?;
+        Ok(hashes.concat())
+    }
+
+    /// The tlog-tiles entry bundle `tile/entries/<index>[.p/<width>]`: entries
+    /// `[index * 256, index * 256 + width)`, each with its big-endian u16 length.
+    pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>> {
+        let first = tile_start(index, width)?;
+        let end = first + u64::from(width);
+        let size = self.size();
+        if end > size {
+            return Err(Error::IndexOutOfRange {
+                index: end - 1,
+                size,
+            });
+        }
+        let mut out = Vec::new();
+        for (row, payload) in self.shared.frames_covering(first, end)? {
+            // Frames never cross a bundle boundary, so only the last may run past `end`.
+            let keep = (end.min(row.end_index()) - row.first_index) as usize;
+            let mut at = 0;
+            for _ in 0..keep {
+                let len = u16::from_be_bytes([payload[at], payload[at + 1]]) as usize;
+                at += 2 + len;
+            }
+            out.extend_from_slice(&payload[..at]);
+        }
+        Ok(out)
+    }
+
+    /// Re-hashes every entry of the journal and checks it against the stored hashes, and
+    /// every commit record's root and signed checkpoint against the recomputed tree and
+    /// the log key. Cost: one sequential read of the journal, one leaf hash per entry,
+    /// one signature check per commit; runs beside the writer, checking the tree as of
+    /// its start.
+    pub fn check(&self) -> Result<CheckReport> {
+        self.check_with_progress(&mut |_| {})
+    }
+
+    /// [`Store::check`], calling `progress(entries_checked)` after each batch.
+    pub fn check_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<CheckReport> {
+        let head = self.head();
+        let shared = &self.shared;
+        let mut checkpoints = 0u64;
+        let mut last_note = String::new();
+        let end = journal::replay(
+            &shared.journal,
+            journal::MAGIC.len() as u64,
+            shared.alg,
+            Frontier::new(),
+            &mut |note, size, root| note_body_matches(&shared.origin, note, size, root),
+            &mut |batch: ReplayedBatch| {
+                if batch.checkpoint.tree_size > head.size {
+                    return Ok(());
+                }
+                for (node, hash) in &batch.tile_nodes {
+                    let stored = shared.read_level(node.level as usize / 8, node.index, 1)?[0];
+                    if stored != *hash {
+                        return Err(Error::Corrupt(format!(
+                            "stored hash of level {} node {} differs from the re-hashed journal",
+                            node.level, node.index
+                        )));
+                    }
+                }
+                crate::checkpoint::open_checkpoint(&batch.note, &shared.verifier).map_err(
+                    |_| {
+                        Error::Corrupt(format!(
+                            "the checkpoint at size {} does not verify with the log key",
+                            batch.checkpoint.tree_size
+                        ))
+                    },
+                )?;
+                checkpoints += 1;
+                last_note = batch.note;
+                progress(batch.checkpoint.tree_size);
+                Ok(())
+            },
+        )?;
+        let checked = end.frontier.size().min(head.size);
+        if checked != head.size {
+            let reason = match end.stop {
+                Stop::Torn { reason } => reason,
+                Stop::End => "journal ends early".into(),
+            };
+            return Err(Error::Corrupt(format!(
+                "journal re-hashes to {checked} entries but the log has {}: {reason}",
+                head.size
+            )));
+        }
+        // Each note's body was matched against the re-hashed root at its size.
+        if last_note != *head.checkpoint {
+            return Err(Error::Corrupt(
+                "the latest checkpoint is not the last one in the journal".into(),
+            ));
+        }
+        Ok(CheckReport {
+            entries: head.size,
+            checkpoints,
+            root: head.root,
+        })
+    }
+
+    fn check_size(&self, size: u64) -> Result<()> {
+        let current = self.size();
+        if size > current {
+            return Err(Error::SizeOutOfRange { size, current });
+        }
+        Ok(())
+    }
+}
+
+/// The first stored hash of a tile, checking the width.
+fn tile_start(index: u64, width: u16) -> Result<u64> {
+    if width == 0 || u64::from(width) > TILE_WIDTH {
+        return Err(Error::MalformedTile("width must be 1..=256"));
+    }
+    index
+        .checked_mul(TILE_WIDTH)
+        .ok_or(Error::MalformedTile("tile index too large"))
+}
+
+impl Shared {
+    /// `count` stored hashes of tree level `8 * level`, from node `first`.
+    fn read_level(&self, level: usize, first: u64, count: usize) -> Result<Vec<Hash>> {
+        let file = self
+            .levels
+            .read()
+            .expect("levels lock")
+            .get(level)
+            .cloned()
+            .ok_or_else(|| Error::Corrupt(format!("hash level {level} is missing")))?;
+        let mut buf = vec![0u8; count * 32];
+        file.read_exact_at(&mut buf, first * 32)
+            .map_err(Error::io(self.dir.join(hashes_file(level))))?;
+        Ok(buf
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap())
+            .collect())
+    }
+
+    /// The frames holding entries `[start, end)`, each with its payload.
+    fn frames_covering(&self, start: u64, end: u64) -> Result<Vec<(FrameRow, Vec<u8>)>> {
+        let rows: Vec<FrameRow> = {
+            let frames = self.frames.read().expect("frame index lock");
+            let first = frames.partition_point(|r| r.end_index() <= start);
+            frames[first..]
+                .iter()
+                .take_while(|r| r.first_index < end)
+                .copied()
+                .collect()
+        };
+        rows.into_iter()
+            .map(|row| {
+                let mut payload = vec![0u8; row.payload_len as usize];
+                self.journal
+                    .read_exact_at(&mut payload, row.payload_offset)
+                    .map_err(Error::io(self.dir.join(JOURNAL)))?;
+                Ok((row, payload))
+            })
+            .collect()
+    }
+
+    fn read_note(&self, row: &CheckpointRow) -> Result<String> {
+        let mut note = vec![0u8; row.note_len as usize];
+        self.journal
+            .read_exact_at(&mut note, row.note_offset)
+            .map_err(Error::io(self.dir.join(JOURNAL)))?;
+        String::from_utf8(note)
+            .map_err(|_| Error::Corrupt("a stored checkpoint is not UTF-8".into()))
+    }
+}
+
+/// Stored hashes are complete nodes of levels that are multiples of 8; any other
+/// complete node is rebuilt from the at most 128 stored hashes beneath it.
+impl HashReader for Shared {
+    fn read_hashes(&self, nodes: &[Node]) -> Result<Vec<Hash>> {
+        nodes
+            .iter()
+            .map(|node| {
+                let stored_level = node.level / 8;
+                let depth = node.level % 8;
+                let mut hashes =
+                    self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
+                while hashes.len() > 1 {
+                    hashes = hashes
+                        .chunks_exact(2)
+                        .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
+                        .collect();
+                }
+                Ok(hashes[0])
+            })
+            .collect()
+    }
+}
+
+/// The signed checkpoint body for (`origin`, `size`, `root`).
+pub(crate) fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> String {
+    Checkpoint {
+        origin: origin.to_string(),
+        size,
+        root: *root,
+        extensions: Vec::new(),
+    }
+    .to_body()
+}
+
+/// Whether `note` is a note whose body is the checkpoint (`origin`, `size`, `root`).
+/// Checks the text only; signatures are checked where it matters (see callers).
+fn note_body_matches(origin: &str, note: &str, size: u64, root: &Hash) -> bool {
+    let body = checkpoint_body(origin, size, root);
+    note.len() > body.len() && note.starts_with(&body) && note.as_bytes()[body.len()] == b'\n'
+}
+
+struct Meta {
+    origin: String,
+    hash: HashAlg,
+    vkey: String,
+    synced: Synced,
+}
+
+fn read_meta(db: &Database) -> Result<Meta> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(META).map_err(db_err)?;
+    let get = |key: &str| -> Result<Vec<u8>> {
+        Ok(table
+            .get(key)
+            .map_err(db_err)?
+            .ok_or_else(|| Error::Corrupt(format!("meta.redb has no {key}")))?
+            .value()
+            .to_vec())
+    };
+    if get(META_FORMAT)? != FORMAT_VERSION {
+        return Err(Error::Corrupt("unsupported data directory format".into()));
+    }
+    let text = |key: &str| -> Result<String> {
+        String::from_utf8(get(key)?)
+            .map_err(|_| Error::Corrupt(format!("meta.redb {key} is not UTF-8")))
+    };
+    let synced = match table.get(META_SYNCED).map_err(db_err)? {
+        Some(value) => postcard::from_bytes(value.value())
+            .map_err(|_| Error::Corrupt("meta.redb sync state does not decode".into()))?,
+        None => Synced::default(),
+    };
+    Ok(Meta {
+        origin: text(META_ORIGIN)?,
+        hash: text(META_HASH)?.parse()?,
+        vkey: text(META_VKEY)?,
+        synced,
+    })
+}
+
+fn write_synced(db: &Database, synced: &Synced) -> Result<()> {
+    let bytes = postcard::to_allocvec(synced).map_err(|e| Error::Db(e.to_string()))?;
+    let mut txn = db.begin_write().map_err(db_err)?;
+    txn.set_durability(redb::Durability::Immediate);
+    {
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        meta.insert(META_SYNCED, bytes.as_slice()).map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)
+}
+
+/// Reads the hash algorithm and origin of the log in `dir` without opening it for
+/// writing (no key needed), e.g. to check a `--hash` flag against an existing log.
+pub fn describe(dir: &Path) -> Result<LogConfig> {
+    let db_path = dir.join(META_DB);
+    if !db_path.exists() {
+        return Err(Error::NotALedger {
+            path: dir.to_path_buf(),
+            missing: META_DB,
+        });
+    }
+    let db = Database::open(&db_path).map_err(db_err)?;
+    let meta = read_meta(&db)?;
+    Ok(LogConfig {
+        origin: meta.origin,
+        hash: meta.hash,
+    })
+}
+
+fn db_err(e: impl std::fmt::Display) -> Error {
+    Error::Db(e.to_string())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
+}

@@ -1,0 +1,481 @@
+//! The single writer: recovery at open, then group commit until the last handle goes.
+//!
+//! It runs on its own OS thread, so blocking file and redb calls never touch an async
+//! executor. Each turn it takes every request already waiting (up to
+//! [`MAX_BATCH_ENTRIES`] entries), writes their entries and one signed checkpoint with a
+//! single `write`, `fdatasync`s, then answers them all. On any IO error it answers the
+//! batch with the error and stops for good: after a failed fsync the page cache can no
+//! longer be trusted, and reopening the store recovers from the journal.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use redb::Database;
+use tokio::sync::{mpsc, oneshot};
+
+use super::journal::{self, CheckpointRow, FrameRow, ReplayedBatch, Stop};
+use super::{
+    checkpoint_body, hashes_file, note_body_matches, sync_dir, write_synced, Appended, Head,
+    Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_BATCH_ENTRIES, MAX_ENTRY_LEN, SYNC_EVERY,
+};
+use crate::merkle::Frontier;
+use crate::note::NoteSigner;
+use crate::{Error, Hash, Result};
+
+/// One caller's entries and where to send the answer.
+pub(crate) struct Request {
+    entries: Vec<Vec<u8>>,
+    answer: oneshot::Sender<Result<Appended>>,
+}
+
+impl Request {
+    /// Checks what can be checked before queueing, so one caller's bad entry never
+    /// fails another caller's commit.
+    pub fn new(entries: Vec<Vec<u8>>) -> Result<(Request, oneshot::Receiver<Result<Appended>>)> {
+        if entries.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        if let Some(entry) = entries.iter().find(|e| e.len() > MAX_ENTRY_LEN) {
+            return Err(Error::EntryTooLarge(entry.len()));
+        }
+        let (answer, receiver) = oneshot::channel();
+        Ok((Request { entries, answer }, receiver))
+    }
+}
+
+/// The writer's handles and the tree as of the last commit.
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    db: Database,
+    signer: NoteSigner,
+    journal: File,
+    journal_len: u64,
+    levels: Vec<IndexFile>,
+    frames: IndexFile,
+    checkpoints: IndexFile,
+    frontier: Frontier,
+    synced: Synced,
+    /// Reused for every batch's journal bytes.
+    buf: Vec<u8>,
+}
+
+/// An append-only index file of fixed-size rows, written positionally.
+struct IndexFile {
+    file: File,
+    name: String,
+    row_len: u64,
+    rows: u64,
+    pending: Vec<u8>,
+}
+
+impl IndexFile {
+    fn open(shared: &Shared, name: String, row_len: u64) -> Result<IndexFile> {
+        let path = shared.dir.join(&name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        let len = file.metadata().map_err(Error::io(&path))?.len();
+        Ok(IndexFile {
+            file,
+            name,
+            row_len,
+            rows: len / row_len,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Cuts the file to `rows` rows, or reports that it holds fewer.
+    fn truncate(&mut self, shared: &Shared, rows: u64) -> Result<bool> {
+        if self.rows < rows {
+            return Ok(false);
+        }
+        self.file
+            .set_len(rows * self.row_len)
+            .map_err(Error::io(shared.dir.join(&self.name)))?;
+        self.rows = rows;
+        Ok(true)
+    }
+
+    fn read_all(&self, shared: &Shared) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; (self.rows * self.row_len) as usize];
+        self.file
+            .read_exact_at(&mut buf, 0)
+            .map_err(Error::io(shared.dir.join(&self.name)))?;
+        Ok(buf)
+    }
+
+    /// Writes the pending rows after the existing ones (no fsync).
+    fn flush(&mut self, shared: &Shared) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all_at(&self.pending, self.rows * self.row_len)
+            .map_err(Error::io(shared.dir.join(&self.name)))?;
+        self.rows += self.pending.len() as u64 / self.row_len;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn sync(&self, shared: &Shared) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(Error::io(shared.dir.join(&self.name)))
+    }
+}
+
+impl Writer {
+    /// Brings the indexes level with the journal and truncates a torn last batch.
+    ///
+    /// Trusts the index rows recorded durable in `synced` and replays the journal from
+    /// there; if the indexes are shorter than recorded (they were damaged or deleted),
+    /// rebuilds them all from the journal.
+    pub fn recover(
+        shared: Arc<Shared>,
+        db: Database,
+        journal: File,
+        synced: Synced,
+        signer: NoteSigner,
+    ) -> Result<Writer> {
+        let journal_len = journal
+            .metadata()
+            .map_err(Error::io(shared.dir.join(JOURNAL)))?
+            .len();
+        let mut frames = IndexFile::open(&shared, FRAMES.into(), FrameRow::LEN as u64)?;
+        let mut checkpoints =
+            IndexFile::open(&shared, CHECKPOINTS.into(), CheckpointRow::LEN as u64)?;
+        let mut levels = Vec::new();
+        while shared.dir.join(hashes_file(levels.len())).exists()
+            || levels.len() < synced.hash_rows.len()
+        {
+            levels.push(IndexFile::open(&shared, hashes_file(levels.len()), 32)?);
+        }
+        let mut synced = synced;
+        let mut trusted = synced.journal_len >= journal::MAGIC.len() as u64
+            && synced.journal_len <= journal_len
+            && frames.truncate(&shared, synced.frame_rows)?
+            && checkpoints.truncate(&shared, synced.checkpoint_rows)?;
+        for (level, file) in levels.iter_mut().enumerate() {
+            let rows = synced.hash_rows.get(level).copied().unwrap_or(0);
+            trusted = trusted && file.truncate(&shared, rows)?;
+        }
+        if !trusted {
+            synced = Synced {
+                journal_len: journal::MAGIC.len() as u64,
+                ..Synced::default()
+            };
+            frames.truncate(&shared, 0)?;
+            checkpoints.truncate(&shared, 0)?;
+            for file in &mut levels {
+                file.truncate(&shared, 0)?;
+            }
+        }
+        *shared.frames.write().expect("frame index lock") = frames
+            .read_all(&shared)?
+            .chunks_exact(FrameRow::LEN)
+            .map(FrameRow::decode)
+            .collect();
+        *shared.checkpoints.write().expect("checkpoint index lock") = checkpoints
+            .read_all(&shared)?
+            .chunks_exact(CheckpointRow::LEN)
+            .map(CheckpointRow::decode)
+            .collect();
+        let mut writer = Writer {
+            journal_len,
+            levels: Vec::new(),
+            frames,
+            checkpoints,
+            frontier: Frontier::new(),
+            synced: synced.clone(),
+            buf: Vec::new(),
+            shared,
+            db,
+            signer,
+            journal,
+        };
+        for file in levels {
+            writer.add_level(file)?;
+        }
+        writer.frontier = Frontier::load(synced.tree_size, &*writer.shared)?;
+
+        // Replay the tail; keep every batch that checks, except that the last one's
+        // signature must also verify (only the last batch can be torn, see journal.rs).
+        let shared = writer.shared.clone();
+        let mut batches: Vec<(u64, ReplayedBatch)> = Vec::new();
+        let mut batch_start = synced.journal_len;
+        let end = journal::replay(
+            &writer.journal,
+            synced.journal_len,
+            shared.alg,
+            writer.frontier.clone(),
+            &mut |note, size, root| note_body_matches(&shared.origin, note, size, root),
+            &mut |batch| {
+                let start = batch_start;
+                batch_start = batch.checkpoint.note_offset + u64::from(batch.checkpoint.note_len);
+                batches.push((start, batch));
+                Ok(())
+            },
+        )?;
+        let mut good_offset = end.good_offset;
+        let mut torn = matches!(end.stop, Stop::Torn { .. });
+        if let Some((start, last)) = batches.last() {
+            if crate::checkpoint::open_checkpoint(&last.note, &shared.verifier).is_err() {
+                good_offset = *start;
+                torn = true;
+                batches.pop();
+            }
+        }
+        if torn {
+            writer
+                .journal
+                .set_len(good_offset)
+                .map_err(Error::io(shared.dir.join(JOURNAL)))?;
+            writer
+                .journal
+                .sync_all()
+                .map_err(Error::io(shared.dir.join(JOURNAL)))?;
+            writer.journal_len = good_offset;
+        }
+        let replayed = !batches.is_empty();
+        for (_, batch) in batches {
+            writer.index_batch(&batch.frames, &batch.tile_nodes, batch.checkpoint)?;
+        }
+        writer.flush_indexes()?;
+        writer.frontier = Frontier::load(writer.frames_size(), &*shared)?;
+        writer.publish_latest()?;
+        if writer
+            .shared
+            .checkpoints
+            .read()
+            .expect("checkpoint index lock")
+            .is_empty()
+        {
+            // A new log: sign the empty tree so there is always a checkpoint to serve.
+            writer.commit_entries(&[])?;
+        }
+        if replayed || torn || !trusted {
+            writer.sync()?;
+        }
+        Ok(writer)
+    }
+
+    /// The tree size the frame index reaches.
+    fn frames_size(&self) -> u64 {
+        self.shared
+            .frames
+            .read()
+            .expect("frame index lock")
+            .last()
+            .map_or(0, FrameRow::end_index)
+    }
+
+    /// Publishes the latest indexed checkpoint as the head.
+    fn publish_latest(&mut self) -> Result<()> {
+        let last = self
+            .shared
+            .checkpoints
+            .read()
+            .expect("checkpoint index lock")
+            .last()
+            .copied();
+        if let Some(row) = last {
+            let note = self.shared.read_note(&row)?;
+            if row.tree_size != self.frontier.size() {
+                return Err(Error::Corrupt(
+                    "the last checkpoint does not cover the last entry".into(),
+                ));
+            }
+            *self.shared.head.write().expect("head lock") = Head {
+                size: row.tree_size,
+                root: self.frontier.root(self.shared.alg),
+                checkpoint: Arc::from(note),
+            };
+        }
+        Ok(())
+    }
+
+    fn add_level(&mut self, file: IndexFile) -> Result<()> {
+        let path = self.shared.dir.join(&file.name);
+        let reader = File::open(&path).map_err(Error::io(&path))?;
+        self.shared
+            .levels
+            .write()
+            .expect("levels lock")
+            .push(Arc::new(reader));
+        self.levels.push(file);
+        Ok(())
+    }
+
+    /// Queues the index rows of one batch (written by [`Writer::flush_indexes`]) and
+    /// records them in memory for readers.
+    fn index_batch(
+        &mut self,
+        frames: &[FrameRow],
+        tile_nodes: &[(crate::merkle::Node, Hash)],
+        checkpoint: CheckpointRow,
+    ) -> Result<()> {
+        for (node, hash) in tile_nodes {
+            let level = node.level as usize / 8;
+            while self.levels.len() <= level {
+                let file = IndexFile::open(&self.shared, hashes_file(self.levels.len()), 32)?;
+                self.add_level(file)?;
+            }
+            self.levels[level].pending.extend_from_slice(hash);
+        }
+        for row in frames {
+            row.encode(&mut self.frames.pending);
+        }
+        checkpoint.encode(&mut self.checkpoints.pending);
+        self.shared
+            .frames
+            .write()
+            .expect("frame index lock")
+            .extend_from_slice(frames);
+        self.shared
+            .checkpoints
+            .write()
+            .expect("checkpoint index lock")
+            .push(checkpoint);
+        Ok(())
+    }
+
+    fn flush_indexes(&mut self) -> Result<()> {
+        for file in &mut self.levels {
+            file.flush(&self.shared)?;
+        }
+        self.frames.flush(&self.shared)?;
+        self.checkpoints.flush(&self.shared)
+    }
+
+    /// Makes the indexes durable and records how far they reach.
+    fn sync(&mut self) -> Result<()> {
+        for file in &self.levels {
+            file.sync(&self.shared)?;
+        }
+        self.frames.sync(&self.shared)?;
+        self.checkpoints.sync(&self.shared)?;
+        sync_dir(&self.shared.dir)?;
+        self.synced = Synced {
+            journal_len: self.journal_len,
+            tree_size: self.frontier.size(),
+            hash_rows: self.levels.iter().map(|f| f.rows).collect(),
+            frame_rows: self.frames.rows,
+            checkpoint_rows: self.checkpoints.rows,
+        };
+        write_synced(&self.db, &self.synced)
+    }
+
+    /// Serves requests until every sender is gone, then syncs the indexes.
+    pub fn run(mut self, mut inbox: mpsc::Receiver<Request>) {
+        while let Some(first) = inbox.blocking_recv() {
+            let mut requests = vec![first];
+            let mut count = requests[0].entries.len();
+            while count < MAX_BATCH_ENTRIES {
+                match inbox.try_recv() {
+                    Ok(request) => {
+                        count += request.entries.len();
+                        requests.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Err(error) = self.commit(requests) {
+                // Stop taking requests; queued callers see WriterStopped.
+                drop(error);
+                return;
+            }
+        }
+        let _ = self.sync();
+    }
+
+    /// Commits one group of requests and answers each. An error has already been sent
+    /// to every caller of the group when it is returned.
+    fn commit(&mut self, requests: Vec<Request>) -> Result<()> {
+        let entries: Vec<&[u8]> = requests
+            .iter()
+            .flat_map(|r| r.entries.iter().map(|e| e.as_slice()))
+            .collect();
+        let first_index = self.frontier.size();
+        match self.commit_entries(&entries) {
+            Ok((leaf_hashes, head)) => {
+                let mut at = 0;
+                for request in requests {
+                    let count = request.entries.len();
+                    let _ = request.answer.send(Ok(Appended {
+                        first_index: first_index + at as u64,
+                        leaf_hashes: leaf_hashes[at..at + count].to_vec(),
+                        tree_size: head.size,
+                        root: head.root,
+                        checkpoint: head.checkpoint.clone(),
+                    }));
+                    at += count;
+                }
+                if self.frontier.size() - self.synced.tree_size >= SYNC_EVERY {
+                    self.sync()?;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for request in requests {
+                    let _ = request
+                        .answer
+                        .send(Err(Error::Corrupt(format!("commit failed: {message}"))));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Appends `entries` to the journal with a signed checkpoint, fdatasyncs, updates
+    /// the indexes and publishes the new head. Returns the entries' leaf hashes.
+    fn commit_entries(&mut self, entries: &[&[u8]]) -> Result<(Vec<Hash>, Head)> {
+        let alg = self.shared.alg;
+        let first_index = self.frontier.size();
+        let mut leaf_hashes = Vec::with_capacity(entries.len());
+        let mut tile_nodes = Vec::new();
+        for entry in entries {
+            let leaf = alg.leaf_hash(entry);
+            leaf_hashes.push(leaf);
+            self.frontier.push(alg, leaf, |node, hash| {
+                if node.level % 8 == 0 {
+                    tile_nodes.push((node, *hash));
+                }
+            });
+        }
+        let size = self.frontier.size();
+        let root = self.frontier.root(alg);
+        let note = crate::note::sign_note(
+            &checkpoint_body(&self.shared.origin, size, &root),
+            &[&self.signer],
+        )?;
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let frames = journal::encode_frames(&mut buf, self.journal_len, first_index, entries);
+        let checkpoint = journal::encode_commit(&mut buf, self.journal_len, size, &root, &note);
+        let journal_path = || self.shared.dir.join(JOURNAL);
+        self.journal
+            .write_all_at(&buf, self.journal_len)
+            .map_err(Error::io(journal_path()))?;
+        self.journal
+            .sync_data()
+            .map_err(Error::io(journal_path()))?;
+        self.journal_len += buf.len() as u64;
+        self.buf = buf;
+
+        self.index_batch(&frames, &tile_nodes, checkpoint)?;
+        self.flush_indexes()?;
+        let head = Head {
+            size,
+            root,
+            checkpoint: Arc::from(note),
+        };
+        *self.shared.head.write().expect("head lock") = head.clone();
+        Ok((leaf_hashes, head))
+    }
+}
