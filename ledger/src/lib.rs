@@ -17,12 +17,16 @@
 //! - The log key never signs two checkpoints that are inconsistent with each other.
 
 pub mod checkpoint;
+pub mod entry;
 pub mod error;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+pub mod record;
 pub mod store;
 pub mod tile;
 
+pub use entry::Entry;
 pub use error::{Error, Result};
 pub use hash::{Hash, HashAlg};
+pub use record::Record;

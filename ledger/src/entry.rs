@@ -1,0 +1,272 @@
+//! The entry: the versioned envelope whose postcard bytes are the leaves of the log.
+//!
+//! An entry is `Entry::V1 { time_ms, author, record }`. Its bytes are what the log
+//! stores, hashes and serves; `FORMAT-entries.md` (to become `docs/FORMAT.md`) gives the
+//! byte layout for decoders in other languages.
+//!
+//! Invariants:
+//! - Every entry produced by [`Entry::encode`] or accepted by [`Entry::decode`] is at
+//!   most [`MAX_ENTRY_BYTES`] (tlog-tiles entry bundles use u16 length prefixes) and
+//!   passes [`Entry::validate`].
+//! - Decoding is strict: one value has exactly one encoding. Trailing bytes, over-long
+//!   varints, bool or option bytes other than 0 and 1, unknown discriminants and invalid
+//!   UTF-8 are all refused, so `encode(decode(b)) == b` for every accepted `b`. This is
+//!   what lets auditors replay the log and reach the same counts byte for byte.
+//! - Error messages describe what is wrong, never the entry's contents.
+//! - Envelope versions, like record variants, are only ever appended.
+
+use postcard::ser_flavors::Flavor;
+use serde::{Deserialize, Serialize};
+
+use crate::record::{take_refusal, Record};
+use crate::{Error, Result};
+
+/// Largest encoded entry, in bytes.
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+/// Longest author, in bytes.
+pub const AUTHOR_MAX_BYTES: usize = 64;
+
+/// One log entry. The discriminant of each version is its position (V1 = 0).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Entry {
+    V1 {
+        /// When the sequencer accepted it, in milliseconds since the Unix epoch.
+        time_ms: u64,
+        /// The public id of the token that appended it: 1 to 64 bytes of printable
+        /// ASCII without spaces.
+        author: String,
+        record: Record,
+    },
+}
+
+impl Entry {
+    pub fn v1(time_ms: u64, author: impl Into<String>, record: Record) -> Entry {
+        Entry::V1 {
+            time_ms,
+            author: author.into(),
+            record,
+        }
+    }
+
+    pub fn time_ms(&self) -> u64 {
+        match self {
+            Entry::V1 { time_ms, .. } => *time_ms,
+        }
+    }
+
+    pub fn author(&self) -> &str {
+        match self {
+            Entry::V1 { author, .. } => author,
+        }
+    }
+
+    pub fn record(&self) -> &Record {
+        match self {
+            Entry::V1 { record, .. } => record,
+        }
+    }
+
+    pub fn into_record(self) -> Record {
+        match self {
+            Entry::V1 { record, .. } => record,
+        }
+    }
+
+    /// The record's JSON `type`, such as `signature.added`.
+    pub fn kind(&self) -> &'static str {
+        self.record().kind()
+    }
+
+    /// Checks the author and the record.
+    pub fn validate(&self) -> Result<()> {
+        let author = self.author().as_bytes();
+        if author.is_empty()
+            || author.len() > AUTHOR_MAX_BYTES
+            || !author.iter().all(u8::is_ascii_graphic)
+        {
+            return Err(Error::InvalidRecord(
+                "author: must be 1 to 64 bytes of printable ASCII without spaces".into(),
+            ));
+        }
+        self.record().validate()
+    }
+
+    /// Validates and encodes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Validates and encodes into `out`, replacing its contents and reusing its
+    /// allocation. On error `out` is left empty.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        self.validate()?;
+        let buf = std::mem::take(out);
+        // Serializing these types cannot fail: every sequence has a known length.
+        *out = postcard::to_extend(self, buf)
+            .map_err(|_| Error::Decode("entry could not be serialized".into()))?;
+        if out.len() > MAX_ENTRY_BYTES {
+            let len = out.len();
+            out.clear();
+            return Err(Error::EntryTooLarge(len));
+        }
+        Ok(())
+    }
+
+    /// Decodes an entry, accepting only canonical, valid encodings.
+    pub fn decode(bytes: &[u8]) -> Result<Entry> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(Error::EntryTooLarge(bytes.len()));
+        }
+        take_refusal(); // clear any reason left over from an unrelated failure
+        let (entry, rest) = postcard::take_from_bytes::<Entry>(bytes).map_err(decode_error)?;
+        if !rest.is_empty() {
+            return Err(Error::Decode(format!("{} trailing bytes", rest.len())));
+        }
+        // Re-encode, comparing as we go instead of building a second buffer.
+        postcard::serialize_with_flavor(
+            &entry,
+            SameBytes {
+                expected: bytes,
+                at: 0,
+            },
+        )
+        .map_err(|_| Error::NonCanonical)?;
+        entry.validate()?;
+        Ok(entry)
+    }
+}
+
+/// Maps a postcard decoding error to a short message that holds no entry content.
+fn decode_error(e: postcard::Error) -> Error {
+    use postcard::Error as P;
+    let why = match e {
+        // A small type refused a value (see `record::take_refusal`), or serde met a
+        // discriminant that this version does not know.
+        P::SerdeDeCustom => match take_refusal() {
+            Some(why) => return Error::InvalidRecord(why.to_owned()),
+            None => "unknown enum discriminant",
+        },
+        P::DeserializeUnexpectedEnd => "unexpected end of entry",
+        P::DeserializeBadVarint => "varint too long for its type",
+        P::DeserializeBadBool => "bool byte is neither 0x00 nor 0x01",
+        P::DeserializeBadOption => "option tag is neither 0x00 nor 0x01",
+        P::DeserializeBadUtf8 | P::DeserializeBadChar => "string is not valid UTF-8",
+        P::DeserializeBadEnum => "enum discriminant out of range",
+        _ => "malformed entry",
+    };
+    Error::Decode(why.to_owned())
+}
+
+/// A postcard output that stores nothing and fails at the first byte that differs
+/// from `expected`, or at the end if `expected` is longer.
+struct SameBytes<'a> {
+    expected: &'a [u8],
+    at: usize,
+}
+
+impl Flavor for SameBytes<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.at + data.len();
+        if self.expected.get(self.at..end) == Some(data) {
+            self.at = end;
+            Ok(())
+        } else {
+            Err(postcard::Error::SerializeBufferFull)
+        }
+    }
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        if self.expected.get(self.at) == Some(&byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(postcard::Error::SerializeBufferFull)
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        if self.at == self.expected.len() {
+            Ok(())
+        } else {
+            Err(postcard::Error::SerializeBufferFull)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Id;
+
+    fn held() -> Entry {
+        Entry::v1(
+            1_670_774_400_000,
+            "tok-lhka",
+            Record::EventHeld {
+                event_id: Id::parse("lhka-2022-12-11").unwrap(),
+                attendance: Some(40),
+            },
+        )
+    }
+
+    #[test]
+    fn round_trips_and_exposes_fields() {
+        let entry = held();
+        let bytes = entry.encode().unwrap();
+        let back = Entry::decode(&bytes).unwrap();
+        assert_eq!(back, entry);
+        assert_eq!(back.time_ms(), 1_670_774_400_000);
+        assert_eq!(back.author(), "tok-lhka");
+        assert_eq!(back.kind(), "event.held");
+        let mut reused = vec![0xAA; 3];
+        entry.encode_into(&mut reused).unwrap();
+        assert_eq!(reused, bytes);
+    }
+
+    #[test]
+    fn same_bytes_notices_every_difference() {
+        let bytes = held().encode().unwrap();
+        let check = |expected: &[u8]| {
+            postcard::serialize_with_flavor(&held(), SameBytes { expected, at: 0 }).is_ok()
+        };
+        assert!(check(&bytes));
+        assert!(!check(&bytes[..bytes.len() - 1]));
+        assert!(!check(&[&bytes[..], &[0]].concat()));
+        for i in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[i] ^= 0x01;
+            assert!(!check(&changed), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn authors_are_bounded_printable_ascii() {
+        for bad in ["", "tok lhka", "tök", &"t".repeat(65)] {
+            let entry = Entry::v1(0, bad, held().into_record());
+            assert!(
+                matches!(entry.encode(), Err(Error::InvalidRecord(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(Entry::v1(0, "t".repeat(64), held().into_record())
+            .encode()
+            .is_ok());
+    }
+
+    #[test]
+    fn refusals_do_not_leak_into_later_decodes() {
+        // A refusal left over from a direct postcard call must not relabel the
+        // unknown discriminant of a later decode as an invalid value.
+        let _ = postcard::from_bytes::<crate::record::Date>(&[0xE6, 0x0F, 13, 1]);
+        let mut bytes = held().encode().unwrap();
+        let at = bytes.len() - 3 - "lhka-2022-12-11".len() - 1;
+        assert_eq!(bytes[at], 17);
+        bytes[at] = 99;
+        assert!(matches!(Entry::decode(&bytes), Err(Error::Decode(_))));
+    }
+}
