@@ -310,7 +310,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 const DAYS_TO_UNIX_EPOCH: i64 = 719_162;
 
 fn is_leap_year(year: u16) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
