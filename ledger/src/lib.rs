@@ -22,6 +22,7 @@ pub mod error;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+pub mod receipt;
 pub mod record;
 pub mod store;
 pub mod tile;

@@ -63,6 +63,34 @@ fn appends_read_back_and_survive_reopen() {
 }
 
 #[test]
+fn receipts_verify_with_only_the_vkey() {
+    let fx = Fixture::new(HashAlg::Blake3);
+    let store = fx.create();
+    let entries: Vec<Vec<u8>> = (0..1000).map(sample_entry).collect();
+    store.append_blocking(entries.clone()).unwrap();
+    let vkey = ledger::note::NoteVerifier::parse(&fx.signer().verifier_key()).unwrap();
+    for index in [0u64, 1, 499, 998, 999] {
+        let text = store.receipt(index).unwrap().to_text();
+        let receipt = ledger::receipt::Receipt::parse(&text).unwrap();
+        let checkpoint = receipt
+            .verify(HashAlg::Blake3, &entries[index as usize], &vkey)
+            .unwrap();
+        assert_eq!(checkpoint.size, 1000);
+        assert!(receipt
+            .verify(
+                HashAlg::Blake3,
+                &entries[(index as usize + 1) % 1000],
+                &vkey
+            )
+            .is_err());
+    }
+    assert!(matches!(
+        store.receipt(1000),
+        Err(Error::IndexOutOfRange { .. })
+    ));
+}
+
+#[test]
 fn tiles_match_the_tree() {
     let fx = Fixture::new(HashAlg::Sha256);
     let store = fx.create();

@@ -12,7 +12,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use crate::hash::{Hash, HashAlg};
 use crate::merkle::{Frontier, Node};
-use crate::tile::TILE_WIDTH;
+use crate::tile::FULL_TILE_WIDTH;
+
+/// Entries per tlog-tiles bundle: frames never cross a multiple of this.
+const TILE_WIDTH: u64 = FULL_TILE_WIDTH as u64;
 
 /// The journal's first 16 bytes.
 pub(crate) const MAGIC: &[u8; 16] = b"campaign-ledger1";

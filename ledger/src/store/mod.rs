@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, Frontier, HashReader, Node};
 use crate::note::{NoteSigner, NoteVerifier};
-use crate::tile::TILE_WIDTH;
+use crate::tile::FULL_TILE_WIDTH;
 use crate::{Error, Hash, HashAlg, Result};
 
 use journal::{CheckpointRow, FrameRow, ReplayedBatch, Stop};
@@ -363,6 +363,18 @@ impl Store {
         merkle::prove_consistency(self.shared.alg, from, to, &*self.shared)
     }
 
+    /// A tlog-proof@v1 receipt for entry `index` against the latest checkpoint: the
+    /// inclusion proof and the signed note, checkable offline with only the log's vkey.
+    pub fn receipt(&self, index: u64) -> Result<crate::receipt::Receipt> {
+        let head = self.head();
+        let proof = merkle::prove_inclusion(self.shared.alg, index, head.size, &*self.shared)?;
+        Ok(crate::receipt::Receipt::new(
+            index,
+            proof,
+            head.checkpoint.to_string(),
+        ))
+    }
+
     /// The signed checkpoint committed at exactly tree size `size`, if the log signed
     /// one there (every batch boundary has one).
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
@@ -517,11 +529,11 @@ impl Store {
 
 /// The first stored hash of a tile, checking the width.
 fn tile_start(index: u64, width: u16) -> Result<u64> {
-    if width == 0 || u64::from(width) > TILE_WIDTH {
+    if width == 0 || width > FULL_TILE_WIDTH {
         return Err(Error::MalformedTile("width must be 1..=256"));
     }
     index
-        .checked_mul(TILE_WIDTH)
+        .checked_mul(u64::from(FULL_TILE_WIDTH))
         .ok_or(Error::MalformedTile("tile index too large"))
 }
 
