@@ -345,7 +345,7 @@ pub fn tiles_added(old_size: u64, new_size: u64) -> Vec<TilePath> {
             for index in old_count / full..new_count / full {
                 tiles.push(make(index, FULL_TILE_WIDTH));
             }
-            if new_count % full != 0 {
+            if !new_count.is_multiple_of(full) {
                 tiles.push(make(new_count / full, (new_count % full) as u16));
             }
         };
