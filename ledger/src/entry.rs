@@ -1,7 +1,7 @@
 //! The entry: the versioned envelope whose postcard bytes are the leaves of the log.
 //!
 //! An entry is `Entry::V1 { time_ms, author, record }`. Its bytes are what the log
-//! stores, hashes and serves; `FORMAT-entries.md` (to become `docs/FORMAT.md`) gives the
+//! stores, hashes and serves; `docs/FORMAT.md` (part B) gives the
 //! byte layout for decoders in other languages.
 //!
 //! Invariants:

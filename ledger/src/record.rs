@@ -3,7 +3,7 @@
 //! A [`Record`] is one change (nothing is updated in place): a campaign launched, a
 //! petition opened, a signature added, a council motion voted, an event held, and so on.
 //! Records are encoded with postcard inside an [`Entry`](crate::entry::Entry); the byte
-//! layout is documented in `FORMAT-entries.md` (to become `docs/FORMAT.md`).
+//! layout is documented in `docs/FORMAT.md` (part B).
 //!
 //! Invariants:
 //! - **The encoding is frozen.** Enum variants are only ever appended, never reordered

@@ -186,7 +186,7 @@ fn golden_file() {
 
 #[test]
 fn worked_example_of_the_format_doc() {
-    // FORMAT-entries.md annotates these exact bytes.
+    // docs/FORMAT.md (part B, worked example) annotates these exact bytes.
     const ANNOTATED: &str = "\
         00 a0e496e6c330 07 746f6b2d776562 04 09 756b2d64657477696e 4742 01 09 453134303030383331 \
         00 01 13 4e6577636173746c652075706f6e2054796e65 00 01 \

@@ -1,6 +1,6 @@
 //! Black-box tests of signed notes, checkpoints, cosignatures, tiles and receipts, as
 //! auditors see them: the C2SP spec examples, the Go reference vectors, tampering, and
-//! the worked example of the format notes (FORMAT-notes.md), pinned byte for byte.
+//! the worked example of the format notes (docs/FORMAT.md, part C), pinned byte for byte.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -621,7 +621,7 @@ fn receipts_round_trip_and_corruptions_are_rejected() {
 }
 
 // ---------------------------------------------------------------------------------
-// The worked example of FORMAT-notes.md, pinned
+// The worked example of docs/FORMAT.md part C, pinned
 // ---------------------------------------------------------------------------------
 
 /// Seed bytes `start, start + 1, ..., start + 31`.

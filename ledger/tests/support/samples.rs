@@ -48,7 +48,7 @@ pub fn commitment(salt: u8, data: &str) -> [u8; 32] {
     HashAlg::Blake3.digest(&[&[salt; 32][..], data.as_bytes()].concat())
 }
 
-/// The sample signature, used by the worked example in FORMAT-entries.md.
+/// The sample signature, used by the worked example in docs/FORMAT.md part B.
 pub fn signature_online() -> Entry {
     Entry::v1(
         ms("2022-11-03T09:15:00Z"),
