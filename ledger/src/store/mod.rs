@@ -471,9 +471,21 @@ impl Store {
                 if batch.checkpoint.tree_size > head.size {
                     return Ok(());
                 }
-                for (node, hash) in &batch.tile_nodes {
-                    let stored = shared.read_level(node.level as usize / 8, node.index, 1)?[0];
-                    if stored != *hash {
+                // Per level, a batch completes a run of consecutive nodes: one read each.
+                for level in (0..64u8).step_by(8) {
+                    let recomputed: Vec<&(Node, Hash)> = batch
+                        .tile_nodes
+                        .iter()
+                        .filter(|(node, _)| node.level == level)
+                        .collect();
+                    let Some((first, _)) = recomputed.first() else {
+                        continue;
+                    };
+                    let stored =
+                        shared.read_level(level as usize / 8, first.index, recomputed.len())?;
+                    if let Some(((node, _), _)) =
+                        recomputed.iter().zip(&stored).find(|((_, h), s)| h != *s)
+                    {
                         return Err(Error::Corrupt(format!(
                             "stored hash of level {} node {} differs from the re-hashed journal",
                             node.level, node.index
