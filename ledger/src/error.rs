@@ -68,6 +68,8 @@ pub enum Error {
     Corrupt(String),
     #[error("the log writer has stopped")]
     WriterStopped,
+    #[error("the commit failed and the log writer stopped (reopen the store to recover): {0}")]
+    CommitFailed(String),
     #[error("a batch must hold at least one entry")]
     EmptyBatch,
 }

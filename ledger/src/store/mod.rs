@@ -434,14 +434,13 @@ impl Store {
         }
         let mut out = Vec::new();
         for (row, payload) in self.shared.frames_covering(first, end)? {
+            let entries = journal::split_payload(&payload, row.count).ok_or_else(|| {
+                Error::Corrupt(format!("frame of entry {} is malformed", row.first_index))
+            })?;
             // Frames never cross a bundle boundary, so only the last may run past `end`.
             let keep = (end.min(row.end_index()) - row.first_index) as usize;
-            let mut at = 0;
-            for _ in 0..keep {
-                let len = u16::from_be_bytes([payload[at], payload[at + 1]]) as usize;
-                at += 2 + len;
-            }
-            out.extend_from_slice(&payload[..at]);
+            let kept: usize = entries.iter().take(keep).map(|e| 2 + e.len()).sum();
+            out.extend_from_slice(&payload[..kept]);
         }
         Ok(out)
     }
