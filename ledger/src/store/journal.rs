@@ -4,8 +4,9 @@
 //! entries as *frames* of at most 256 entries that never cross a tlog-tiles bundle
 //! boundary, then a *commit record* holding the signed checkpoint that covers them. A
 //! batch is only written after the previous one is durable, so only the last batch can
-//! be torn; recovery finds it by length and by recomputing the tree root, and truncates
-//! it. Byte layout: `docs/STORAGE.md`.
+//! be torn; recovery finds it by length and by recomputing the tree root, and erases
+//! it. The file is extended ahead of the writes with zeros (see `writer.rs`), and a zero
+//! byte where a record tag should be marks the end. Byte layout: `docs/STORAGE.md`.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -19,6 +20,9 @@ const TILE_WIDTH: u64 = FULL_TILE_WIDTH as u64;
 
 /// The journal's first 16 bytes.
 pub(crate) const MAGIC: &[u8; 16] = b"campaign-ledger1";
+/// Where a record tag would be, this marks the end of the log (the zeroed space that
+/// was reserved ahead of the writes).
+const TAG_END: u8 = 0;
 const TAG_ENTRIES: u8 = b'E';
 const TAG_COMMIT: u8 = b'C';
 /// Tag, first index (u64), entry count (u16), payload length (u32).
@@ -224,7 +228,12 @@ pub(crate) fn replay(
     loop {
         let mut tag = [0u8; 1];
         match reader.read(&mut tag) {
-            Ok(0) => {
+            Ok(0) => tag[0] = TAG_END,
+            Ok(_) => {}
+            Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
+        }
+        match tag[0] {
+            TAG_END => {
                 let stop = if at == good_offset {
                     Stop::End
                 } else {
@@ -238,10 +247,6 @@ pub(crate) fn replay(
                     stop,
                 });
             }
-            Ok(_) => {}
-            Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
-        }
-        match tag[0] {
             TAG_ENTRIES => {
                 let mut header = [0u8; ENTRIES_HEADER_LEN - 1];
                 if reader.read_exact(&mut header).is_err() {

@@ -1,7 +1,12 @@
 //! The single writer: recovery at open, then group commit until the last handle goes.
 //!
 //! It runs on its own OS thread, so blocking file and redb calls never touch an async
-//! executor. Each turn it takes every request already waiting (up to
+//! executor.
+//!
+//! The journal is extended ahead of the writes in [`JOURNAL_CHUNK`]s of real zeros,
+//! fsynced once, so that each batch's `fdatasync` overwrites allocated blocks and need
+//! not also commit a new file size to the filesystem's own journal (measured here: about
+//! 200 µs for an append-and-fdatasync against 140 µs for an overwrite). Each turn it takes every request already waiting (up to
 //! [`MAX_BATCH_ENTRIES`] entries), writes their entries and one signed checkpoint with a
 //! single `write`, `fdatasync`s, then answers them all. On any IO error it answers the
 //! batch with the error and stops for good: after a failed fsync the page cache can no
@@ -21,7 +26,13 @@ use super::{
 };
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
-use crate::{Error, Hash, Result};
+use crate::{Error, Hash, HashAlg, Result};
+
+/// How far ahead of the writes the journal is extended with zeros.
+const JOURNAL_CHUNK: u64 = 4 << 20;
+
+/// Batches at least this large hash their leaves on two threads.
+const PARALLEL_HASHING_MIN: usize = 512;
 
 /// One caller's entries and where to send the answer.
 pub(crate) struct Request {
@@ -50,7 +61,10 @@ pub(crate) struct Writer {
     db: Database,
     signer: NoteSigner,
     journal: File,
+    /// End of the last commit record: where the next batch goes.
     journal_len: u64,
+    /// Physical length of the journal; `[journal_len, journal_reserved)` is all zeros.
+    journal_reserved: u64,
     levels: Vec<IndexFile>,
     frames: IndexFile,
     checkpoints: IndexFile,
@@ -142,7 +156,7 @@ impl Writer {
         synced: Synced,
         signer: NoteSigner,
     ) -> Result<Writer> {
-        let journal_len = journal
+        let physical_len = journal
             .metadata()
             .map_err(Error::io(shared.dir.join(JOURNAL)))?
             .len();
@@ -157,7 +171,7 @@ impl Writer {
         }
         let mut synced = synced;
         let mut trusted = synced.journal_len >= journal::MAGIC.len() as u64
-            && synced.journal_len <= journal_len
+            && synced.journal_len <= physical_len
             && frames.truncate(&shared, synced.frame_rows)?
             && checkpoints.truncate(&shared, synced.checkpoint_rows)?;
         for (level, file) in levels.iter_mut().enumerate() {
@@ -186,7 +200,8 @@ impl Writer {
             .map(CheckpointRow::decode)
             .collect();
         let mut writer = Writer {
-            journal_len,
+            journal_len: synced.journal_len,
+            journal_reserved: physical_len,
             levels: Vec::new(),
             frames,
             checkpoints,
@@ -230,22 +245,15 @@ impl Writer {
                 batches.pop();
             }
         }
-        if torn {
-            writer
-                .journal
-                .set_len(good_offset)
-                .map_err(Error::io(shared.dir.join(JOURNAL)))?;
-            writer
-                .journal
-                .sync_all()
-                .map_err(Error::io(shared.dir.join(JOURNAL)))?;
-            writer.journal_len = good_offset;
+        writer.journal_len = good_offset;
+        if torn || !writer.tail_is_zero()? {
+            writer.erase_tail()?;
         }
         let replayed = !batches.is_empty();
         for (_, batch) in batches {
             writer.index_batch(&batch.frames, &batch.tile_nodes, batch.checkpoint)?;
         }
-        writer.flush_indexes()?;
+        writer.flush_indexes(true)?;
         writer.frontier = Frontier::load(writer.frames_size(), &*shared)?;
         writer.publish_latest()?;
         if writer
@@ -344,16 +352,64 @@ impl Writer {
         Ok(())
     }
 
-    fn flush_indexes(&mut self) -> Result<()> {
+    /// Writes the queued index rows. Readers need the stored hashes on file at once;
+    /// frame and checkpoint rows they read from memory, so those files can wait for the
+    /// next sync (`all`), and a crash before it is repaired by replaying the journal.
+    fn flush_indexes(&mut self, all: bool) -> Result<()> {
         for file in &mut self.levels {
             file.flush(&self.shared)?;
         }
-        self.frames.flush(&self.shared)?;
-        self.checkpoints.flush(&self.shared)
+        if all {
+            self.frames.flush(&self.shared)?;
+            self.checkpoints.flush(&self.shared)?;
+        }
+        Ok(())
+    }
+
+    /// Overwrites everything after the last good commit with zeros: a torn batch, or
+    /// anything else that is not a record, so it can never be mistaken for one later.
+    fn erase_tail(&mut self) -> Result<()> {
+        let path = self.shared.dir.join(JOURNAL);
+        write_zeros(&self.journal, self.journal_len, self.journal_reserved)
+            .map_err(Error::io(&path))?;
+        self.journal.sync_data().map_err(Error::io(&path))
+    }
+
+    /// Whether everything after the last good commit is zeros, as reserved space is.
+    fn tail_is_zero(&self) -> Result<bool> {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut at = self.journal_len;
+        while at < self.journal_reserved {
+            let len = (self.journal_reserved - at).min(buf.len() as u64) as usize;
+            self.journal
+                .read_exact_at(&mut buf[..len], at)
+                .map_err(Error::io(self.shared.dir.join(JOURNAL)))?;
+            if buf[..len].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += len as u64;
+        }
+        Ok(true)
+    }
+
+    /// Makes sure `[journal_len, end)` is reserved: zeroed, with the file's new length
+    /// durable.
+    fn reserve(&mut self, end: u64) -> Result<()> {
+        if end <= self.journal_reserved {
+            return Ok(());
+        }
+        let new_reserved = end.div_ceil(JOURNAL_CHUNK) * JOURNAL_CHUNK;
+        let path = self.shared.dir.join(JOURNAL);
+        write_zeros(&self.journal, self.journal_reserved, new_reserved)
+            .map_err(Error::io(&path))?;
+        self.journal.sync_data().map_err(Error::io(&path))?;
+        self.journal_reserved = new_reserved;
+        Ok(())
     }
 
     /// Makes the indexes durable and records how far they reach.
     fn sync(&mut self) -> Result<()> {
+        self.flush_indexes(true)?;
         for file in &self.levels {
             file.sync(&self.shared)?;
         }
@@ -437,12 +493,10 @@ impl Writer {
     fn commit_entries(&mut self, entries: &[&[u8]]) -> Result<(Vec<Hash>, Head)> {
         let alg = self.shared.alg;
         let first_index = self.frontier.size();
-        let mut leaf_hashes = Vec::with_capacity(entries.len());
+        let leaf_hashes = leaf_hashes(alg, entries);
         let mut tile_nodes = Vec::new();
-        for entry in entries {
-            let leaf = alg.leaf_hash(entry);
-            leaf_hashes.push(leaf);
-            self.frontier.push(alg, leaf, |node, hash| {
+        for leaf in &leaf_hashes {
+            self.frontier.push(alg, *leaf, |node, hash| {
                 if node.level % 8 == 0 {
                     tile_nodes.push((node, *hash));
                 }
@@ -458,6 +512,7 @@ impl Writer {
         buf.clear();
         let frames = journal::encode_frames(&mut buf, self.journal_len, first_index, entries);
         let checkpoint = journal::encode_commit(&mut buf, self.journal_len, size, &root, &note);
+        self.reserve(self.journal_len + buf.len() as u64)?;
         let journal_path = || self.shared.dir.join(JOURNAL);
         self.journal
             .write_all_at(&buf, self.journal_len)
@@ -469,7 +524,7 @@ impl Writer {
         self.buf = buf;
 
         self.index_batch(&frames, &tile_nodes, checkpoint)?;
-        self.flush_indexes()?;
+        self.flush_indexes(false)?;
         let head = Head {
             size,
             root,
@@ -478,4 +533,31 @@ impl Writer {
         *self.shared.head.write().expect("head lock") = head.clone();
         Ok((leaf_hashes, head))
     }
+}
+
+/// The leaf hashes of `entries`, on two threads for large batches.
+fn leaf_hashes(alg: HashAlg, entries: &[&[u8]]) -> Vec<Hash> {
+    let hash_all = |part: &[&[u8]]| part.iter().map(|e| alg.leaf_hash(e)).collect::<Vec<_>>();
+    if entries.len() < PARALLEL_HASHING_MIN {
+        return hash_all(entries);
+    }
+    let (left, right) = entries.split_at(entries.len() / 2);
+    std::thread::scope(|scope| {
+        let right = scope.spawn(|| hash_all(right));
+        let mut hashes = hash_all(left);
+        hashes.extend(right.join().expect("leaf hashing does not panic"));
+        hashes
+    })
+}
+
+/// Writes zeros over `[start, end)` of `file`.
+fn write_zeros(file: &File, start: u64, end: u64) -> std::io::Result<()> {
+    const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut at = start;
+    while at < end {
+        let len = (end - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..len], at)?;
+        at += len as u64;
+    }
+    Ok(())
 }
