@@ -552,7 +552,7 @@ fn leaf_hashes(alg: HashAlg, entries: &[&[u8]]) -> Vec<Hash> {
 
 /// Writes zeros over `[start, end)` of `file`.
 fn write_zeros(file: &File, start: u64, end: u64) -> std::io::Result<()> {
-    const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
     let mut at = start;
     while at < end {
         let len = (end - at).min(ZEROS.len() as u64) as usize;
