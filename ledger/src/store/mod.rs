@@ -17,6 +17,7 @@
 //! cache), never directly on an executor thread.
 
 mod journal;
+mod queue;
 mod writer;
 
 use std::fs::{File, OpenOptions};
@@ -25,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{Database, TableDefinition};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, Frontier, HashReader, Node};
@@ -115,7 +115,9 @@ struct Synced {
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
-    requests: mpsc::Sender<writer::Request>,
+    queue: Arc<queue::CommitQueue>,
+    /// Wakes the writer thread for async appends; it stops when every copy is gone.
+    doorbell: std::sync::mpsc::SyncSender<()>,
     writer: Arc<std::thread::JoinHandle<()>>,
 }
 
@@ -228,14 +230,17 @@ impl Store {
         });
         let state =
             writer::Writer::recover(shared.clone(), db, journal_write, meta.synced, signer)?;
-        let (requests, inbox) = mpsc::channel(1024);
+        let queue = Arc::new(queue::CommitQueue::new(state));
+        let (doorbell, rings) = std::sync::mpsc::sync_channel(1);
+        let served = queue.clone();
         let handle = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || state.run(inbox))
+            .spawn(move || served.serve(rings))
             .map_err(Error::io(dir))?;
         Ok(Store {
             shared,
-            requests,
+            queue,
+            doorbell,
             writer: Arc::new(handle),
         })
     }
@@ -243,36 +248,34 @@ impl Store {
     /// Appends `entries` (in order, contiguous) and resolves once they are fsynced and a
     /// signed checkpoint covering them is durable. Concurrent callers share one commit.
     ///
-    /// Safe to await on any executor: the work happens on the writer thread. Fails with
+    /// Safe to await on any executor: the work happens on the writer thread (or on a
+    /// thread in [`Store::append_blocking`] that commits the queue meanwhile). Fails with
     /// [`Error::EmptyBatch`] or [`Error::EntryTooLarge`] before anything is written; a
     /// failed commit appends nothing that is acknowledged.
     pub async fn append(&self, entries: Vec<Vec<u8>>) -> Result<Appended> {
         let (request, answer) = writer::Request::new(entries)?;
-        self.requests
-            .send(request)
-            .await
-            .map_err(|_| Error::WriterStopped)?;
+        self.queue.push(request);
+        queue::ring(&self.doorbell)?;
         answer.await.map_err(|_| Error::WriterStopped)?
     }
 
-    /// [`Store::append`] for threads outside any async runtime. Panics if called from an
-    /// executor thread (tokio forbids blocking there): use `append` there instead.
+    /// [`Store::append`] for threads outside any async runtime: the calling thread
+    /// commits (its request and any others waiting) itself, so a lone appender pays no
+    /// thread handoff. It blocks on file IO and locks: never call it on an executor
+    /// thread.
     pub fn append_blocking(&self, entries: Vec<Vec<u8>>) -> Result<Appended> {
-        let (request, answer): (_, oneshot::Receiver<Result<Appended>>) =
-            writer::Request::new(entries)?;
-        self.requests
-            .blocking_send(request)
-            .map_err(|_| Error::WriterStopped)?;
-        answer.blocking_recv().map_err(|_| Error::WriterStopped)?
+        let (request, answer) = writer::Request::new(entries)?;
+        self.queue.push(request);
+        self.queue.lead_until_answered(answer)
     }
 
     /// Stops the writer after it has answered everything already queued, and syncs the
     /// indexes so the next open replays nothing.
     pub fn close(self) -> Result<()> {
         let Store {
-            requests, writer, ..
+            doorbell, writer, ..
         } = self;
-        drop(requests);
+        drop(doorbell);
         // Only the last handle can wait: other clones still hold senders.
         if let Some(handle) = Arc::into_inner(writer) {
             handle.join().map_err(|_| Error::WriterStopped)?;

@@ -1,28 +1,29 @@
-//! The single writer: recovery at open, then group commit until the last handle goes.
+//! The writer: recovery at open, then committing batches of queued requests.
 //!
-//! It runs on its own OS thread, so blocking file and redb calls never touch an async
-//! executor.
+//! Exactly one thread at a time holds it (see `queue.rs`): the writer thread for async
+//! callers, or a blocking caller committing the queue itself, so blocking file and redb
+//! calls never touch an async executor. A commit writes the batch's entries and one
+//! signed checkpoint with a single `write`, `fdatasync`s, then answers every request of
+//! the batch. On any IO error it answers the batch with the error and the writer is
+//! dropped for good: after a failed fsync the page cache can no longer be trusted, and
+//! reopening the store recovers from the journal.
 //!
 //! The journal is extended ahead of the writes in [`JOURNAL_CHUNK`]s of real zeros,
 //! fsynced once, so that each batch's `fdatasync` overwrites allocated blocks and need
 //! not also commit a new file size to the filesystem's own journal (measured here: about
-//! 200 µs for an append-and-fdatasync against 140 µs for an overwrite). Each turn it takes every request already waiting (up to
-//! [`MAX_BATCH_ENTRIES`] entries), writes their entries and one signed checkpoint with a
-//! single `write`, `fdatasync`s, then answers them all. On any IO error it answers the
-//! batch with the error and stops for good: after a failed fsync the page cache can no
-//! longer be trusted, and reopening the store recovers from the journal.
+//! 200 µs for an append-and-fdatasync against 140 µs for an overwrite).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use redb::Database;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::journal::{self, CheckpointRow, FrameRow, ReplayedBatch, Stop};
 use super::{
     checkpoint_body, hashes_file, note_body_matches, sync_dir, write_synced, Appended, Head,
-    Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_BATCH_ENTRIES, MAX_ENTRY_LEN, SYNC_EVERY,
+    Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_ENTRY_LEN, SYNC_EVERY,
 };
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
@@ -52,6 +53,16 @@ impl Request {
         }
         let (answer, receiver) = oneshot::channel();
         Ok((Request { entries, answer }, receiver))
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Answers it with `error`.
+    pub fn fail(self, error: Error) {
+        let _ = self.answer.send(Err(error));
     }
 }
 
@@ -408,7 +419,7 @@ impl Writer {
     }
 
     /// Makes the indexes durable and records how far they reach.
-    fn sync(&mut self) -> Result<()> {
+    pub fn sync(&mut self) -> Result<()> {
         self.flush_indexes(true)?;
         for file in &self.levels {
             file.sync(&self.shared)?;
@@ -426,32 +437,9 @@ impl Writer {
         write_synced(&self.db, &self.synced)
     }
 
-    /// Serves requests until every sender is gone, then syncs the indexes.
-    pub fn run(mut self, mut inbox: mpsc::Receiver<Request>) {
-        while let Some(first) = inbox.blocking_recv() {
-            let mut requests = vec![first];
-            let mut count = requests[0].entries.len();
-            while count < MAX_BATCH_ENTRIES {
-                match inbox.try_recv() {
-                    Ok(request) => {
-                        count += request.entries.len();
-                        requests.push(request);
-                    }
-                    Err(_) => break,
-                }
-            }
-            if let Err(error) = self.commit(requests) {
-                // Stop taking requests; queued callers see WriterStopped.
-                drop(error);
-                return;
-            }
-        }
-        let _ = self.sync();
-    }
-
     /// Commits one group of requests and answers each. An error has already been sent
     /// to every caller of the group when it is returned.
-    fn commit(&mut self, requests: Vec<Request>) -> Result<()> {
+    pub fn commit(&mut self, requests: Vec<Request>) -> Result<()> {
         let entries: Vec<&[u8]> = requests
             .iter()
             .flat_map(|r| r.entries.iter().map(|e| e.as_slice()))
