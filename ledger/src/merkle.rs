@@ -56,7 +56,7 @@ fn split_point(n: u64) -> u64 {
 ///
 /// For the ranges that RFC 6962's recursion produces (a range whose start is a multiple
 /// of the largest power of two not exceeding its length), the range's Merkle hash is the
-/// right-to-left fold of these nodes; see [`fold_range`].
+/// right-to-left fold of these nodes.
 pub fn range_nodes(start: u64, end: u64, out: &mut Vec<Node>) {
     let mut at = start;
     while at < end {

@@ -1,7 +1,7 @@
 //! The durable store: a data directory holding one log.
 //!
 //! Layout (`docs/STORAGE.md` has the bytes): `journal` is the source of truth, written
-//! once per batch and fdatasynced; `hashes.<L>` (the stored hashes of tree level `8L`,
+//! once per batch and fdatasynced (and extended ahead with zeros); `hashes.<L>` (the stored hashes of tree level `8L`,
 //! i.e. the rows of tlog-tiles level `L`), `frames.idx` and `checkpoints.idx` are
 //! indexes derived from it, written after each batch but fsynced only every
 //! [`SYNC_EVERY`] entries and on close; `meta.redb` holds the log's identity and the
@@ -9,12 +9,13 @@
 //! those lengths and replays the journal tail, so a crash loses nothing that was
 //! acknowledged and costs at most one sync interval of re-hashing.
 //!
-//! Concurrency: one writer thread ([`writer`]) owns every write handle; readers use
-//! positional reads on their own handles and only look below the published tree size,
-//! whose data is written before the size is published. Every method except
-//! [`Store::append`] blocks on file IO: from async code call them inside
-//! `tokio::task::spawn_blocking` (they are short: a handful of `pread`s from the page
-//! cache), never directly on an executor thread.
+//! Concurrency: the writer state (`writer.rs`), which owns every write handle, is held by one
+//! thread at a time (`queue.rs`: a blocking appender committing the queue, or the writer
+//! thread for async appenders); readers use positional reads on their own handles and
+//! only look below the published tree size, whose data is written before the size is
+//! published. Every method except [`Store::append`] blocks on file IO: from async code
+//! call them inside `tokio::task::spawn_blocking` (reads are short: a handful of
+//! `pread`s from the page cache), never directly on an executor thread.
 
 mod journal;
 mod queue;
