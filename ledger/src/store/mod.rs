@@ -464,8 +464,11 @@ impl Store {
         let shared = &self.shared;
         let mut checkpoints = 0u64;
         let mut last_note = String::new();
+        // Its own handle: replay reads sequentially, moving the file offset.
+        let journal_path = shared.dir.join(JOURNAL);
+        let journal = File::open(&journal_path).map_err(Error::io(&journal_path))?;
         let end = journal::replay(
-            &shared.journal,
+            &journal,
             journal::MAGIC.len() as u64,
             shared.alg,
             Frontier::new(),
