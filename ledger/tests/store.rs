@@ -405,6 +405,18 @@ fn bad_appends_change_nothing() {
     assert_eq!(store.size(), 0);
     assert!(store.append_blocking(vec![vec![0u8; 65_535]]).is_ok());
     assert!(matches!(store.entry(1), Err(Error::IndexOutOfRange { .. })));
+    // Extreme arguments are errors, never panics or wrap-arounds.
+    assert!(store.entry(u64::MAX).is_err());
+    assert!(store.entries(u64::MAX - 1, u64::MAX).is_err());
+    assert!(store.leaf_hash(u64::MAX).is_err());
+    assert!(store.hash_tile(0, u64::MAX / 256, 256).is_err());
+    assert!(store.hash_tile(255, 0, 1).is_err());
+    assert!(store.entry_bundle(u64::MAX / 256, 256).is_err());
+    assert!(store.prove_inclusion(u64::MAX, u64::MAX).is_err());
+    assert!(store.prove_consistency(1, u64::MAX).is_err());
+    assert!(store.root_at(u64::MAX).is_err());
+    assert!(store.receipt(u64::MAX).is_err());
+    assert_eq!(store.checkpoint_at(u64::MAX).unwrap(), None);
 }
 
 #[test]

@@ -311,6 +311,10 @@ impl Store {
 
     /// The bytes of entry `index`. Cost: one `pread` of its frame (≤ 256 entries).
     pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        let size = self.size();
+        if index >= size {
+            return Err(Error::IndexOutOfRange { index, size });
+        }
         Ok(self.entries(index, index + 1)?.pop().expect("one entry"))
     }
 
@@ -410,11 +414,11 @@ impl Store {
     /// hashes of tree level `8 * level`, starting at `index * 256`. It must lie wholly
     /// inside the current tree.
     pub fn hash_tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<u8>> {
-        let first = tile_start(index, width)?;
+        let (first, end) = tile_range(index, width)?;
         let level_size = self.size().checked_shr(8 * u32::from(level)).unwrap_or(0);
-        if first + u64::from(width) > level_size {
+        if end > level_size {
             return Err(Error::IndexOutOfRange {
-                index: first + u64::from(width) - 1,
+                index: end - 1,
                 size: level_size,
             });
         }
@@ -427,8 +431,7 @@ impl Store {
     /// The tlog-tiles entry bundle `tile/entries/<index>[.p/<width>]`: entries
     /// `[index * 256, index * 256 + width)`, each with its big-endian u16 length.
     pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>> {
-        let first = tile_start(index, width)?;
-        let end = first + u64::from(width);
+        let (first, end) = tile_range(index, width)?;
         let size = self.size();
         if end > size {
             return Err(Error::IndexOutOfRange {
@@ -545,14 +548,18 @@ impl Store {
     }
 }
 
-/// The first stored hash of a tile, checking the width.
-fn tile_start(index: u64, width: u16) -> Result<u64> {
+/// The range of positions a tile covers in its level, checking the width.
+fn tile_range(index: u64, width: u16) -> Result<(u64, u64)> {
     if width == 0 || width > FULL_TILE_WIDTH {
         return Err(Error::MalformedTile("width must be 1..=256"));
     }
-    index
+    let first = index
         .checked_mul(u64::from(FULL_TILE_WIDTH))
-        .ok_or(Error::MalformedTile("tile index too large"))
+        .ok_or(Error::MalformedTile("tile index too large"))?;
+    let end = first
+        .checked_add(u64::from(width))
+        .ok_or(Error::MalformedTile("tile index too large"))?;
+    Ok((first, end))
 }
 
 impl Shared {
