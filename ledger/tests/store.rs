@@ -63,6 +63,31 @@ fn appends_read_back_and_survive_reopen() {
 }
 
 #[test]
+fn read_log_gives_every_batch_without_the_key() {
+    let fx = Fixture::new(HashAlg::Blake3);
+    let store = fx.create();
+    let entries: Vec<Vec<u8>> = (0..600).map(sample_entry).collect();
+    store.append_blocking(entries[..100].to_vec()).unwrap();
+    store.append_blocking(entries[100..].to_vec()).unwrap();
+    let head = store.head();
+    store.close().unwrap();
+    let mut batches = Vec::new();
+    let description = ledger::store::read_log(fx.dir(), &mut |batch| {
+        batches.push(batch);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(description.vkey, fx.signer().verifier_key());
+    assert_eq!(description.stopped_early, None);
+    let sizes: Vec<u64> = batches.iter().map(|b| b.tree_size).collect();
+    assert_eq!(sizes, vec![0, 100, 600]);
+    let read: Vec<Vec<u8>> = batches.iter().flat_map(|b| b.entries.clone()).collect();
+    assert_eq!(read, entries);
+    assert_eq!(batches[2].first_index, 100);
+    assert_eq!(batches[2].checkpoint, *head.checkpoint);
+}
+
+#[test]
 fn receipts_verify_with_only_the_vkey() {
     let fx = Fixture::new(HashAlg::Blake3);
     let store = fx.create();

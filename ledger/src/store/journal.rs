@@ -195,6 +195,111 @@ pub(crate) struct ReplayEnd {
     pub stop: Stop,
 }
 
+/// One record of the journal, as read, before any checking.
+pub(crate) enum RawRecord {
+    Frame {
+        first_index: u64,
+        count: u16,
+        payload_offset: u64,
+        payload: Vec<u8>,
+    },
+    Commit {
+        tree_size: u64,
+        root: Hash,
+        note_offset: u64,
+        note: Vec<u8>,
+    },
+}
+
+/// Reads journal records one by one from a batch boundary, checking only their framing.
+pub(crate) struct RecordReader<'f> {
+    reader: BufReader<&'f File>,
+    /// Offset of the next record.
+    pub at: u64,
+}
+
+impl<'f> RecordReader<'f> {
+    pub fn new(file: &'f File, offset: u64) -> crate::Result<RecordReader<'f>> {
+        let mut handle = file;
+        handle
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| crate::Error::Corrupt(format!("journal seek: {e}")))?;
+        Ok(RecordReader {
+            reader: BufReader::with_capacity(1 << 20, handle),
+            at: offset,
+        })
+    }
+
+    /// The next record; `Ok(None)` at the end (end of file or the zeroed reserve);
+    /// `Err(reason)` if what follows is cut short or is not a record.
+    pub fn next_record(&mut self) -> crate::Result<Result<Option<RawRecord>, String>> {
+        let at = self.at;
+        let mut tag = [0u8; 1];
+        match self.reader.read(&mut tag) {
+            Ok(0) => return Ok(Ok(None)),
+            Ok(_) => {}
+            Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
+        }
+        let reader = &mut self.reader;
+        let mut read = |buf: &mut [u8], what: &str| {
+            reader
+                .read_exact(buf)
+                .map_err(|_| format!("{what} cut short"))
+        };
+        let record = match tag[0] {
+            TAG_END => return Ok(Ok(None)),
+            TAG_ENTRIES => {
+                let mut header = [0u8; ENTRIES_HEADER_LEN - 1];
+                if let Err(reason) = read(&mut header, "frame header") {
+                    return Ok(Err(reason));
+                }
+                let first_index = u64::from_le_bytes(header[0..8].try_into().unwrap());
+                let count = u16::from_le_bytes(header[8..10].try_into().unwrap());
+                let payload_len = u32::from_le_bytes(header[10..14].try_into().unwrap());
+                let mut payload = vec![0u8; payload_len as usize];
+                if let Err(reason) = read(&mut payload, "frame payload") {
+                    return Ok(Err(reason));
+                }
+                let payload_offset = at + ENTRIES_HEADER_LEN as u64;
+                self.at = payload_offset + u64::from(payload_len);
+                RawRecord::Frame {
+                    first_index,
+                    count,
+                    payload_offset,
+                    payload,
+                }
+            }
+            TAG_COMMIT => {
+                let mut header = [0u8; COMMIT_HEADER_LEN - 1];
+                if let Err(reason) = read(&mut header, "commit header") {
+                    return Ok(Err(reason));
+                }
+                let tree_size = u64::from_le_bytes(header[0..8].try_into().unwrap());
+                let root: Hash = header[8..40].try_into().unwrap();
+                let note_len = u16::from_le_bytes(header[40..42].try_into().unwrap());
+                let mut note = vec![0u8; note_len as usize];
+                if let Err(reason) = read(&mut note, "checkpoint") {
+                    return Ok(Err(reason));
+                }
+                let note_offset = at + COMMIT_HEADER_LEN as u64;
+                self.at = note_offset + u64::from(note_len);
+                RawRecord::Commit {
+                    tree_size,
+                    root,
+                    note_offset,
+                    note,
+                }
+            }
+            other => {
+                return Ok(Err(format!(
+                    "unknown record tag {other:#04x} at offset {at}"
+                )))
+            }
+        };
+        Ok(Ok(Some(record)))
+    }
+}
+
 /// Reads the journal from `offset` (a batch boundary), re-hashing every entry on top of
 /// `frontier`, and calls `on_batch` for each batch whose commit record checks: its tree
 /// size and root match the recomputed tree and `note_matches(note, size, root)` holds.
@@ -210,30 +315,20 @@ pub(crate) fn replay(
     note_matches: &mut dyn FnMut(&str, u64, &Hash) -> bool,
     on_batch: &mut dyn FnMut(ReplayedBatch) -> crate::Result<()>,
 ) -> crate::Result<ReplayEnd> {
-    let mut handle = file;
-    handle
-        .seek(SeekFrom::Start(offset))
-        .map_err(|e| crate::Error::Corrupt(format!("journal seek: {e}")))?;
-    let mut reader = BufReader::with_capacity(1 << 20, handle);
-    let mut at = offset;
+    let mut records = RecordReader::new(file, offset)?;
     let mut good_offset = offset;
     let mut good_frontier = frontier.clone();
     let mut batch = ReplayedBatch::default();
-    let mut payload = Vec::new();
-    let torn = |reason: String, good_offset, frontier| ReplayEnd {
-        good_offset,
-        frontier,
-        stop: Stop::Torn { reason },
-    };
     loop {
-        let mut tag = [0u8; 1];
-        match reader.read(&mut tag) {
-            Ok(0) => tag[0] = TAG_END,
-            Ok(_) => {}
-            Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
-        }
-        match tag[0] {
-            TAG_END => {
+        let at = records.at;
+        let torn = |reason: String, good_offset, frontier| ReplayEnd {
+            good_offset,
+            frontier,
+            stop: Stop::Torn { reason },
+        };
+        let record = match records.next_record()? {
+            Ok(Some(record)) => record,
+            Ok(None) => {
                 let stop = if at == good_offset {
                     Stop::End
                 } else {
@@ -247,31 +342,20 @@ pub(crate) fn replay(
                     stop,
                 });
             }
-            TAG_ENTRIES => {
-                let mut header = [0u8; ENTRIES_HEADER_LEN - 1];
-                if reader.read_exact(&mut header).is_err() {
-                    return Ok(torn(
-                        "frame header cut short".into(),
-                        good_offset,
-                        good_frontier,
-                    ));
-                }
-                let first_index = u64::from_le_bytes(header[0..8].try_into().unwrap());
-                let count = u16::from_le_bytes(header[8..10].try_into().unwrap());
-                let payload_len = u32::from_le_bytes(header[10..14].try_into().unwrap());
+            Err(reason) => return Ok(torn(reason, good_offset, good_frontier)),
+        };
+        match record {
+            RawRecord::Frame {
+                first_index,
+                count,
+                payload_offset,
+                payload,
+            } => {
                 let fits_bundle =
                     count >= 1 && first_index % TILE_WIDTH + u64::from(count) <= TILE_WIDTH;
                 if first_index != frontier.size() || !fits_bundle {
                     return Ok(torn(
                         format!("frame at offset {at} is out of sequence"),
-                        good_offset,
-                        good_frontier,
-                    ));
-                }
-                payload.resize(payload_len as usize, 0);
-                if reader.read_exact(&mut payload).is_err() {
-                    return Ok(torn(
-                        "frame payload cut short".into(),
                         good_offset,
                         good_frontier,
                     ));
@@ -291,37 +375,21 @@ pub(crate) fn replay(
                         }
                     });
                 }
-                let payload_offset = at + ENTRIES_HEADER_LEN as u64;
                 batch.frames.push(FrameRow {
                     first_index,
                     payload_offset,
-                    payload_len,
+                    payload_len: payload.len() as u32,
                     count,
                 });
-                at = payload_offset + u64::from(payload_len);
             }
-            TAG_COMMIT => {
-                let mut header = [0u8; COMMIT_HEADER_LEN - 1];
-                if reader.read_exact(&mut header).is_err() {
-                    return Ok(torn(
-                        "commit header cut short".into(),
-                        good_offset,
-                        good_frontier,
-                    ));
-                }
-                let tree_size = u64::from_le_bytes(header[0..8].try_into().unwrap());
-                let root: Hash = header[8..40].try_into().unwrap();
-                let note_len = u16::from_le_bytes(header[40..42].try_into().unwrap());
-                let mut note = vec![0u8; note_len as usize];
-                if reader.read_exact(&mut note).is_err() {
-                    return Ok(torn(
-                        "checkpoint cut short".into(),
-                        good_offset,
-                        good_frontier,
-                    ));
-                }
-                let note_offset = at + COMMIT_HEADER_LEN as u64;
+            RawRecord::Commit {
+                tree_size,
+                root,
+                note_offset,
+                note,
+            } => {
                 let checks = tree_size == frontier.size() && root == frontier.root(alg);
+                let note_len = note.len() as u16;
                 let note = String::from_utf8(note)
                     .ok()
                     .filter(|note| checks && note_matches(note, tree_size, &root));
@@ -332,7 +400,6 @@ pub(crate) fn replay(
                         good_frontier,
                     ));
                 };
-                at = note_offset + u64::from(note_len);
                 batch.checkpoint = CheckpointRow {
                     tree_size,
                     note_offset,
@@ -341,15 +408,8 @@ pub(crate) fn replay(
                 batch.root = root;
                 batch.note = note;
                 on_batch(std::mem::take(&mut batch))?;
-                good_offset = at;
+                good_offset = records.at;
                 good_frontier = frontier.clone();
-            }
-            other => {
-                return Ok(torn(
-                    format!("unknown record tag {other:#04x} at offset {at}"),
-                    good_offset,
-                    good_frontier,
-                ));
             }
         }
     }

@@ -64,7 +64,7 @@ fn hashes_file(level: usize) -> String {
 }
 
 /// What a data directory is created with. Fixed for the life of the log.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogConfig {
     /// The checkpoint origin line (and note key name), e.g. `ledger.example.org/uk-detwin`.
     pub origin: String,
@@ -718,6 +718,97 @@ pub fn describe(dir: &Path) -> Result<LogConfig> {
     Ok(LogConfig {
         origin: meta.origin,
         hash: meta.hash,
+    })
+}
+
+/// One batch of a log as read straight from its journal: what an auditor re-hashes and
+/// replays. Nothing in it has been checked beyond its framing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogBatch {
+    pub first_index: u64,
+    pub entries: Vec<Vec<u8>>,
+    /// The tree size, root and signed checkpoint the commit record claims.
+    pub tree_size: u64,
+    pub root: Hash,
+    pub checkpoint: String,
+}
+
+/// What [`read_log`] found besides the batches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDescription {
+    pub config: LogConfig,
+    /// The log's verifier key, as recorded when it was created.
+    pub vkey: String,
+    /// Why reading stopped before the end of the file, if it did (a torn last batch of
+    /// a log that has not been reopened since a crash, or damage).
+    pub stopped_early: Option<String>,
+}
+
+/// Reads the log in `dir` batch by batch without its key and without the indexes,
+/// calling `visit` for each batch in order. Checks framing only: re-hashing, checking
+/// signatures and replaying are the caller's (auditor's) job. The log must not be open
+/// for writing (`meta.redb` is locked while it is).
+pub fn read_log(
+    dir: &Path,
+    visit: &mut dyn FnMut(LogBatch) -> Result<()>,
+) -> Result<LogDescription> {
+    let db_path = dir.join(META_DB);
+    if !db_path.exists() {
+        return Err(Error::NotALedger {
+            path: dir.to_path_buf(),
+            missing: META_DB,
+        });
+    }
+    let meta = read_meta(&Database::open(&db_path).map_err(db_err)?)?;
+    let journal_path = dir.join(JOURNAL);
+    let journal = File::open(&journal_path).map_err(Error::io(&journal_path))?;
+    let mut records = journal::RecordReader::new(&journal, journal::MAGIC.len() as u64)?;
+    let mut batch_start = None;
+    let mut entries = Vec::new();
+    let stopped_early = loop {
+        match records.next_record()? {
+            Ok(None) if entries.is_empty() => break None,
+            Ok(None) => break Some("entries without a commit record at the end".to_string()),
+            Err(reason) => break Some(reason),
+            Ok(Some(journal::RawRecord::Frame {
+                first_index,
+                count,
+                payload,
+                ..
+            })) => {
+                let split = journal::split_payload(&payload, count).ok_or_else(|| {
+                    Error::Corrupt(format!("the frame of entry {first_index} is malformed"))
+                })?;
+                batch_start.get_or_insert(first_index);
+                entries.extend(split.into_iter().map(<[u8]>::to_vec));
+            }
+            Ok(Some(journal::RawRecord::Commit {
+                tree_size,
+                root,
+                note,
+                ..
+            })) => {
+                let checkpoint = String::from_utf8(note).map_err(|_| {
+                    Error::Corrupt(format!("the checkpoint at size {tree_size} is not UTF-8"))
+                })?;
+                let first_index = batch_start.take().unwrap_or(tree_size);
+                visit(LogBatch {
+                    first_index,
+                    entries: std::mem::take(&mut entries),
+                    tree_size,
+                    root,
+                    checkpoint,
+                })?;
+            }
+        }
+    };
+    Ok(LogDescription {
+        config: LogConfig {
+            origin: meta.origin,
+            hash: meta.hash,
+        },
+        vkey: meta.vkey,
+        stopped_early,
     })
 }
 
