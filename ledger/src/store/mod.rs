@@ -703,9 +703,16 @@ fn write_synced(db: &Database, synced: &Synced) -> Result<()> {
     txn.commit().map_err(db_err)
 }
 
-/// Reads the hash algorithm and origin of the log in `dir` without opening it for
-/// writing (no key needed), e.g. to check a `--hash` flag against an existing log.
-pub fn describe(dir: &Path) -> Result<LogConfig> {
+/// Who a log is: its configuration and the verifier key of its log key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogIdentity {
+    pub config: LogConfig,
+    pub vkey: String,
+}
+
+/// Reads the identity of the log in `dir` without opening it for writing (no key
+/// needed), e.g. to check a `--hash` flag against an existing log, or to audit it.
+pub fn describe(dir: &Path) -> Result<LogIdentity> {
     let db_path = dir.join(META_DB);
     if !db_path.exists() {
         return Err(Error::NotALedger {
@@ -715,9 +722,12 @@ pub fn describe(dir: &Path) -> Result<LogConfig> {
     }
     let db = Database::open(&db_path).map_err(db_err)?;
     let meta = read_meta(&db)?;
-    Ok(LogConfig {
-        origin: meta.origin,
-        hash: meta.hash,
+    Ok(LogIdentity {
+        config: LogConfig {
+            origin: meta.origin,
+            hash: meta.hash,
+        },
+        vkey: meta.vkey,
     })
 }
 
@@ -733,33 +743,21 @@ pub struct LogBatch {
     pub checkpoint: String,
 }
 
-/// What [`read_log`] found besides the batches.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogDescription {
-    pub config: LogConfig,
-    /// The log's verifier key, as recorded when it was created.
-    pub vkey: String,
-    /// Why reading stopped before the end of the file, if it did (a torn last batch of
-    /// a log that has not been reopened since a crash, or damage).
-    pub stopped_early: Option<String>,
-}
-
 /// Reads the log in `dir` batch by batch without its key and without the indexes,
-/// calling `visit` for each batch in order. Checks framing only: re-hashing, checking
-/// signatures and replaying are the caller's (auditor's) job. The log must not be open
-/// for writing (`meta.redb` is locked while it is).
+/// calling `visit` for each batch in order (its identity: [`describe`]). Checks framing
+/// only: re-hashing, checking signatures and replaying are the caller's (auditor's)
+/// job. Returns why reading stopped before the end of the file, if it did (a torn last
+/// batch of a log not reopened since a crash, or damage).
 pub fn read_log(
     dir: &Path,
     visit: &mut dyn FnMut(LogBatch) -> Result<()>,
-) -> Result<LogDescription> {
-    let db_path = dir.join(META_DB);
-    if !db_path.exists() {
+) -> Result<Option<String>> {
+    if !dir.join(META_DB).exists() {
         return Err(Error::NotALedger {
             path: dir.to_path_buf(),
             missing: META_DB,
         });
     }
-    let meta = read_meta(&Database::open(&db_path).map_err(db_err)?)?;
     let journal_path = dir.join(JOURNAL);
     let journal = File::open(&journal_path).map_err(Error::io(&journal_path))?;
     let mut records = journal::RecordReader::new(&journal, journal::MAGIC.len() as u64)?;
@@ -802,14 +800,7 @@ pub fn read_log(
             }
         }
     };
-    Ok(LogDescription {
-        config: LogConfig {
-            origin: meta.origin,
-            hash: meta.hash,
-        },
-        vkey: meta.vkey,
-        stopped_early,
-    })
+    Ok(stopped_early)
 }
 
 fn db_err(e: impl std::fmt::Display) -> Error {

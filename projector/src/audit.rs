@@ -1,0 +1,338 @@
+//! Offline audit: re-derive every published number from the log alone.
+//!
+//! An [`Auditor`] takes the entries in order and re-hashes them into its own tree,
+//! replays them into its own [`Projection`], and checks what the operator published
+//! against both: signed checkpoints (signature by the log key, and root equal to the
+//! re-hashed root at that size), published leaf hashes (from tiles or a data
+//! directory's `hashes.0`), and a signed tally (its note, and its text counter by
+//! counter against the replayed tally at the note's size). The first disagreement is a
+//! [`Finding`] that names the entry, checkpoint or counter.
+//!
+//! Nothing here trusts the operator's code: it uses only the public formats.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ledger::checkpoint::open_checkpoint;
+use ledger::merkle::Frontier;
+use ledger::note::NoteVerifier;
+use ledger::{Hash, HashAlg};
+
+use crate::tally::{open_tally, TallyBody};
+use crate::{Error, Projection, Result};
+
+/// The first thing an audit found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Finding {
+    #[error("entry {index} does not decode: {reason}")]
+    UndecodableEntry { index: u64, reason: String },
+    #[error("entry {index} does not hash to the published leaf hash")]
+    LeafMismatch { index: u64 },
+    #[error("the checkpoint at size {size} is not validly signed by the log key: {reason}")]
+    BadCheckpoint { size: u64, reason: String },
+    #[error("the checkpoint at size {size} commits to a different root than the entries: a rewritten log or a fork")]
+    ForkedCheckpoint { size: u64 },
+    #[error("the log has {entries} entries but a checkpoint was signed for size {size}: the log lost entries")]
+    CheckpointBeyondLog { size: u64, entries: u64 },
+    #[error("the tally note is not valid: {reason}")]
+    BadTallyNote { reason: String },
+    #[error("tally counter {key}: published {published}, replayed {replayed}")]
+    TallyMismatch {
+        key: String,
+        published: String,
+        replayed: String,
+    },
+    #[error("the log cannot be read: {reason}")]
+    Unreadable { reason: String },
+}
+
+/// What a successful audit established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries re-hashed and replayed.
+    pub entries: u64,
+    /// Their root, equal to every checked checkpoint's at its size.
+    pub root: Hash,
+    /// Signed checkpoints checked against the re-hashed tree.
+    pub checkpoints_checked: u64,
+    /// The replayed tally text at `entries`.
+    pub tally_text: String,
+    /// Whether a published tally was checked byte for byte.
+    pub tally_checked: bool,
+    /// Entries the decision rules refuse (an honest log has none), and the first one.
+    pub rejected_in_log: u64,
+    pub first_rejected: Option<(u64, String)>,
+}
+
+/// Re-hashes and replays a log entry by entry, checking published artefacts as the
+/// tree reaches their sizes.
+pub struct Auditor {
+    alg: HashAlg,
+    vkey: NoteVerifier,
+    frontier: Frontier,
+    projection: Projection,
+    /// Checkpoints to check when the tree reaches their size.
+    pending_checkpoints: BTreeMap<u64, Vec<Hash>>,
+    checkpoints_checked: u64,
+    /// A published tally (note body and text) to compare when the tree reaches its size.
+    pending_tally: Option<(TallyBody, String)>,
+    tally_checked: bool,
+}
+
+impl Auditor {
+    /// An auditor of a log hashed with `alg` and signed by `vkey`.
+    pub fn new(alg: HashAlg, vkey: NoteVerifier) -> Auditor {
+        Auditor {
+            alg,
+            vkey,
+            frontier: Frontier::new(),
+            projection: Projection::new(),
+            pending_checkpoints: BTreeMap::new(),
+            checkpoints_checked: 0,
+            pending_tally: None,
+            tally_checked: false,
+        }
+    }
+
+    /// Entries taken so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Opens a signed checkpoint (any size) to be checked against the re-hashed tree
+    /// when it reaches that size; checked at once if it already has.
+    pub fn expect_checkpoint(&mut self, note: &str) -> Result<(), Finding> {
+        let (checkpoint, _) =
+            open_checkpoint(note, &self.vkey).map_err(|e| Finding::BadCheckpoint {
+                size: checkpoint_size_hint(note),
+                reason: e.to_string(),
+            })?;
+        if checkpoint.size < self.size() {
+            return Err(Finding::Unreadable {
+                reason: format!(
+                    "checkpoint at size {} given after entry {} was taken",
+                    checkpoint.size,
+                    self.size()
+                ),
+            });
+        }
+        self.pending_checkpoints
+            .entry(checkpoint.size)
+            .or_default()
+            .push(checkpoint.root);
+        self.settle()
+    }
+
+    /// Opens a signed tally note and its text, to be compared with the replayed tally
+    /// when the tree reaches the note's size.
+    pub fn expect_tally(&mut self, note: &str, text: &str) -> Result<(), Finding> {
+        let body =
+            open_tally(self.alg, note, &self.vkey, text).map_err(|e| Finding::BadTallyNote {
+                reason: e.to_string(),
+            })?;
+        self.expect_checkpoint_root(body.tree_size, body.root);
+        self.pending_tally = Some((body, text.to_string()));
+        self.settle()
+    }
+
+    fn expect_checkpoint_root(&mut self, size: u64, root: Hash) {
+        self.pending_checkpoints.entry(size).or_default().push(root);
+    }
+
+    /// Takes the next entry; `published_leaf` is its leaf hash as the operator published
+    /// it, if known.
+    pub fn push(&mut self, entry: &[u8], published_leaf: Option<&Hash>) -> Result<(), Finding> {
+        let index = self.size();
+        let leaf = self.alg.leaf_hash(entry);
+        if published_leaf.is_some_and(|p| *p != leaf) {
+            return Err(Finding::LeafMismatch { index });
+        }
+        self.projection.replay_bytes(entry).map_err(|e| match e {
+            Error::BadEntry { source, .. } => Finding::UndecodableEntry {
+                index,
+                reason: source.to_string(),
+            },
+            other => Finding::Unreadable {
+                reason: other.to_string(),
+            },
+        })?;
+        self.frontier.push(self.alg, leaf, |_, _| {});
+        self.settle()
+    }
+
+    /// Checks everything due at the current size.
+    fn settle(&mut self) -> Result<(), Finding> {
+        let size = self.size();
+        if let Some(roots) = self.pending_checkpoints.remove(&size) {
+            let root = self.frontier.root(self.alg);
+            if roots.iter().any(|r| *r != root) {
+                return Err(Finding::ForkedCheckpoint { size });
+            }
+            self.checkpoints_checked += roots.len() as u64;
+        }
+        if self
+            .pending_tally
+            .as_ref()
+            .is_some_and(|(body, _)| body.tree_size == size)
+        {
+            let (_, published) = self.pending_tally.take().expect("checked above");
+            compare_tallies(&published, &self.projection.tally_text())?;
+            self.tally_checked = true;
+        }
+        Ok(())
+    }
+
+    /// Ends the audit: every expected checkpoint and tally must have been reached.
+    pub fn finish(self) -> Result<AuditReport, Finding> {
+        let entries = self.size();
+        if let Some((&size, _)) = self.pending_checkpoints.iter().next_back() {
+            return Err(Finding::CheckpointBeyondLog { size, entries });
+        }
+        let (rejected_in_log, first) = self.projection.rejected_in_log();
+        Ok(AuditReport {
+            entries,
+            root: self.frontier.root(self.alg),
+            checkpoints_checked: self.checkpoints_checked,
+            tally_text: self.projection.tally_text(),
+            tally_checked: self.tally_checked,
+            rejected_in_log,
+            first_rejected: first.map(|(i, r)| (i, r.to_string())),
+        })
+    }
+}
+
+/// The size line of a note that failed to open, for naming it (0 if there is none).
+fn checkpoint_size_hint(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Compares two tally texts counter by counter, naming the first that differs.
+pub fn compare_tallies(published: &str, replayed: &str) -> Result<(), Finding> {
+    let parse = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .map(|line| match line.rsplit_once(' ') {
+                Some((key, count)) => (key.to_string(), count.to_string()),
+                None => (line.to_string(), String::new()),
+            })
+            .collect()
+    };
+    if published == replayed {
+        return Ok(());
+    }
+    let (a, b) = (parse(published), parse(replayed));
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        let (p, r) = (a.get(key), b.get(key));
+        if p != r {
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(absent)".into());
+            return Err(Finding::TallyMismatch {
+                key: key.clone(),
+                published: show(p),
+                replayed: show(r),
+            });
+        }
+    }
+    // Same counters, different bytes: order, spacing or line endings.
+    Err(Finding::TallyMismatch {
+        key: "(layout)".into(),
+        published: "not in the canonical sorted form".into(),
+        replayed: "canonical".into(),
+    })
+}
+
+/// What an auditor was given besides the entries.
+#[derive(Clone, Debug, Default)]
+pub struct Published<'a> {
+    /// The signed checkpoint the entries must add up to (its size must be theirs).
+    pub checkpoint: Option<&'a str>,
+    /// Earlier checkpoints the auditor saw; each must agree with the entries.
+    pub seen_checkpoints: &'a [String],
+    /// The published leaf hashes (from tiles), to name a changed entry exactly.
+    pub leaf_hashes: Option<&'a [Hash]>,
+    /// A signed tally note and its text.
+    pub tally: Option<(&'a str, &'a str)>,
+}
+
+/// Audits entries `[0, N)` against what was published. The entries must be exactly
+/// the log prefix of the published checkpoint's size.
+pub fn audit_entries<E: AsRef<[u8]>>(
+    alg: HashAlg,
+    vkey: &NoteVerifier,
+    entries: impl IntoIterator<Item = E>,
+    published: &Published<'_>,
+) -> Result<AuditReport, Finding> {
+    let mut auditor = Auditor::new(alg, vkey.clone());
+    for note in published
+        .checkpoint
+        .iter()
+        .copied()
+        .chain(published.seen_checkpoints.iter().map(String::as_str))
+    {
+        auditor.expect_checkpoint(note)?;
+    }
+    if let Some((note, text)) = published.tally {
+        auditor.expect_tally(note, text)?;
+    }
+    for (i, entry) in entries.into_iter().enumerate() {
+        let leaf = published.leaf_hashes.and_then(|l| l.get(i));
+        auditor.push(entry.as_ref(), leaf)?;
+    }
+    if let (Some(leaves), entries) = (published.leaf_hashes, auditor.size()) {
+        if leaves.len() as u64 > entries {
+            return Err(Finding::LeafMismatch { index: entries });
+        }
+    }
+    let size = auditor.size();
+    let report = auditor.finish()?;
+    if let Some(note) = published.checkpoint {
+        let claimed = checkpoint_size_hint(note);
+        if claimed != size {
+            return Err(Finding::CheckpointBeyondLog {
+                size: claimed,
+                entries: size,
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Audits the log in a data directory (not open for writing): every entry re-hashed,
+/// compared with the stored leaf hashes where present, and replayed; every signed
+/// checkpoint in the journal checked; and, if given, a tally note and text.
+pub fn audit_dir(dir: &Path, tally: Option<(&str, &str)>) -> Result<AuditReport> {
+    let identity = ledger::store::describe(dir)?;
+    let mut auditor = Auditor::new(identity.config.hash, NoteVerifier::parse(&identity.vkey)?);
+    if let Some((note, text)) = tally {
+        auditor.expect_tally(note, text)?;
+    }
+    let stored_leaves = std::fs::read(dir.join("hashes.0")).unwrap_or_default();
+    let stored_leaf = |index: u64| -> Option<Hash> {
+        let at = usize::try_from(index).ok()?.checked_mul(32)?;
+        stored_leaves.get(at..at.checked_add(32)?)?.try_into().ok()
+    };
+    let mut finding = None;
+    let mut audit_batch = |batch: &ledger::store::LogBatch| -> Result<(), Finding> {
+        auditor.expect_checkpoint(&batch.checkpoint)?;
+        for entry in &batch.entries {
+            let leaf = stored_leaf(auditor.size());
+            auditor.push(entry, leaf.as_ref())?;
+        }
+        Ok(())
+    };
+    let read = ledger::store::read_log(dir, &mut |batch| {
+        audit_batch(&batch).map_err(|f| {
+            finding = Some(f);
+            ledger::Error::Corrupt("audit stopped at a finding".into())
+        })
+    });
+    if let Some(finding) = finding {
+        return Err(finding.into());
+    }
+    if let Some(reason) = read? {
+        return Err(Finding::Unreadable { reason }.into());
+    }
+    Ok(auditor.finish()?)
+}

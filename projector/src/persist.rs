@@ -1,0 +1,107 @@
+//! Snapshots of the projection beside the log, so a restart replays only what came
+//! after the last snapshot.
+//!
+//! A snapshot records the tree size and root it reflects. It is used only if the log
+//! still has that root at that size (so a snapshot can never be applied to another log
+//! or to a log that was rebuilt), and the entries after it are replayed from the store.
+//! Snapshots are a cache: deleting `projector.redb` costs one full replay, nothing else.
+
+use std::path::Path;
+
+use ledger::store::Store;
+use ledger::Hash;
+use redb::{Database, TableDefinition};
+
+use crate::{Error, Projection, Result};
+
+const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+const LATEST: &str = "latest";
+/// Entries read from the store per call while catching up.
+const CATCH_UP_CHUNK: u64 = 4096;
+
+/// The snapshot database, `projector.redb` in the data directory.
+pub struct Snapshots {
+    db: Database,
+}
+
+fn db_err(e: impl std::fmt::Display) -> Error {
+    Error::Db(e.to_string())
+}
+
+impl Snapshots {
+    /// Opens (creating if needed) the snapshot database at `path`.
+    pub fn open(path: &Path) -> Result<Snapshots> {
+        Ok(Snapshots {
+            db: Database::create(path).map_err(db_err)?,
+        })
+    }
+
+    /// Saves `projection`, which reflects the tree whose root is `root`, as the latest
+    /// snapshot (durably). Cost: one sort of every signature and one redb commit.
+    pub fn save(&self, projection: &Projection, root: &Hash) -> Result<()> {
+        let mut value = projection.tree_size().to_le_bytes().to_vec();
+        value.extend_from_slice(root);
+        value.extend(projection.to_snapshot());
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
+            table.insert(LATEST, value.as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// The latest snapshot: its tree size, root and projection.
+    pub fn latest(&self) -> Result<Option<(u64, Hash, Projection)>> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = match txn.open_table(SNAPSHOTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        let Some(value) = table.get(LATEST).map_err(db_err)? else {
+            return Ok(None);
+        };
+        let value = value.value();
+        if value.len() < 40 {
+            return Err(Error::BadSnapshot("record too short"));
+        }
+        let size = u64::from_le_bytes(value[..8].try_into().expect("8 bytes"));
+        let root: Hash = value[8..40].try_into().expect("32 bytes");
+        let projection = Projection::from_snapshot(&value[40..])?;
+        if projection.tree_size() != size {
+            return Err(Error::BadSnapshot("size does not match its projection"));
+        }
+        Ok(Some((size, root, projection)))
+    }
+}
+
+/// The projection of everything in `store`: the latest snapshot that still matches the
+/// log, caught up by replaying the entries after it (or a full replay if there is none).
+pub fn load(snapshots: &Snapshots, store: &Store) -> Result<Projection> {
+    let usable = match snapshots.latest() {
+        Ok(Some((size, root, projection)))
+            if size <= store.size() && store.root_at(size)? == root =>
+        {
+            Some(projection)
+        }
+        // A snapshot of another log, or one that no longer decodes, is only a cache miss.
+        Ok(_) | Err(Error::BadSnapshot(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let mut projection = usable.unwrap_or_default();
+    catch_up(&mut projection, store)?;
+    Ok(projection)
+}
+
+/// Replays the entries of `store` after `projection.tree_size()`.
+pub fn catch_up(projection: &mut Projection, store: &Store) -> Result<()> {
+    let size = store.size();
+    while projection.tree_size() < size {
+        let start = projection.tree_size();
+        let end = (start + CATCH_UP_CHUNK).min(size);
+        for entry in store.entries(start, end)? {
+            projection.replay_bytes(&entry)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Why a record is refused: one reason per rule, each with a stable machine-readable
+//! name (the `reason` of the server's problem+json answers).
+//!
+//! The rules themselves live in [`crate::Projection::try_apply`], which checks a record
+//! completely against the current state before changing anything, so a refused record
+//! leaves no trace.
+
+use std::fmt;
+
+/// A record that the decision rules refuse, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// This dedup tag already signed this petition (a withdrawn signature frees nothing).
+    DuplicateSignature,
+    UnknownPetition,
+    PetitionExists,
+    /// Closed by a `petition.closed` record, or past its `closes_on` date.
+    PetitionClosed,
+    /// Withdrawing or invalidating an index that is not a live signature.
+    NotALiveSignature {
+        index: u64,
+    },
+    /// The same index twice in one invalidation.
+    RepeatedIndex {
+        index: u64,
+    },
+    UnknownPaperBatch,
+    PaperBatchExists,
+    /// A paper signature naming a batch of another petition.
+    PaperBatchOfOtherPetition,
+    UnknownCampaign,
+    CampaignExists,
+    CityAlreadyJoined,
+    UnknownLink,
+    LinkExists,
+    UnknownMotion,
+    MotionExists,
+    UnknownEvent,
+    EventExists,
+    /// A status change that makes no sense from the current status.
+    InvalidTransition {
+        what: &'static str,
+        from: &'static str,
+        to: &'static str,
+    },
+}
+
+impl Rejection {
+    /// The stable machine-readable name of the rule.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::DuplicateSignature => "duplicate_signature",
+            Rejection::UnknownPetition => "unknown_petition",
+            Rejection::PetitionExists => "petition_exists",
+            Rejection::PetitionClosed => "petition_closed",
+            Rejection::NotALiveSignature { .. } => "not_a_live_signature",
+            Rejection::RepeatedIndex { .. } => "repeated_index",
+            Rejection::UnknownPaperBatch => "unknown_paper_batch",
+            Rejection::PaperBatchExists => "paper_batch_exists",
+            Rejection::PaperBatchOfOtherPetition => "paper_batch_of_other_petition",
+            Rejection::UnknownCampaign => "unknown_campaign",
+            Rejection::CampaignExists => "campaign_exists",
+            Rejection::CityAlreadyJoined => "city_already_joined",
+            Rejection::UnknownLink => "unknown_link",
+            Rejection::LinkExists => "link_exists",
+            Rejection::UnknownMotion => "unknown_motion",
+            Rejection::MotionExists => "motion_exists",
+            Rejection::UnknownEvent => "unknown_event",
+            Rejection::EventExists => "event_exists",
+            Rejection::InvalidTransition { .. } => "invalid_transition",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::DuplicateSignature => {
+                f.write_str("this person has already signed this petition")
+            }
+            Rejection::UnknownPetition => f.write_str("no petition with this id has been opened"),
+            Rejection::PetitionExists => f.write_str("a petition with this id already exists"),
+            Rejection::PetitionClosed => f.write_str("the petition is closed"),
+            Rejection::NotALiveSignature { index } => {
+                write!(f, "entry {index} is not a live signature")
+            }
+            Rejection::RepeatedIndex { index } => write!(f, "index {index} is listed twice"),
+            Rejection::UnknownPaperBatch => {
+                f.write_str("no paper batch with this id has been recorded")
+            }
+            Rejection::PaperBatchExists => f.write_str("a paper batch with this id already exists"),
+            Rejection::PaperBatchOfOtherPetition => {
+                f.write_str("the paper batch belongs to another petition")
+            }
+            Rejection::UnknownCampaign => f.write_str("no campaign with this id has been launched"),
+            Rejection::CampaignExists => f.write_str("a campaign with this id already exists"),
+            Rejection::CityAlreadyJoined => {
+                f.write_str("this city has already joined the campaign")
+            }
+            Rejection::UnknownLink => f.write_str("no twin link with this id is registered"),
+            Rejection::LinkExists => f.write_str("a twin link with this id already exists"),
+            Rejection::UnknownMotion => f.write_str("no motion with this id has been tabled"),
+            Rejection::MotionExists => f.write_str("a motion with this id already exists"),
+            Rejection::UnknownEvent => f.write_str("no event with this id has been scheduled"),
+            Rejection::EventExists => f.write_str("an event with this id already exists"),
+            Rejection::InvalidTransition { what, from, to } => {
+                write!(f, "a {what} that is {from} cannot become {to}")
+            }
+        }
+    }
+}

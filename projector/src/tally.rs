@@ -1,0 +1,257 @@
+//! Tallies: every public count as sorted text, and the signed note that commits to it.
+//!
+//! The tally text has one LF-terminated line `<key> <count>` per counter, sorted
+//! bytewise; anyone who replays the same log prefix gets byte-identical text. The keys
+//! are listed in `docs/FORMAT.md` (part D). The tally note (DESIGN §3) is a signed note
+//! whose body is
+//!
+//! ```text
+//! campaign-ledger/tally/v1
+//! <origin>
+//! <tree size>
+//! <base64 root>
+//! <projector version>
+//! <base64 H(tally text)>
+//! ```
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ledger::note::{NoteSigner, NoteVerifier};
+use ledger::record::{InvalidationReason, LinkStatus};
+use ledger::{Hash, HashAlg};
+
+use crate::projection::{EventStatus, MotionStatus, Projection};
+use crate::{Error, Result};
+
+/// Names the fold that produced a tally; bumped whenever any counter's meaning changes.
+pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/1";
+
+/// The first line of a tally note body.
+pub const TALLY_HEADER: &str = "campaign-ledger/tally/v1";
+
+/// Makes a name safe as one segment of a counter key: bytes other than ASCII letters,
+/// digits and `.-_~` become `%XX` (uppercase hex), so keys hold no spaces or slashes.
+pub fn key_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for &b in name.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Projection {
+    /// Every counter, sorted by key.
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let mut counters: Vec<(String, u64)> = Vec::new();
+        let mut put = |key: String, count: u64| counters.push((key, count));
+        put("log/entries".into(), self.tree_size);
+        put("log/rejected".into(), self.rejected_in_log);
+
+        for campaign in self.campaigns.values() {
+            let id = campaign.id.as_str();
+            let mut countries: Vec<_> = campaign.cities.iter().map(|c| c.country).collect();
+            countries.sort_unstable();
+            countries.dedup();
+            put(
+                format!("campaign/{id}/cities"),
+                campaign.cities.len() as u64,
+            );
+            put(format!("campaign/{id}/countries"), countries.len() as u64);
+        }
+
+        for status in LinkStatus::ALL {
+            let n = self.links.values().filter(|l| l.status == *status).count();
+            put(format!("links/{}", status.as_str()), n as u64);
+        }
+        for status in [
+            MotionStatus::Tabled,
+            MotionStatus::Amended,
+            MotionStatus::Passed,
+            MotionStatus::Failed,
+            MotionStatus::Withdrawn,
+        ] {
+            let n = self.motions.values().filter(|m| m.status == status).count();
+            put(format!("motions/{}", status.as_str()), n as u64);
+        }
+        for status in [
+            EventStatus::Scheduled,
+            EventStatus::Changed,
+            EventStatus::Cancelled,
+            EventStatus::Held,
+        ] {
+            let n = self.events.values().filter(|e| e.status == status).count();
+            put(format!("events/{}", status.as_str()), n as u64);
+        }
+        let attendance: u64 = self
+            .events
+            .values()
+            .filter_map(|e| e.attendance)
+            .map(u64::from)
+            .sum();
+        put("events/attendance".into(), attendance);
+
+        for petition in &self.petitions {
+            let p = format!("petition/{}", petition.id.as_str());
+            put(format!("{p}/total"), petition.total());
+            put(format!("{p}/added"), petition.added);
+            put(format!("{p}/withdrawn"), petition.withdrawn);
+            for (reason, count) in InvalidationReason::ALL.iter().zip(&petition.invalidated) {
+                put(format!("{p}/invalidated/{}", reason.as_str()), *count);
+            }
+            for (slot, count) in petition.by_country.non_zero() {
+                put(format!("{p}/country/{}", self.countries.name(slot)), count);
+            }
+            for (slot, count) in petition.by_constituency.non_zero() {
+                put(format!("{p}/constituency/{}", self.areas.name(slot)), count);
+            }
+            for (slot, count) in petition.by_ward.non_zero() {
+                put(format!("{p}/ward/{}", self.areas.name(slot)), count);
+            }
+            for (slot, count) in petition.by_council.non_zero() {
+                put(
+                    format!("{p}/council/{}", key_segment(self.councils.name(slot))),
+                    count,
+                );
+            }
+            for (slot, count) in petition.by_channel.non_zero() {
+                let channel = match slot {
+                    0 => "online".to_string(),
+                    batch => format!("paper/{}", self.batch_names.name(batch - 1)),
+                };
+                put(format!("{p}/channel/{channel}"), count);
+            }
+        }
+        for petition_slot in 0..self.petitions.len() as u32 {
+            let declared: u64 = self
+                .batches
+                .iter()
+                .filter(|b| b.petition == petition_slot)
+                .map(|b| u64::from(b.declared))
+                .sum();
+            let id = self.petitions[petition_slot as usize].id.as_str();
+            counters.push((format!("petition/{id}/paper_declared"), declared));
+        }
+        counters.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        counters
+    }
+
+    /// The tally text: `<key> <count>\n` per counter, sorted bytewise by key.
+    pub fn tally_text(&self) -> String {
+        let mut text = String::new();
+        for (key, count) in self.counters() {
+            text.push_str(&key);
+            text.push(' ');
+            text.push_str(&count.to_string());
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The fields of a tally note body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TallyBody {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root: Hash,
+    pub projector_version: String,
+    /// `H(tally text)` with the log's hash function.
+    pub text_hash: Hash,
+}
+
+impl TallyBody {
+    /// The body committing to `text` for the tree (`origin`, `tree_size`, `root`).
+    pub fn new(alg: HashAlg, origin: &str, tree_size: u64, root: Hash, text: &str) -> TallyBody {
+        TallyBody {
+            origin: origin.to_string(),
+            tree_size,
+            root,
+            projector_version: PROJECTOR_VERSION.to_string(),
+            text_hash: alg.digest(text.as_bytes()),
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        format!(
+            "{TALLY_HEADER}\n{}\n{}\n{}\n{}\n{}\n",
+            self.origin,
+            self.tree_size,
+            BASE64.encode(self.root),
+            self.projector_version,
+            BASE64.encode(self.text_hash)
+        )
+    }
+
+    /// Parses a body exactly as [`TallyBody::to_text`] writes it.
+    pub fn parse(body: &str) -> Result<TallyBody> {
+        let lines: Vec<&str> = body
+            .strip_suffix('\n')
+            .ok_or(Error::MalformedTally("body must end in a newline"))?
+            .split('\n')
+            .collect();
+        let [header, origin, size, root, version, text_hash] = lines.as_slice() else {
+            return Err(Error::MalformedTally("a tally body has exactly six lines"));
+        };
+        if *header != TALLY_HEADER {
+            return Err(Error::MalformedTally("not a campaign-ledger/tally/v1 body"));
+        }
+        let hash = |b64: &str| -> Result<Hash> {
+            BASE64
+                .decode(b64)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Error::MalformedTally("a hash is not 32 bytes of base64"))
+        };
+        let tree_size: u64 = size
+            .parse()
+            .ok()
+            .filter(|_| *size == "0" || !size.starts_with('0'))
+            .ok_or(Error::MalformedTally("tree size is not a decimal number"))?;
+        if origin.is_empty() || version.is_empty() {
+            return Err(Error::MalformedTally("empty origin or projector version"));
+        }
+        Ok(TallyBody {
+            origin: origin.to_string(),
+            tree_size,
+            root: hash(root)?,
+            projector_version: version.to_string(),
+            text_hash: hash(text_hash)?,
+        })
+    }
+}
+
+/// Signs a tally note for `text` with the log key.
+pub fn sign_tally(
+    alg: HashAlg,
+    log_key: &NoteSigner,
+    tree_size: u64,
+    root: Hash,
+    text: &str,
+) -> Result<String> {
+    let body = TallyBody::new(alg, log_key.name(), tree_size, root, text);
+    Ok(ledger::note::sign_note(&body.to_text(), &[log_key])?)
+}
+
+/// Opens a tally note signed by `log_key` and checks that it commits to `text`.
+pub fn open_tally(
+    alg: HashAlg,
+    note: &str,
+    log_key: &NoteVerifier,
+    text: &str,
+) -> Result<TallyBody> {
+    let verified = ledger::note::open_note(note, std::slice::from_ref(log_key))?;
+    let body = TallyBody::parse(verified.body())?;
+    if body.origin != log_key.name() {
+        return Err(Error::MalformedTally("origin is not the log key's name"));
+    }
+    if body.text_hash != alg.digest(text.as_bytes()) {
+        return Err(Error::MalformedTally(
+            "the note does not commit to this tally text",
+        ));
+    }
+    Ok(body)
+}
