@@ -1,0 +1,318 @@
+//! Offline audit: an honest log passes; a tampered entry, a dropped entry, two swapped
+//! entries, a changed tally count and a forked checkpoint are each detected and named.
+//! Also: restarts load the latest snapshot and catch up from the store.
+
+mod fixtures;
+
+use fixtures::*;
+use ledger::note::{NoteSigner, NoteVerifier};
+use ledger::store::{LogConfig, Store};
+use ledger::{Hash, HashAlg};
+use projector::audit::{audit_dir, audit_entries, Finding, Published};
+use projector::persist::{self, Snapshots};
+use projector::Projection;
+
+const ORIGIN: &str = "audit.test/log";
+const ALG: HashAlg = HashAlg::Blake3;
+
+/// The small log in a store, closed, with its key, final checkpoint and signed tally.
+struct PublishedLog {
+    dir: tempfile::TempDir,
+    signer_key: String,
+    log: Vec<Vec<u8>>,
+    checkpoint: String,
+    tally_note: String,
+    tally_text: String,
+    leaves: Vec<Hash>,
+}
+
+fn publish() -> PublishedLog {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate(ORIGIN).unwrap();
+    let config = LogConfig {
+        origin: ORIGIN.into(),
+        hash: ALG,
+    };
+    let store = Store::create(
+        dir.path(),
+        &config,
+        NoteSigner::from_private_key(&signer.to_private_key()).unwrap(),
+    )
+    .unwrap();
+    let log = small_log();
+    for chunk in log.chunks(7) {
+        store.append_blocking(chunk.to_vec()).unwrap();
+    }
+    let head = store.head();
+    let mut projection = Projection::new();
+    for e in &log {
+        projection.replay_bytes(e).unwrap();
+    }
+    let tally_text = projection.tally_text();
+    let tally_note =
+        projector::tally::sign_tally(ALG, &signer, head.size, head.root, &tally_text).unwrap();
+    store.close().unwrap();
+    PublishedLog {
+        dir,
+        signer_key: signer.to_private_key(),
+        leaves: log.iter().map(|e| ALG.leaf_hash(e)).collect(),
+        log,
+        checkpoint: head.checkpoint.to_string(),
+        tally_note,
+        tally_text,
+    }
+}
+
+impl PublishedLog {
+    fn signer(&self) -> NoteSigner {
+        NoteSigner::from_private_key(&self.signer_key).unwrap()
+    }
+
+    fn vkey(&self) -> NoteVerifier {
+        self.signer().verifier()
+    }
+
+    fn published(&self) -> Published<'_> {
+        Published {
+            checkpoint: Some(&self.checkpoint),
+            seen_checkpoints: &[],
+            leaf_hashes: Some(&self.leaves),
+            tally: Some((&self.tally_note, &self.tally_text)),
+        }
+    }
+
+    fn audit(&self, entries: &[Vec<u8>]) -> Result<projector::audit::AuditReport, Finding> {
+        audit_entries(ALG, &self.vkey(), entries, &self.published())
+    }
+}
+
+#[test]
+fn an_honest_log_passes() {
+    let p = publish();
+    let report = p.audit(&p.log).unwrap();
+    assert_eq!(report.entries, p.log.len() as u64);
+    assert!(report.tally_checked);
+    assert_eq!(report.tally_text, p.tally_text);
+    assert_eq!(report.rejected_in_log, 0);
+    let report = audit_dir(p.dir.path(), Some((&p.tally_note, &p.tally_text))).unwrap();
+    assert_eq!(report.entries, p.log.len() as u64);
+    assert!(report.tally_checked);
+    assert!(
+        report.checkpoints_checked >= 5,
+        "every batch's checkpoint is checked"
+    );
+}
+
+#[test]
+fn a_tampered_entry_is_named() {
+    let p = publish();
+    let mut log = p.log.clone();
+    // Same length and still decodable: change the signature's commitment byte.
+    let last = log[12].len() - 1;
+    log[12][last] ^= 1;
+    assert_eq!(
+        p.audit(&log).unwrap_err(),
+        Finding::LeafMismatch { index: 12 }
+    );
+    // Without published leaf hashes the root gives it away.
+    let bare = Published {
+        checkpoint: Some(&p.checkpoint),
+        ..Published::default()
+    };
+    assert!(matches!(
+        audit_entries(ALG, &p.vkey(), &log, &bare),
+        Err(Finding::ForkedCheckpoint { .. })
+    ));
+}
+
+#[test]
+fn a_dropped_entry_is_named() {
+    let p = publish();
+    let mut log = p.log.clone();
+    log.remove(15);
+    assert_eq!(
+        p.audit(&log).unwrap_err(),
+        Finding::LeafMismatch { index: 15 }
+    );
+    let only_checkpoint = Published {
+        checkpoint: Some(&p.checkpoint),
+        ..Published::default()
+    };
+    let err = audit_entries(ALG, &p.vkey(), &log, &only_checkpoint).unwrap_err();
+    assert_eq!(
+        err,
+        Finding::CheckpointBeyondLog {
+            size: p.log.len() as u64,
+            entries: p.log.len() as u64 - 1
+        }
+    );
+}
+
+#[test]
+fn two_swapped_entries_are_named() {
+    let p = publish();
+    let mut log = p.log.clone();
+    log.swap(10, 14);
+    assert_eq!(
+        p.audit(&log).unwrap_err(),
+        Finding::LeafMismatch { index: 10 }
+    );
+}
+
+#[test]
+fn a_changed_tally_count_is_named() {
+    let p = publish();
+    let altered = p
+        .tally_text
+        .replace("petition/uk-detwin/total 11", "petition/uk-detwin/total 12");
+    assert_ne!(altered, p.tally_text);
+    // Re-signed by the operator, so the note itself is valid: only replay catches it.
+    let head_root = {
+        let store = Store::open(p.dir.path(), p.signer()).unwrap();
+        let root = store.head().root;
+        store.close().unwrap();
+        root
+    };
+    let note =
+        projector::tally::sign_tally(ALG, &p.signer(), p.log.len() as u64, head_root, &altered)
+            .unwrap();
+    let published = Published {
+        tally: Some((&note, &altered)),
+        ..p.published()
+    };
+    let err = audit_entries(ALG, &p.vkey(), &p.log, &published).unwrap_err();
+    assert_eq!(
+        err,
+        Finding::TallyMismatch {
+            key: "petition/uk-detwin/total".into(),
+            published: "12".into(),
+            replayed: "11".into(),
+        }
+    );
+    // A text that does not match its note is refused before any replay.
+    let published = Published {
+        tally: Some((&p.tally_note, &altered)),
+        ..p.published()
+    };
+    assert!(matches!(
+        audit_entries(ALG, &p.vkey(), &p.log, &published),
+        Err(Finding::BadTallyNote { .. })
+    ));
+    // A past tally is checked against the replay of its prefix.
+    let mut prefix = Projection::new();
+    for e in &p.log[..20] {
+        prefix.replay_bytes(e).unwrap();
+    }
+    let root_20 = {
+        let store = Store::open(p.dir.path(), p.signer()).unwrap();
+        let root = store.root_at(20).unwrap();
+        store.close().unwrap();
+        root
+    };
+    let text = prefix.tally_text();
+    let note = projector::tally::sign_tally(ALG, &p.signer(), 20, root_20, &text).unwrap();
+    let published = Published {
+        tally: Some((&note, &text)),
+        ..p.published()
+    };
+    assert!(
+        audit_entries(ALG, &p.vkey(), &p.log, &published)
+            .unwrap()
+            .tally_checked
+    );
+}
+
+#[test]
+fn a_forked_checkpoint_is_named() {
+    let p = publish();
+    // The log key signs a checkpoint at size 20 whose root is not the log's.
+    let fork = ledger::checkpoint::Checkpoint {
+        origin: ORIGIN.into(),
+        size: 20,
+        root: [0x66; 32],
+        extensions: vec![],
+    };
+    let forked = ledger::checkpoint::sign_checkpoint(&fork, &p.signer()).unwrap();
+    let seen = vec![forked];
+    let published = Published {
+        seen_checkpoints: &seen,
+        ..p.published()
+    };
+    assert_eq!(
+        audit_entries(ALG, &p.vkey(), &p.log, &published).unwrap_err(),
+        Finding::ForkedCheckpoint { size: 20 }
+    );
+    // A checkpoint signed by someone else is not the log's at all.
+    let stranger = NoteSigner::generate(ORIGIN).unwrap();
+    let fake = ledger::checkpoint::sign_checkpoint(&fork, &stranger).unwrap();
+    let seen = vec![fake];
+    let published = Published {
+        seen_checkpoints: &seen,
+        ..p.published()
+    };
+    assert!(matches!(
+        audit_entries(ALG, &p.vkey(), &p.log, &published),
+        Err(Finding::BadCheckpoint { size: 20, .. })
+    ));
+}
+
+#[test]
+fn a_tampered_data_directory_is_named() {
+    let p = publish();
+    let journal_path = p.dir.path().join("journal");
+    let mut journal = std::fs::read(&journal_path).unwrap();
+    let target = &p.log[17];
+    let at = journal
+        .windows(target.len())
+        .position(|w| w == target.as_slice())
+        .unwrap();
+    journal[at + target.len() - 1] ^= 1;
+    std::fs::write(&journal_path, &journal).unwrap();
+    let err = audit_dir(p.dir.path(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            projector::Error::Audit(Finding::LeafMismatch { index: 17 })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn restarts_load_the_snapshot_and_catch_up() {
+    let p = publish();
+    let store = Store::open(p.dir.path(), p.signer()).unwrap();
+    let snapshots = Snapshots::open(&p.dir.path().join("projector.redb")).unwrap();
+    let full = persist::load(&snapshots, &store).unwrap();
+    assert_eq!(full.tree_size(), p.log.len() as u64);
+    // Snapshot part-way, then append more: load = snapshot + catch-up = full replay.
+    let mut partial = Projection::new();
+    for e in &p.log[..10] {
+        partial.replay_bytes(e).unwrap();
+    }
+    snapshots
+        .save(&partial, &store.root_at(10).unwrap())
+        .unwrap();
+    let more = vec![
+        entry(T0 + 10_000_000, signature("uk-detwin", 500, 3))
+            .encode()
+            .unwrap(),
+        entry(T0 + 10_000_001, signature("uk-detwin", 501, 3))
+            .encode()
+            .unwrap(),
+    ];
+    store.append_blocking(more.clone()).unwrap();
+    let loaded = persist::load(&snapshots, &store).unwrap();
+    let mut everything = p.log.clone();
+    everything.extend(more);
+    let mut rebuilt = Projection::new();
+    for e in &everything {
+        rebuilt.replay_bytes(e).unwrap();
+    }
+    assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
+    // A snapshot whose root is not this log's at its size is ignored, not trusted.
+    snapshots.save(&partial, &[0x42; 32]).unwrap();
+    let loaded = persist::load(&snapshots, &store).unwrap();
+    assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
+    store.close().unwrap();
+}
