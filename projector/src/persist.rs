@@ -95,7 +95,25 @@ pub fn load(snapshots: &Snapshots, store: &Store) -> Result<Projection> {
 
 /// Replays the entries of `store` after `projection.tree_size()`.
 pub fn catch_up(projection: &mut Projection, store: &Store) -> Result<()> {
-    let size = store.size();
+    catch_up_to(projection, store, store.size())
+}
+
+/// The projection of the log prefix `[0, size)`, e.g. for the tally of a past tree size.
+/// Cost: a replay of `size` entries.
+pub fn replay_prefix(store: &Store, size: u64) -> Result<Projection> {
+    if size > store.size() {
+        return Err(ledger::Error::SizeOutOfRange {
+            size,
+            current: store.size(),
+        }
+        .into());
+    }
+    let mut projection = Projection::new();
+    catch_up_to(&mut projection, store, size)?;
+    Ok(projection)
+}
+
+fn catch_up_to(projection: &mut Projection, store: &Store, size: u64) -> Result<()> {
     while projection.tree_size() < size {
         let start = projection.tree_size();
         let end = (start + CATCH_UP_CHUNK).min(size);

@@ -310,6 +310,12 @@ fn restarts_load_the_snapshot_and_catch_up() {
         rebuilt.replay_bytes(e).unwrap();
     }
     assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
+    // The tally of a past size is the replay of that prefix.
+    assert_eq!(
+        persist::replay_prefix(&store, 10).unwrap().tally_text(),
+        partial.tally_text()
+    );
+    assert!(persist::replay_prefix(&store, 1_000).is_err());
     // A snapshot whose root is not this log's at its size is ignored, not trusted.
     snapshots.save(&partial, &[0x42; 32]).unwrap();
     let loaded = persist::load(&snapshots, &store).unwrap();
