@@ -19,7 +19,9 @@ use ledger::note::NoteVerifier;
 use ledger::{Hash, HashAlg};
 
 use crate::tally::{open_tally, TallyBody};
-use crate::{Error, Projection, Result};
+use ledger::Entry;
+
+use crate::{Projection, Result};
 
 /// The first thing an audit found wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -142,20 +144,51 @@ impl Auditor {
     /// Takes the next entry; `published_leaf` is its leaf hash as the operator published
     /// it, if known.
     pub fn push(&mut self, entry: &[u8], published_leaf: Option<&Hash>) -> Result<(), Finding> {
+        self.take(
+            self.alg.leaf_hash(entry),
+            Entry::decode(entry),
+            published_leaf,
+        )
+    }
+
+    /// [`Auditor::push`] for many entries, hashing and decoding them on a second thread
+    /// while this one checks and folds. `published_leaves[i]`, if given, is the
+    /// published leaf hash of `entries[i]`.
+    pub fn push_many<E: AsRef<[u8]> + Sync>(
+        &mut self,
+        entries: &[E],
+        published_leaves: Option<&[Hash]>,
+    ) -> Result<(), Finding> {
+        let alg = self.alg;
+        self.projection.reserve(entries.len());
+        crate::pipeline::pipeline(
+            entries,
+            |entry| (alg.leaf_hash(entry), Entry::decode(entry)),
+            |position, (leaf, decoded)| {
+                self.take(
+                    leaf,
+                    decoded,
+                    published_leaves.and_then(|l| l.get(position)),
+                )
+            },
+        )
+    }
+
+    fn take(
+        &mut self,
+        leaf: Hash,
+        decoded: ledger::Result<Entry>,
+        published_leaf: Option<&Hash>,
+    ) -> Result<(), Finding> {
         let index = self.size();
-        let leaf = self.alg.leaf_hash(entry);
         if published_leaf.is_some_and(|p| *p != leaf) {
             return Err(Finding::LeafMismatch { index });
         }
-        self.projection.replay_bytes(entry).map_err(|e| match e {
-            Error::BadEntry { source, .. } => Finding::UndecodableEntry {
-                index,
-                reason: source.to_string(),
-            },
-            other => Finding::Unreadable {
-                reason: other.to_string(),
-            },
+        let entry = decoded.map_err(|e| Finding::UndecodableEntry {
+            index,
+            reason: e.to_string(),
         })?;
+        self.projection.replay(&entry);
         self.frontier.push(self.alg, leaf, |_, _| {});
         self.settle()
     }
@@ -163,7 +196,14 @@ impl Auditor {
     /// Checks everything due at the current size.
     fn settle(&mut self) -> Result<(), Finding> {
         let size = self.size();
-        if let Some(roots) = self.pending_checkpoints.remove(&size) {
+        let due = self
+            .pending_checkpoints
+            .first_key_value()
+            .is_some_and(|(s, _)| *s == size);
+        if let Some(roots) = due
+            .then(|| self.pending_checkpoints.remove(&size))
+            .flatten()
+        {
             let root = self.frontier.root(self.alg);
             if roots.iter().any(|r| *r != root) {
                 return Err(Finding::ForkedCheckpoint { size });
@@ -258,7 +298,7 @@ pub struct Published<'a> {
 
 /// Audits entries `[0, N)` against what was published. The entries must be exactly
 /// the log prefix of the published checkpoint's size.
-pub fn audit_entries<E: AsRef<[u8]>>(
+pub fn audit_entries<E: AsRef<[u8]> + Sync>(
     alg: HashAlg,
     vkey: &NoteVerifier,
     entries: impl IntoIterator<Item = E>,
@@ -276,9 +316,13 @@ pub fn audit_entries<E: AsRef<[u8]>>(
     if let Some((note, text)) = published.tally {
         auditor.expect_tally(note, text)?;
     }
-    for (i, entry) in entries.into_iter().enumerate() {
-        let leaf = published.leaf_hashes.and_then(|l| l.get(i));
-        auditor.push(entry.as_ref(), leaf)?;
+    // In chunks, so that hashing and decoding run ahead on a second core.
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let chunk: Vec<E> = entries.by_ref().take(1 << 16).collect();
+        let start = auditor.size() as usize;
+        let leaves = published.leaf_hashes.map(|l| l.get(start..).unwrap_or(&[]));
+        auditor.push_many(&chunk, leaves)?;
     }
     if let (Some(leaves), entries) = (published.leaf_hashes, auditor.size()) {
         if leaves.len() as u64 > entries {
@@ -316,11 +360,11 @@ pub fn audit_dir(dir: &Path, tally: Option<(&str, &str)>) -> Result<AuditReport>
     let mut finding = None;
     let mut audit_batch = |batch: &ledger::store::LogBatch| -> Result<(), Finding> {
         auditor.expect_checkpoint(&batch.checkpoint)?;
-        for entry in &batch.entries {
-            let leaf = stored_leaf(auditor.size());
-            auditor.push(entry, leaf.as_ref())?;
-        }
-        Ok(())
+        let start = auditor.size();
+        let leaves: Vec<Hash> = (start..start + batch.entries.len() as u64)
+            .map_while(stored_leaf)
+            .collect();
+        auditor.push_many(&batch.entries, Some(&leaves))
     };
     let read = ledger::store::read_log(dir, &mut |batch| {
         audit_batch(&batch).map_err(|f| {

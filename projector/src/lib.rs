@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod persist;
+mod pipeline;
 mod projection;
 pub mod rules;
 pub mod tally;

@@ -17,7 +17,7 @@ use crate::{Error, Projection, Result};
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 const LATEST: &str = "latest";
 /// Entries read from the store per call while catching up.
-const CATCH_UP_CHUNK: u64 = 4096;
+const CATCH_UP_CHUNK: u64 = 1 << 16;
 
 /// The snapshot database, `projector.redb` in the data directory.
 pub struct Snapshots {
@@ -117,9 +117,7 @@ fn catch_up_to(projection: &mut Projection, store: &Store, size: u64) -> Result<
     while projection.tree_size() < size {
         let start = projection.tree_size();
         let end = (start + CATCH_UP_CHUNK).min(size);
-        for entry in store.entries(start, end)? {
-            projection.replay_bytes(&entry)?;
-        }
+        projection.replay_many(&store.entries(start, end)?)?;
     }
     Ok(())
 }

@@ -6,8 +6,9 @@
 //! record the rules refuse is counted (`log/rejected`) and otherwise ignored, so the
 //! state stays a pure function of the log prefix whatever the log holds.
 //!
-//! Hot-path state (dedup tags, signatures by index) lives in hash maps for speed; their
-//! iteration order never reaches any output, because snapshots, views and tallies sort.
+//! Hot-path state lives where it is cheapest to reach: dedup tags in a hash set,
+//! signatures in a vector indexed by log index, names behind inline-keyed interners.
+//! Hash iteration order never reaches any output: snapshots, views and tallies sort.
 
 use std::collections::BTreeMap;
 
@@ -24,39 +25,79 @@ use crate::{Error, Result};
 
 /// Marks "none" in the interned slots of a [`SignatureRef`].
 const NONE: u32 = u32::MAX;
+/// The filler of [`Projection::signatures`] at entries that are not signatures.
+const NOT_A_SIGNATURE: SignatureRef = SignatureRef {
+    petition: NONE,
+    country: NONE,
+    constituency: NONE,
+    ward: NONE,
+    council: NONE,
+    channel: NONE,
+    live: false,
+};
 const MS_PER_HOUR: u64 = 3_600_000;
 const MS_PER_DAY: u64 = 86_400_000;
 
 /// Strings seen in the log, numbered in order of first appearance (so the numbering is
 /// itself a function of the log).
+///
+/// Names of up to 15 bytes (area and country codes, most ids) are looked up by a packed
+/// `u128` key, so a lookup hashes two words and compares in place instead of chasing a
+/// heap pointer; the ward table holds thousands of codes, so this matters.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interner {
     pub names: Vec<String>,
-    slots: FxHashMap<String, u32>,
+    short: FxHashMap<InlineKey, u32>,
+    long: FxHashMap<String, u32>,
+}
+
+/// A name of at most 15 bytes, packed with its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct InlineKey(u128);
+
+impl InlineKey {
+    fn new(name: &str) -> Option<InlineKey> {
+        let bytes = name.as_bytes();
+        (bytes.len() < 16).then(|| {
+            let mut key = [0u8; 16];
+            key[..bytes.len()].copy_from_slice(bytes);
+            key[15] = bytes.len() as u8;
+            InlineKey(u128::from_le_bytes(key))
+        })
+    }
 }
 
 impl Interner {
     fn slot(&mut self, name: &str) -> u32 {
-        if let Some(&slot) = self.slots.get(name) {
+        if let Some(slot) = self.find(name) {
             return slot;
         }
         let slot = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.slots.insert(name.to_string(), slot);
+        self.insert(name.to_string(), slot);
         slot
     }
 
+    fn insert(&mut self, name: String, slot: u32) {
+        match InlineKey::new(&name) {
+            Some(key) => self.short.insert(key, slot),
+            None => self.long.insert(name.clone(), slot),
+        };
+        self.names.push(name);
+    }
+
     fn find(&self, name: &str) -> Option<u32> {
-        self.slots.get(name).copied()
+        match InlineKey::new(name) {
+            Some(key) => self.short.get(&key).copied(),
+            None => self.long.get(name).copied(),
+        }
     }
 
     fn from_names(names: Vec<String>) -> Interner {
-        let slots = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
-            .collect();
-        Interner { names, slots }
+        let mut interner = Interner::default();
+        for (slot, name) in names.into_iter().enumerate() {
+            interner.insert(name, slot as u32);
+        }
+        interner
     }
 
     pub fn name(&self, slot: u32) -> &str {
@@ -326,7 +367,8 @@ pub struct Projection {
     pub(crate) rejected_in_log: u64,
     pub(crate) first_rejected: Option<(u64, String)>,
     pub(crate) countries: Interner,
-    pub(crate) areas: Interner,
+    pub(crate) constituencies: Interner,
+    pub(crate) wards: Interner,
     pub(crate) councils: Interner,
     pub(crate) batch_names: Interner,
     pub(crate) petition_ids: Interner,
@@ -338,7 +380,9 @@ pub struct Projection {
     pub(crate) events: BTreeMap<String, Event>,
     /// (petition slot, dedup tag) of every signature ever added.
     pub(crate) dedup: FxHashSet<(u32, [u8; 16])>,
-    pub(crate) signatures: FxHashMap<u64, SignatureRef>,
+    /// Indexed by log index; entries that are not signatures hold [`NOT_A_SIGNATURE`].
+    /// Dense, because most entries are signatures: appends are sequential writes.
+    pub(crate) signatures: Vec<SignatureRef>,
 }
 
 impl Projection {
@@ -392,6 +436,31 @@ impl Projection {
         Ok(())
     }
 
+    /// [`Projection::replay_bytes`] for many entries, decoding them on a second thread
+    /// while this one folds. Stops at the first entry that does not decode (the error
+    /// names it), having folded every entry before it. For bulk replays: restarts,
+    /// audits, tallies of past sizes.
+    pub fn replay_many<E: AsRef<[u8]> + Sync>(&mut self, entries: &[E]) -> Result<()> {
+        self.reserve(entries.len());
+        crate::pipeline::pipeline(entries, Entry::decode, |_, decoded| {
+            let entry = decoded.map_err(|source| Error::BadEntry {
+                index: self.tree_size,
+                source,
+            })?;
+            self.replay(&entry);
+            Ok(())
+        })
+    }
+
+    /// Makes room for `entries` more entries (most of them signatures), so a bulk
+    /// replay grows its big tables once instead of doubling them again and again.
+    pub(crate) fn reserve(&mut self, entries: usize) {
+        let wanted = self.tree_size as usize + entries;
+        self.signatures
+            .reserve(wanted.saturating_sub(self.signatures.len()));
+        self.dedup.reserve(wanted.saturating_sub(self.dedup.len()));
+    }
+
     fn petition_slot(&self, id: &Id) -> Result<u32, Rejection> {
         self.petition_ids
             .find(id.as_str())
@@ -399,7 +468,10 @@ impl Projection {
     }
 
     fn live_signature(&self, index: u64) -> Result<SignatureRef, Rejection> {
-        match self.signatures.get(&index) {
+        match usize::try_from(index)
+            .ok()
+            .and_then(|i| self.signatures.get(i))
+        {
             Some(sig) if sig.live => Ok(*sig),
             _ => Err(Rejection::NotALiveSignature { index }),
         }
@@ -527,7 +599,7 @@ impl Projection {
                     .position(|r| r == reason)
                     .expect("every reason is in ALL");
                 for &signed in indexes {
-                    let sig = self.signatures[&signed];
+                    let sig = self.signatures[signed as usize];
                     self.retire(signed, sig);
                     self.petitions[sig.petition as usize].invalidated[reason_slot] += 1;
                 }
@@ -813,8 +885,8 @@ impl Projection {
         let sig = SignatureRef {
             petition,
             country: self.countries.slot(signature.country.as_str()),
-            constituency: area(&mut self.areas, &signature.constituency),
-            ward: area(&mut self.areas, &signature.ward),
+            constituency: area(&mut self.constituencies, &signature.constituency),
+            ward: area(&mut self.wards, &signature.ward),
             council: signature
                 .council
                 .as_deref()
@@ -822,11 +894,17 @@ impl Projection {
             channel,
             live: true,
         };
-        self.signatures.insert(index, sig);
+        self.signatures.resize(index as usize, NOT_A_SIGNATURE);
+        self.signatures.push(sig);
         let p = &mut self.petitions[petition as usize];
         p.added += 1;
         p.count(&sig, 1);
-        *p.hourly.entry(time_ms / MS_PER_HOUR).or_insert(0) += 1;
+        // Signatures mostly arrive in time order: bump the last hour without a search.
+        let hour = time_ms / MS_PER_HOUR;
+        match p.hourly.last_entry() {
+            Some(mut last) if *last.key() == hour => *last.get_mut() += 1,
+            _ => *p.hourly.entry(hour).or_insert(0) += 1,
+        }
         let total = p.total();
         let crossed = p.crossed.len();
         if let Some(&threshold) = p.thresholds.get(crossed) {
@@ -843,8 +921,7 @@ impl Projection {
 
     /// Takes a live signature out of every count.
     fn retire(&mut self, index: u64, sig: SignatureRef) {
-        self.signatures
-            .insert(index, SignatureRef { live: false, ..sig });
+        self.signatures[index as usize].live = false;
         self.petitions[sig.petition as usize].count(&sig, -1);
     }
 
@@ -886,7 +963,8 @@ struct SnapshotV1 {
     rejected_in_log: u64,
     first_rejected: Option<(u64, String)>,
     countries: Vec<String>,
-    areas: Vec<String>,
+    constituencies: Vec<String>,
+    wards: Vec<String>,
     councils: Vec<String>,
     batch_names: Vec<String>,
     petition_ids: Vec<String>,
@@ -909,15 +987,20 @@ impl Projection {
     pub fn to_snapshot(&self) -> Vec<u8> {
         let mut dedup: Vec<(u32, [u8; 16])> = self.dedup.iter().copied().collect();
         dedup.sort_unstable();
-        let mut signatures: Vec<(u64, SignatureRef)> =
-            self.signatures.iter().map(|(&i, &s)| (i, s)).collect();
-        signatures.sort_unstable_by_key(|(i, _)| *i);
+        let signatures: Vec<(u64, SignatureRef)> = self
+            .signatures
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.petition != NONE)
+            .map(|(i, &s)| (i as u64, s))
+            .collect();
         let snapshot = SnapshotV1 {
             tree_size: self.tree_size,
             rejected_in_log: self.rejected_in_log,
             first_rejected: self.first_rejected.clone(),
             countries: self.countries.names.clone(),
-            areas: self.areas.names.clone(),
+            constituencies: self.constituencies.names.clone(),
+            wards: self.wards.names.clone(),
             councils: self.councils.names.clone(),
             batch_names: self.batch_names.names.clone(),
             petition_ids: self.petition_ids.names.clone(),
@@ -947,7 +1030,8 @@ impl Projection {
             rejected_in_log: s.rejected_in_log,
             first_rejected: s.first_rejected,
             countries: Interner::from_names(s.countries),
-            areas: Interner::from_names(s.areas),
+            constituencies: Interner::from_names(s.constituencies),
+            wards: Interner::from_names(s.wards),
             councils: Interner::from_names(s.councils),
             batch_names: Interner::from_names(s.batch_names),
             petition_ids: Interner::from_names(s.petition_ids),
@@ -974,7 +1058,19 @@ impl Projection {
                 .map(|e| (e.id.as_str().to_string(), e))
                 .collect(),
             dedup: s.dedup.into_iter().collect(),
-            signatures: s.signatures.into_iter().collect(),
+            signatures: {
+                let mut dense = Vec::new();
+                for (index, sig) in s.signatures {
+                    let index = usize::try_from(index)
+                        .map_err(|_| Error::BadSnapshot("index too large"))?;
+                    if index < dense.len() || sig.petition == NONE {
+                        return Err(Error::BadSnapshot("signatures out of order"));
+                    }
+                    dense.resize(index, NOT_A_SIGNATURE);
+                    dense.push(sig);
+                }
+                dense
+            },
         })
     }
 }

@@ -106,10 +106,13 @@ impl Projection {
                 put(format!("{p}/country/{}", self.countries.name(slot)), count);
             }
             for (slot, count) in petition.by_constituency.non_zero() {
-                put(format!("{p}/constituency/{}", self.areas.name(slot)), count);
+                put(
+                    format!("{p}/constituency/{}", self.constituencies.name(slot)),
+                    count,
+                );
             }
             for (slot, count) in petition.by_ward.non_zero() {
-                put(format!("{p}/ward/{}", self.areas.name(slot)), count);
+                put(format!("{p}/ward/{}", self.wards.name(slot)), count);
             }
             for (slot, count) in petition.by_council.non_zero() {
                 put(

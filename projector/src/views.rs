@@ -225,8 +225,8 @@ impl Projection {
                 .map(|(r, c)| (r.as_str(), *c))
                 .collect(),
             by_country: named(&p.by_country, &self.countries),
-            by_constituency: named(&p.by_constituency, &self.areas),
-            by_ward: named(&p.by_ward, &self.areas),
+            by_constituency: named(&p.by_constituency, &self.constituencies),
+            by_ward: named(&p.by_ward, &self.wards),
             by_council: named(&p.by_council, &self.councils),
             by_channel,
             paper_batches,
