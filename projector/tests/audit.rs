@@ -322,3 +322,69 @@ fn restarts_load_the_snapshot_and_catch_up() {
     assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
     store.close().unwrap();
 }
+
+#[path = "support/campaign.rs"]
+mod campaign;
+
+/// Logs large enough for the two-thread paths (replay_many, push_many) give the same
+/// state as entry-by-entry replay, and a finding deep inside still names its entry.
+#[test]
+fn bulk_paths_agree_and_name_deep_findings() {
+    let log = campaign::campaign_log(6_000, 11);
+    let mut one_by_one = Projection::new();
+    for e in &log {
+        one_by_one.replay_bytes(e).unwrap();
+    }
+    assert_eq!(one_by_one.rejected_in_log(), (0, None));
+    let mut bulk = Projection::new();
+    bulk.replay_many(&log[..2_500]).unwrap();
+    bulk.replay_many(&log[2_500..]).unwrap();
+    assert_eq!(bulk.to_snapshot(), one_by_one.to_snapshot());
+
+    let signer = NoteSigner::generate(ORIGIN).unwrap();
+    let leaves: Vec<Hash> = log.iter().map(|e| ALG.leaf_hash(e)).collect();
+    let mut frontier = ledger::merkle::Frontier::new();
+    for leaf in &leaves {
+        frontier.push(ALG, *leaf, |_, _| {});
+    }
+    let checkpoint = ledger::checkpoint::Checkpoint {
+        origin: ORIGIN.into(),
+        size: log.len() as u64,
+        root: frontier.root(ALG),
+        extensions: vec![],
+    };
+    let checkpoint = ledger::checkpoint::sign_checkpoint(&checkpoint, &signer).unwrap();
+    let published = Published {
+        checkpoint: Some(&checkpoint),
+        seen_checkpoints: &[],
+        leaf_hashes: Some(&leaves),
+        tally: None,
+    };
+    let report = audit_entries(ALG, &signer.verifier(), &log, &published).unwrap();
+    assert_eq!(report.tally_text, one_by_one.tally_text());
+    let mut tampered = log.clone();
+    let last = tampered[4_321].len() - 1;
+    tampered[4_321][last] ^= 1;
+    assert_eq!(
+        audit_entries(ALG, &signer.verifier(), &tampered, &published).unwrap_err(),
+        Finding::LeafMismatch { index: 4_321 }
+    );
+    let mut broken = log.clone();
+    broken[3_000] = b"garbage".to_vec();
+    let bare = Published {
+        checkpoint: Some(&checkpoint),
+        ..Published::default()
+    };
+    assert!(matches!(
+        audit_entries(ALG, &signer.verifier(), &broken, &bare),
+        Err(Finding::UndecodableEntry { index: 3_000, .. })
+    ));
+    let mut projection = Projection::new();
+    let err = projection.replay_many(&broken).unwrap_err().to_string();
+    assert!(err.contains("entry 3000"), "{err}");
+    assert_eq!(
+        projection.tree_size(),
+        3_000,
+        "everything before the bad entry was folded"
+    );
+}
