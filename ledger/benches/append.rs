@@ -23,7 +23,6 @@
 //! when it is a terminal.
 
 use std::fmt::Display;
-use std::io::IsTerminal;
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -72,6 +71,10 @@ impl<T, E: Display> Context<T> for Result<T, E> {
         self.map_err(|e| format!("{what}: {e}").into())
     }
 }
+
+#[path = "report.rs"]
+mod report;
+use report::{millis, thousands, Progress};
 
 fn main() {
     if let Err(err) = run() {
@@ -1041,70 +1044,4 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A one-line progress counter on stderr, drawn only when stderr is a terminal so
-/// that logs and pipes stay clean.
-struct Progress {
-    enabled: bool,
-    label: String,
-    total: u64,
-    drawn: Instant,
-}
-
-impl Progress {
-    const EVERY: Duration = Duration::from_millis(200);
-
-    fn new(label: &str, total: u64) -> Progress {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-            label: label.to_owned(),
-            total,
-            drawn: Instant::now(),
-        }
-    }
-
-    fn update(&mut self, done: u64) {
-        if self.enabled && self.drawn.elapsed() >= Self::EVERY {
-            self.drawn = Instant::now();
-            eprint!(
-                "\r\x1b[2K  {}: {} / {}",
-                self.label,
-                thousands(done),
-                thousands(self.total)
-            );
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.enabled {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    /// A fixed line for a timed phase that cannot report as it goes.
-    fn note(text: &str) -> Progress {
-        let progress = Progress::new(text, 0);
-        if progress.enabled {
-            eprint!("\r\x1b[2K  {text} …");
-        }
-        progress
-    }
 }

@@ -35,7 +35,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::fmt::Display;
 use std::hint::black_box;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -80,6 +79,10 @@ impl<T, E: Display> Context<T> for Result<T, E> {
         self.map_err(|e| format!("{what}: {e}").into())
     }
 }
+
+#[path = "../../ledger/benches/report.rs"]
+mod report;
+use report::{millis, thousands, Progress};
 
 fn main() {
     if let Err(err) = run() {
@@ -664,70 +667,4 @@ fn per_s(count: usize, elapsed: Duration) -> f64 {
 
 fn nanos_per(elapsed: Duration, count: usize) -> f64 {
     elapsed.as_secs_f64() * 1e9 / count as f64
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A one-line progress counter on stderr, drawn only when stderr is a terminal so
-/// that logs and pipes stay clean.
-struct Progress {
-    enabled: bool,
-    label: String,
-    total: u64,
-    drawn: Instant,
-}
-
-impl Progress {
-    const EVERY: Duration = Duration::from_millis(200);
-
-    fn new(label: &str, total: u64) -> Progress {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-            label: label.to_owned(),
-            total,
-            drawn: Instant::now(),
-        }
-    }
-
-    fn update(&mut self, done: u64) {
-        if self.enabled && self.drawn.elapsed() >= Self::EVERY {
-            self.drawn = Instant::now();
-            eprint!(
-                "\r\x1b[2K  {}: {} / {}",
-                self.label,
-                thousands(done),
-                thousands(self.total)
-            );
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.enabled {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    /// A fixed line for a phase that cannot report as it goes.
-    fn note(text: &str) -> Progress {
-        let progress = Progress::new(text, 0);
-        if progress.enabled {
-            eprint!("\r\x1b[2K  {text} …");
-        }
-        progress
-    }
 }
