@@ -301,8 +301,7 @@ fn temp_dir(root: &Path, prefix: &str) -> BenchResult<TempDir> {
         .context(&format!("create a temp dir under {}", root.display()))
 }
 
-/// The log key. Kept to this one function because the signed-note module's
-/// constructor is about to change.
+/// The log key: a fresh Ed25519 signed-note key named after the origin.
 fn log_signer() -> BenchResult<NoteSigner> {
     NoteSigner::generate(ORIGIN).context("generate the log key")
 }
