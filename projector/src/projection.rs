@@ -978,6 +978,35 @@ struct SnapshotV1 {
     signatures: Vec<(u64, SignatureRef)>,
 }
 
+/// Every slot a snapshot refers to must exist, so that a damaged snapshot that still
+/// decodes is refused (a cache miss) instead of panicking later on a bad index.
+fn check_slots(s: &SnapshotV1) -> Result<()> {
+    let within = |slot: u32, len: usize| slot == NONE || (slot as usize) < len;
+    let petitions = s.petitions.len();
+    let counts_fit = s.petitions.iter().all(|p| {
+        p.by_country.0.len() <= s.countries.len()
+            && p.by_constituency.0.len() <= s.constituencies.len()
+            && p.by_ward.0.len() <= s.wards.len()
+            && p.by_council.0.len() <= s.councils.len()
+            && p.by_channel.0.len() <= s.batches.len() + 1
+            && p.invalidated.len() == InvalidationReason::ALL.len()
+    });
+    let signatures_fit = s.signatures.iter().all(|(_, sig)| {
+        (sig.petition as usize) < petitions
+            && within(sig.country, s.countries.len())
+            && within(sig.constituency, s.constituencies.len())
+            && within(sig.ward, s.wards.len())
+            && within(sig.council, s.councils.len())
+            && (sig.channel as usize) <= s.batches.len()
+    });
+    let batches_fit = s.batches.len() == s.batch_names.len()
+        && s.batches.iter().all(|b| (b.petition as usize) < petitions);
+    if petitions != s.petition_ids.len() || !counts_fit || !signatures_fit || !batches_fit {
+        return Err(Error::BadSnapshot("refers to slots that do not exist"));
+    }
+    Ok(())
+}
+
 /// First byte of a snapshot: its layout version.
 const SNAPSHOT_V1: u8 = 1;
 
@@ -1025,6 +1054,7 @@ impl Projection {
         };
         let s: SnapshotV1 =
             postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
+        check_slots(&s)?;
         Ok(Projection {
             tree_size: s.tree_size,
             rejected_in_log: s.rejected_in_log,

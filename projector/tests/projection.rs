@@ -406,6 +406,15 @@ fn snapshots_round_trip_and_reject_garbage() {
     assert!(Projection::from_snapshot(&[]).is_err());
     assert!(Projection::from_snapshot(&[9, 1, 2]).is_err());
     assert!(Projection::from_snapshot(&bytes[..bytes.len() / 2]).is_err());
+    // Every single-byte change either is refused or still gives a usable projection
+    // (views and tally work without panicking).
+    for at in 1..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x01;
+        if let Ok(q) = Projection::from_snapshot(&damaged) {
+            let _ = (q.tally_text(), q.petitions(), q.overview());
+        }
+    }
 }
 
 #[test]
