@@ -1,7 +1,391 @@
-//! The `campaign-ledger` binary. The HTTP API and the CLI verbs arrive with the server
-//! issue; until then the binary only says so.
+//! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles` (DESIGN §7).
 
-fn main() {
-    eprintln!("campaign-ledger: the server is not built yet; see README.md");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ledger::HashAlg;
+use server::auth::{Role, Scope, TokenStore};
+use server::datadir;
+use server::node::Node;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "campaign-ledger",
+    version,
+    about = "A verifiable ledger for grassroots campaigns"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HashChoice {
+    Blake3,
+    Sha256,
+}
+
+impl From<HashChoice> for HashAlg {
+    fn from(choice: HashChoice) -> HashAlg {
+        match choice {
+            HashChoice::Blake3 => HashAlg::Blake3,
+            HashChoice::Sha256 => HashAlg::Sha256,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleChoice {
+    Admin,
+    Organiser,
+    Exporter,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API, creating the data directory and its keys on first run.
+    Serve {
+        /// The data directory.
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Checkpoint origin (and log key name); only when the log is created.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Hash function; fixed when the log is created.
+        #[arg(long, value_enum)]
+        hash: Option<HashChoice>,
+        /// Seed a new log with the demo campaign (DESIGN §1).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create, list or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Check a data directory offline: re-hash every entry, check every signed
+    /// checkpoint, replay the log.
+    Check {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+    },
+    /// Export the checkpoint and every tile as static files any web server can serve.
+    Tiles {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        /// Where to write `checkpoint` and `tile/...`.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it (it is shown only this once).
+    Create {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        #[arg(long, value_enum)]
+        role: RoleChoice,
+        /// petition:ID, city:NAME (organisers) or area:CODE (exporters).
+        #[arg(long)]
+        scope: Option<String>,
+        /// A note for `token list`, e.g. who holds it.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+    },
+    /// Revoke a token by its public id.
+    Revoke {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            origin,
+            hash,
+            demo,
+        } => serve(&data, listen, origin.as_deref(), hash.map(Into::into), demo),
+        Command::Token { action } => token(action),
+        Command::Check { data } => check(&data),
+        Command::Tiles { data, out } => tiles(&data, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("campaign-ledger: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    origin: Option<&str>,
+    hash: Option<HashAlg>,
+    demo: bool,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let (node, opening) = {
+            let dir = data.to_path_buf();
+            let origin = origin.map(str::to_owned);
+            tokio::task::spawn_blocking(move || Node::open(&dir, origin.as_deref(), hash))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{}: {e}", data.display()))?
+        };
+        if opening.created {
+            println!("created a new log in {}", data.display());
+            println!(
+                "admin token written to {} (mode 0600)",
+                opening.admin_token_path.display()
+            );
+        } else {
+            println!(
+                "opened the log in {} ({} entries, read models loaded in {} ms)",
+                data.display(),
+                opening.tree_size,
+                opening.load_ms
+            );
+            println!(
+                "admin token: {} (if still there)",
+                opening.admin_token_path.display()
+            );
+        }
+        println!("origin: {}", opening.origin);
+        println!("hash:   {}", opening.hash.name());
+        println!("vkey:   {}", opening.vkey);
+        if demo {
+            if opening.tree_size == 0 {
+                let seeded = node
+                    .seed_demo()
+                    .await
+                    .map_err(|e| format!("seeding the demo campaign: {e}"))?;
+                println!("seeded the demo campaign: {seeded} entries (signatures are synthetic)");
+            } else {
+                println!(
+                    "--demo ignored: the log already has {} entries",
+                    opening.tree_size
+                );
+            }
+        }
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("listening on http://{address}");
+        tracing::info!(%address, "serving");
+        let served = axum::serve(listener, node.router())
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        tracing::info!("stopped accepting; finishing queued appends");
+        let stopped = tokio::task::spawn_blocking(move || node.shutdown())
+            .await
+            .map_err(|e| e.to_string())?;
+        served.map_err(|e| format!("serving: {e}"))?;
+        stopped.map_err(|e| format!("shutting down: {e}"))?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn token(action: TokenAction) -> Result<(), String> {
+    match action {
+        TokenAction::Create {
+            data,
+            role,
+            scope,
+            label,
+        } => {
+            require_data_dir(&data)?;
+            let role = match role {
+                RoleChoice::Admin => Role::Admin,
+                RoleChoice::Organiser => Role::Organiser,
+                RoleChoice::Exporter => Role::Exporter,
+            };
+            let scope = scope
+                .map(|s| Scope::parse(&s).map_err(|e| format!("--scope: {e}")))
+                .transpose()?;
+            if role == Role::Exporter && !matches!(scope, Some(Scope::Area(_))) {
+                return Err("exporter tokens need --scope area:CODE".into());
+            }
+            if matches!(scope, Some(Scope::Area(_))) && role != Role::Exporter {
+                return Err("area scopes are for exporter tokens".into());
+            }
+            let store = TokenStore::new(data.join(datadir::TOKENS));
+            let token = store
+                .create(role, scope, &label)
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            eprintln!("this token is shown only once; store it safely");
+            Ok(())
+        }
+        TokenAction::List { data } => {
+            require_data_dir(&data)?;
+            let store = TokenStore::new(data.join(datadir::TOKENS));
+            let tokens = store.list().map_err(|e| e.to_string())?;
+            println!(
+                "{:<10} {:<10} {:<32} {:<8} LABEL",
+                "ID", "ROLE", "SCOPE", "STATUS"
+            );
+            for token in tokens {
+                println!(
+                    "{:<10} {:<10} {:<32} {:<8} {}",
+                    token.id,
+                    token.role.as_str(),
+                    token
+                        .scope
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    if token.revoked_unix.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    token.label
+                );
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { data, id } => {
+            require_data_dir(&data)?;
+            let store = TokenStore::new(data.join(datadir::TOKENS));
+            let token = store.revoke(&id).map_err(|e| e.to_string())?;
+            println!("revoked token {} ({})", token.id, token.role.as_str());
+            Ok(())
+        }
+    }
+}
+
+fn require_data_dir(data: &Path) -> Result<(), String> {
+    if datadir::has_log(data) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a campaign-ledger data directory (run `campaign-ledger serve` first)",
+            data.display()
+        ))
+    }
+}
+
+fn check(data: &Path) -> Result<(), String> {
+    require_data_dir(data)?;
+    let report =
+        projector::audit::audit_dir(data, None).map_err(|e| format!("check failed: {e}"))?;
+    println!(
+        "ok: {} entries re-hashed and replayed, {} signed checkpoints checked",
+        report.entries, report.checkpoints_checked
+    );
+    println!("root: {}", base64_encode(&report.root));
+    if report.rejected_in_log > 0 {
+        if let Some((index, reason)) = &report.first_rejected {
+            println!(
+                "note: {} entries are refused by the decision rules (first: entry {index}, {reason})",
+                report.rejected_in_log
+            );
+        }
+    }
+    Ok(())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn tiles(data: &Path, out: &Path) -> Result<(), String> {
+    require_data_dir(data)?;
+    let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
+    let store = ledger::store::Store::open(data, keys.log).map_err(|e| match e {
+        ledger::Error::Db(_) => format!(
+            "cannot open {} ({e}); if the server is running, stop it or fetch /tile/... over HTTP",
+            data.display()
+        ),
+        other => other.to_string(),
+    })?;
+    let head = store.head();
+    let paths = ledger::tile::tiles_for_size(head.size);
+    let progress = indicatif::ProgressBar::with_draw_target(
+        Some(paths.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    for path in &paths {
+        let bytes = match *path {
+            ledger::tile::TilePath::Hash {
+                level,
+                index,
+                width,
+            } => store.hash_tile(level, index, width),
+            ledger::tile::TilePath::Entries { index, width } => store.entry_bundle(index, width),
+        }
+        .map_err(|e| format!("reading {path}: {e}"))?;
+        let file = out.join(path.to_string());
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&file, bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    // The checkpoint last: a mirror never names a tree whose tiles are not there yet.
+    let checkpoint = out.join("checkpoint");
+    std::fs::write(&checkpoint, head.checkpoint.as_bytes())
+        .map_err(|e| format!("{}: {e}", checkpoint.display()))?;
+    store.close().map_err(|e| e.to_string())?;
+    println!(
+        "wrote the checkpoint and {} tiles for tree size {} to {}",
+        paths.len(),
+        head.size,
+        out.display()
+    );
+    Ok(())
 }

@@ -1,0 +1,184 @@
+//! A running ledger node: the data directory opened, the read models loaded and the
+//! sequencer started. `campaign-ledger serve`, the tests and the benchmark all start
+//! the server through [`Node`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::Router;
+use ledger::HashAlg;
+use projector::persist::Snapshots;
+
+use crate::api::AppState;
+use crate::auth::{Role, TokenRecord, TokenStore};
+use crate::datadir;
+use crate::idempotency::IdempotencyStore;
+use crate::sequencer::Sequencer;
+use crate::vault::Vault;
+use crate::{Error, Result};
+
+/// Entries replayed at start-up above which a fresh snapshot is saved at once, so the
+/// next start after a crash does not replay them again.
+const SNAPSHOT_AFTER_REPLAY: u64 = 100_000;
+
+/// What [`Node::open`] reports about the data directory.
+pub struct Opening {
+    pub created: bool,
+    pub admin_token_path: PathBuf,
+    /// The first admin token, when the directory was just created.
+    pub admin_token: Option<String>,
+    pub origin: String,
+    pub vkey: String,
+    pub hash: HashAlg,
+    pub tree_size: u64,
+    /// How long loading the read models took (snapshot plus catch-up).
+    pub load_ms: u128,
+}
+
+pub struct Node {
+    state: Arc<AppState>,
+    sequencer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens (creating on first use) the data directory `dir` and starts the sequencer.
+    pub fn open(
+        dir: &Path,
+        origin: Option<&str>,
+        hash: Option<HashAlg>,
+    ) -> Result<(Node, Opening)> {
+        let opened = datadir::open_or_create(dir, origin, hash)?;
+        let store = opened.store;
+        let started = Instant::now();
+        let snapshots = Arc::new(Snapshots::open(&dir.join(datadir::PROJECTOR_DB))?);
+        let snapshot_size = snapshots.latest().ok().flatten().map(|(size, _, _)| size);
+        let projection = projector::persist::load(&snapshots, &store)?;
+        let replayed =
+            projection.tree_size() - snapshot_size.unwrap_or(0).min(projection.tree_size());
+        if replayed >= SNAPSHOT_AFTER_REPLAY {
+            snapshots.save(&projection, &store.root_at(projection.tree_size())?)?;
+        }
+        let load_ms = started.elapsed().as_millis();
+
+        let vault = Arc::new(Vault::open(
+            &dir.join(datadir::VAULT_DB),
+            &opened.keys.vault,
+        )?);
+        let orphans = vault.forget_from(store.size())?;
+        if orphans > 0 {
+            tracing::warn!(
+                orphans,
+                "dropped sealed personal data of entries that never reached the log"
+            );
+        }
+        let idempotency = Arc::new(IdempotencyStore::open(&dir.join(datadir::SERVER_DB))?);
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        idempotency.reconcile(&store, now_unix)?;
+
+        let tree_size = projection.tree_size();
+        let published = Arc::new(RwLock::new(projection));
+        let stop_store = store.clone();
+        let stop_snapshots = snapshots.clone();
+        let (sequencer, sequencer_thread) = Sequencer::start(
+            store.clone(),
+            published.clone(),
+            vault.clone(),
+            idempotency,
+            move |projection| {
+                let saved = stop_store
+                    .root_at(projection.tree_size())
+                    .map_err(projector::Error::from)
+                    .and_then(|root| stop_snapshots.save(projection, &root));
+                if let Err(e) = saved {
+                    tracing::error!(error = %e, "could not save the read-model snapshot");
+                }
+            },
+        )
+        .map_err(Error::io(dir))?;
+        let opening = Opening {
+            created: opened.created,
+            admin_token_path: dir.join(datadir::ADMIN_TOKEN),
+            admin_token: opened.admin_token,
+            origin: store.origin().to_owned(),
+            vkey: store.verifier().to_string(),
+            hash: store.hash_alg(),
+            tree_size,
+            load_ms,
+        };
+        let state = Arc::new(AppState::new(
+            store,
+            published,
+            sequencer,
+            Arc::new(TokenStore::new(dir.join(datadir::TOKENS))),
+            vault,
+            opened.keys.dedup,
+            opened.keys.log,
+            crate::metrics::install(),
+        ));
+        Ok((
+            Node {
+                state,
+                sequencer_thread: Some(sequencer_thread),
+            },
+            opening,
+        ))
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The HTTP router over this node.
+    pub fn router(&self) -> Router {
+        crate::api::app(self.state.clone())
+    }
+
+    /// Seeds the demo campaign (DESIGN §1) through the normal append path. Returns how
+    /// many entries were appended.
+    pub async fn seed_demo(&self) -> Result<u64> {
+        let seeder = TokenRecord {
+            id: "demo".into(),
+            role: Role::Admin,
+            scope: None,
+            label: "demo seed".into(),
+            hash: String::new(),
+            created_unix: 0,
+            revoked_unix: None,
+        };
+        let records = crate::demo::demo_records();
+        let mut appended = 0;
+        for chunk in records.chunks(500) {
+            let body = serde_json::to_vec(&serde_json::json!({ "records": chunk }))
+                .map_err(|e| Error::Config(format!("demo records do not encode: {e}")))?;
+            let staged = crate::api::stage(&self.state, &body)
+                .map_err(|e| Error::Config(format!("demo record refused: {}", e.detail)))?;
+            let count = staged.len() as u64;
+            self.sequencer()?
+                .submit(seeder.clone(), None, staged)
+                .await
+                .map_err(|refusal| Error::Config(format!("demo record refused: {refusal:?}")))?;
+            appended += count;
+        }
+        Ok(appended)
+    }
+
+    fn sequencer(&self) -> Result<Sequencer> {
+        self.state.sequencer().ok_or(Error::SequencerStopped)
+    }
+
+    /// Stops the sequencer after it has answered everything submitted, saves a
+    /// snapshot of the read models and waits for the log's writer to finish.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.state.close_sequencer();
+        if let Some(thread) = self.sequencer_thread.take() {
+            thread
+                .join()
+                .map_err(|_| Error::Config("the sequencer thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}

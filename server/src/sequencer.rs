@@ -1,0 +1,586 @@
+//! The sequencer: one thread that decides and appends every record, in order.
+//!
+//! Handlers parse and authenticate a request, seal its personal data and hand it over
+//! as a [`Submission`]. The sequencer takes whatever submissions are waiting (group
+//! commit), and for each one, in arrival order:
+//! 1. answers a retried `Idempotency-Key` from what it remembers;
+//! 2. checks the token's scope;
+//! 3. decides every record against the *working* projection (committed entries plus
+//!    the ones accepted earlier in this batch), so two duplicates in one batch are
+//!    caught; a request is all or nothing.
+//!
+//! Then, for the whole batch: one vault transaction (sealed personal data at the
+//! entries' indexes), one idempotency transaction, one log append (entries fsynced and
+//! a signed checkpoint). Only then does it fold the entries into the *published*
+//! projection that readers see and answer every waiter. The vault and idempotency
+//! records are written first so that a crash can orphan them but never lose them;
+//! start-up reconciles both against the log.
+//!
+//! Why one thread: the decision rules need a total order, and the log has one writer
+//! anyway. Deciding costs about a microsecond per record; the fsync dominates, and
+//! group commit shares it across every request that waited for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
+
+use ledger::record::Id;
+use ledger::store::Store;
+use ledger::{Entry, Hash, Record};
+use projector::{Projection, Rejection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{Role, Scope, TokenRecord};
+use crate::idempotency::{IdempotencyStore, Remembered};
+use crate::vault::{Sealed, Vault};
+
+/// Most entries decided and committed as one batch.
+pub const MAX_BATCH_ENTRIES: usize = 8192;
+/// Submissions that may wait for the sequencer before senders wait in turn.
+pub const QUEUE_DEPTH: usize = 4096;
+
+/// One record ready for the sequencer.
+pub struct Staged {
+    pub record: Record,
+    /// The signer's personal data, sealed for the vault (signatures only).
+    pub sealed: Option<Sealed>,
+}
+
+/// An idempotency key and the fingerprint of the body it came with.
+pub struct IdempotencyKey {
+    pub scoped_key: String,
+    pub fingerprint: [u8; 32],
+}
+
+/// One request's records, to be appended all together or not at all.
+pub struct Submission {
+    pub token: TokenRecord,
+    pub idempotency: Option<IdempotencyKey>,
+    pub records: Vec<Staged>,
+    pub reply: oneshot::Sender<Result<Accepted, Refusal>>,
+}
+
+/// Where a request's records went, and the checkpoint that covers them.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub first_index: u64,
+    pub leaf_hashes: Vec<Hash>,
+    pub tree_size: u64,
+    pub root: Hash,
+    pub checkpoint: Arc<str>,
+    /// True when this answers a retry of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// Why a request appended nothing.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    /// The decision rules refused the record at `position`.
+    Rejected {
+        position: usize,
+        rejection: Rejection,
+    },
+    /// The token may not append the record at `position`.
+    OutOfScope { position: usize },
+    /// The token's role may not append at all.
+    Forbidden,
+    /// The idempotency key was used before with a different body.
+    IdempotencyConflict,
+    /// Storage failed; nothing of this request was acknowledged.
+    Internal(String),
+}
+
+/// The read side the sequencer publishes to.
+pub type Published = Arc<RwLock<Projection>>;
+
+/// A handle to send submissions to the sequencer.
+#[derive(Clone)]
+pub struct Sequencer {
+    sender: mpsc::Sender<Submission>,
+}
+
+impl Sequencer {
+    /// Starts the sequencer thread. `published` must reflect exactly the entries of
+    /// `store`. The thread stops when every handle is dropped, after answering
+    /// everything already submitted; `on_stop` then runs on it (snapshots, closing).
+    pub fn start(
+        store: Store,
+        published: Published,
+        vault: Arc<Vault>,
+        idempotency: Arc<IdempotencyStore>,
+        on_stop: impl FnOnce(&Projection) + Send + 'static,
+    ) -> std::io::Result<(Sequencer, std::thread::JoinHandle<()>)> {
+        let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let mut state = State {
+            store,
+            published,
+            working,
+            vault,
+            idempotency,
+        };
+        let handle = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || {
+                state.run(receiver);
+                let published = state.published.read().unwrap_or_else(|e| e.into_inner());
+                on_stop(&published);
+            })?;
+        Ok((Sequencer { sender }, handle))
+    }
+
+    /// Submits and waits for the answer.
+    pub async fn submit(
+        &self,
+        token: TokenRecord,
+        idempotency: Option<IdempotencyKey>,
+        records: Vec<Staged>,
+    ) -> Result<Accepted, Refusal> {
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            token,
+            idempotency,
+            records,
+            reply,
+        };
+        if self.sender.send(submission).await.is_err() {
+            return Err(Refusal::Internal("the sequencer has stopped".into()));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Refusal::Internal("the sequencer has stopped".into())))
+    }
+
+    /// [`Sequencer::submit`] from a thread that is not an async executor's.
+    pub fn submit_blocking(
+        &self,
+        token: TokenRecord,
+        idempotency: Option<IdempotencyKey>,
+        records: Vec<Staged>,
+    ) -> Result<Accepted, Refusal> {
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            token,
+            idempotency,
+            records,
+            reply,
+        };
+        if self.sender.blocking_send(submission).is_err() {
+            return Err(Refusal::Internal("the sequencer has stopped".into()));
+        }
+        answer
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(Refusal::Internal("the sequencer has stopped".into())))
+    }
+}
+
+struct State {
+    store: Store,
+    published: Published,
+    /// Committed entries plus those accepted so far in the current batch.
+    working: Projection,
+    vault: Arc<Vault>,
+    idempotency: Arc<IdempotencyStore>,
+}
+
+/// A submission accepted into the current batch.
+struct Pending {
+    reply: oneshot::Sender<Result<Accepted, Refusal>>,
+    /// Offset of its first entry in the batch, and how many.
+    start: usize,
+    count: usize,
+    /// Retries with the same key and body in the same batch get the same answer.
+    followers: Vec<oneshot::Sender<Result<Accepted, Refusal>>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl State {
+    fn run(&mut self, mut receiver: mpsc::Receiver<Submission>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut entries = first.records.len();
+            let mut batch = vec![first];
+            while entries < MAX_BATCH_ENTRIES {
+                match receiver.try_recv() {
+                    Ok(next) => {
+                        entries += next.records.len();
+                        batch.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(batch);
+        }
+    }
+
+    fn process(&mut self, batch: Vec<Submission>) {
+        let base = self.working.tree_size();
+        let time_ms = now_ms();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut bytes: Vec<Vec<u8>> = Vec::new();
+        let mut sealed: Vec<(u64, Sealed)> = Vec::new();
+        let mut keys: Vec<(String, [u8; 32], usize)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut in_batch: HashMap<String, (usize, [u8; 32])> = HashMap::new();
+
+        for submission in batch {
+            let Submission {
+                token,
+                idempotency,
+                records,
+                reply,
+            } = submission;
+            if let Some(key) = &idempotency {
+                if let Some(&(leader, fingerprint)) = in_batch.get(&key.scoped_key) {
+                    if fingerprint == key.fingerprint {
+                        pending[leader].followers.push(reply);
+                    } else {
+                        let _ = reply.send(Err(Refusal::IdempotencyConflict));
+                    }
+                    continue;
+                }
+                match self.idempotency.get(&key.scoped_key) {
+                    Ok(Some(remembered)) => {
+                        let answer = if remembered.fingerprint == key.fingerprint {
+                            self.remembered_answer(&remembered)
+                        } else {
+                            Err(Refusal::IdempotencyConflict)
+                        };
+                        let _ = reply.send(answer);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = reply.send(Err(internal(e)));
+                        continue;
+                    }
+                }
+            }
+            let start = entries.len();
+            match self.decide(
+                &token,
+                records,
+                time_ms,
+                &mut entries,
+                &mut bytes,
+                &mut sealed,
+                base,
+            ) {
+                Ok(()) => {
+                    if let Some(key) = idempotency {
+                        in_batch.insert(key.scoped_key.clone(), (pending.len(), key.fingerprint));
+                        keys.push((key.scoped_key, key.fingerprint, pending.len()));
+                    }
+                    pending.push(Pending {
+                        reply,
+                        start,
+                        count: entries.len() - start,
+                        followers: Vec::new(),
+                    });
+                }
+                Err(refusal) => {
+                    if entries.len() > start {
+                        // Part of the request was applied to the working projection:
+                        // rebuild it from what is committed plus the batch so far.
+                        entries.truncate(start);
+                        bytes.truncate(start);
+                        sealed.retain(|(index, _)| *index < base + start as u64);
+                        self.rebuild_working(&entries);
+                    }
+                    let _ = reply.send(Err(refusal));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        metrics::histogram!("ledger_batch_entries").record(entries.len() as f64);
+        let started = Instant::now();
+        match self.commit(base, &bytes, &sealed, &keys, &pending) {
+            Ok(appended) => {
+                {
+                    let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
+                    for entry in &entries {
+                        published.replay(entry);
+                    }
+                }
+                metrics::histogram!("ledger_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("ledger_appended_entries_total").increment(entries.len() as u64);
+                metrics::counter!("ledger_batches_total").increment(1);
+                for waiter in pending {
+                    let answer = Accepted {
+                        first_index: appended.first_index + waiter.start as u64,
+                        leaf_hashes: appended.leaf_hashes
+                            [waiter.start..waiter.start + waiter.count]
+                            .to_vec(),
+                        tree_size: appended.tree_size,
+                        root: appended.root,
+                        checkpoint: appended.checkpoint.clone(),
+                        replayed: false,
+                    };
+                    for follower in waiter.followers {
+                        let _ = follower.send(Ok(Accepted {
+                            replayed: true,
+                            ..answer.clone()
+                        }));
+                    }
+                    let _ = waiter.reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch was not acknowledged");
+                metrics::counter!("ledger_commit_failures_total").increment(1);
+                self.rebuild_working(&[]);
+                for waiter in pending {
+                    for follower in waiter.followers {
+                        let _ = follower.send(Err(Refusal::Internal("commit failed".into())));
+                    }
+                    let _ = waiter
+                        .reply
+                        .send(Err(Refusal::Internal("commit failed".into())));
+                }
+            }
+        }
+    }
+
+    /// Decides every record of one request, appending the accepted entries to the
+    /// batch. On refusal, some of the request's entries may already be in `entries`
+    /// and applied to the working projection; the caller undoes that.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        token: &TokenRecord,
+        records: Vec<Staged>,
+        time_ms: u64,
+        entries: &mut Vec<Entry>,
+        bytes: &mut Vec<Vec<u8>>,
+        sealed: &mut Vec<(u64, Sealed)>,
+        base: u64,
+    ) -> Result<(), Refusal> {
+        if token.role == Role::Exporter {
+            return Err(Refusal::Forbidden);
+        }
+        let author = token.author();
+        for (position, staged) in records.into_iter().enumerate() {
+            if let Some(scope) = &token.scope {
+                if !self.in_scope(scope, &staged.record, base, entries) {
+                    return Err(Refusal::OutOfScope { position });
+                }
+            }
+            let entry = Entry::v1(time_ms, author.clone(), staged.record);
+            let encoded = entry.encode().map_err(|e| {
+                // Handlers validate every record first, so this is a bug, not bad input.
+                Refusal::Internal(format!("a validated record does not encode: {e}"))
+            })?;
+            self.working
+                .try_apply(&entry)
+                .map_err(|rejection| Refusal::Rejected {
+                    position,
+                    rejection,
+                })?;
+            if let Some(seal) = staged.sealed {
+                sealed.push((base + entries.len() as u64, seal));
+            }
+            entries.push(entry);
+            bytes.push(encoded);
+        }
+        Ok(())
+    }
+
+    fn commit(
+        &self,
+        base: u64,
+        bytes: &[Vec<u8>],
+        sealed: &[(u64, Sealed)],
+        keys: &[(String, [u8; 32], usize)],
+        pending: &[Pending],
+    ) -> crate::Result<ledger::store::Appended> {
+        let items: Vec<(u64, &Sealed)> = sealed.iter().map(|(i, s)| (*i, s)).collect();
+        self.vault.put_many(&items)?;
+        if !keys.is_empty() {
+            let alg = self.store.hash_alg();
+            let tree_size = base + bytes.len() as u64;
+            let created_unix = now_ms() / 1000;
+            let records: Vec<(String, Remembered)> = keys
+                .iter()
+                .map(|(key, fingerprint, waiter)| {
+                    let waiter = &pending[*waiter];
+                    let span = &bytes[waiter.start..waiter.start + waiter.count];
+                    (
+                        key.clone(),
+                        Remembered {
+                            fingerprint: *fingerprint,
+                            first_index: base + waiter.start as u64,
+                            leaf_hashes: span.iter().map(|b| alg.leaf_hash(b)).collect(),
+                            tree_size,
+                            created_unix,
+                        },
+                    )
+                })
+                .collect();
+            self.idempotency.put_many(&records)?;
+        }
+        let appended = self.store.append_blocking(bytes.to_vec())?;
+        if appended.first_index != base {
+            // Only the sequencer appends; anything else is a bug that must stop writes.
+            return Err(crate::Error::Config(format!(
+                "the log grew behind the sequencer's back: expected index {base}, got {}",
+                appended.first_index
+            )));
+        }
+        Ok(appended)
+    }
+
+    fn rebuild_working(&mut self, accepted: &[Entry]) {
+        self.working = self
+            .published
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for entry in accepted {
+            self.working.replay(entry);
+        }
+    }
+
+    fn remembered_answer(&self, remembered: &Remembered) -> Result<Accepted, Refusal> {
+        let checkpoint = self
+            .store
+            .checkpoint_at(remembered.tree_size)
+            .map_err(internal)?
+            .ok_or_else(|| Refusal::Internal("a remembered checkpoint is missing".into()))?;
+        let root = self.store.root_at(remembered.tree_size).map_err(internal)?;
+        Ok(Accepted {
+            first_index: remembered.first_index,
+            leaf_hashes: remembered.leaf_hashes.clone(),
+            tree_size: remembered.tree_size,
+            root,
+            checkpoint: Arc::from(checkpoint),
+            replayed: true,
+        })
+    }
+
+    /// Whether a token scoped to `scope` may append `record`. Records that name what
+    /// they concern are checked directly; records that refer to an earlier entry by id
+    /// or index are checked against what that entry concerns.
+    fn in_scope(&self, scope: &Scope, record: &Record, base: u64, batch: &[Entry]) -> bool {
+        match scope {
+            // Exporter scopes never append; `decide` refuses the role first.
+            Scope::Area(_) => false,
+            Scope::Petition(petition) => match record {
+                Record::PetitionClosed { petition_id, .. }
+                | Record::PaperBatchRecorded { petition_id, .. } => {
+                    petition_id.as_str() == petition
+                }
+                Record::SignatureAdded(signature) => signature.petition_id.as_str() == petition,
+                Record::SignatureWithdrawn { index } => self
+                    .signature_at(*index, base, batch)
+                    .is_some_and(|s| s.petition_id.as_str() == petition),
+                Record::SignaturesInvalidated { indexes, .. } => indexes.iter().all(|index| {
+                    self.signature_at(*index, base, batch)
+                        .is_some_and(|s| s.petition_id.as_str() == petition)
+                }),
+                _ => false,
+            },
+            Scope::City(city) => {
+                let same = |name: &str| name.trim().eq_ignore_ascii_case(city.trim());
+                match record {
+                    Record::CampaignCityJoined { city, .. }
+                    | Record::TwinLinkRegistered { city, .. }
+                    | Record::EventScheduled { city, .. } => same(city),
+                    Record::SignatureAdded(signature) => {
+                        signature.council.as_deref().is_some_and(same)
+                    }
+                    Record::SignatureWithdrawn { index } => self
+                        .signature_at(*index, base, batch)
+                        .and_then(|s| s.council)
+                        .is_some_and(|c| same(&c)),
+                    Record::TwinLinkStatusChanged { link_id, .. } => {
+                        self.link_city(link_id).is_some_and(|c| same(&c))
+                    }
+                    Record::MotionTabled {
+                        link_id, council, ..
+                    } => match link_id {
+                        Some(link) => self.link_city(link).is_some_and(|c| same(&c)),
+                        None => council
+                            .to_ascii_lowercase()
+                            .starts_with(&city.trim().to_ascii_lowercase()),
+                    },
+                    Record::MotionAmended { motion_id, .. }
+                    | Record::MotionVoted { motion_id, .. }
+                    | Record::MotionWithdrawn { motion_id, .. } => {
+                        self.motion_in_city(motion_id, &same)
+                    }
+                    Record::EventChanged { event_id, .. }
+                    | Record::EventCancelled { event_id, .. }
+                    | Record::EventHeld { event_id, .. } => {
+                        self.event_city(event_id).is_some_and(|c| same(&c))
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// The signature at log index `index`, committed or earlier in this batch.
+    fn signature_at(
+        &self,
+        index: u64,
+        base: u64,
+        batch: &[Entry],
+    ) -> Option<ledger::record::Signature> {
+        let entry = if index >= base {
+            batch.get((index - base) as usize).cloned()?
+        } else {
+            Entry::decode(&self.store.entry(index).ok()?).ok()?
+        };
+        match entry.record() {
+            Record::SignatureAdded(signature) => Some(signature.clone()),
+            _ => None,
+        }
+    }
+
+    fn link_city(&self, link_id: &Id) -> Option<String> {
+        self.working
+            .twin_links()
+            .view
+            .into_iter()
+            .find(|link| &link.id == link_id)
+            .map(|link| link.city)
+    }
+
+    fn event_city(&self, event_id: &Id) -> Option<String> {
+        self.working
+            .events()
+            .view
+            .into_iter()
+            .find(|event| &event.id == event_id)
+            .map(|event| event.city)
+    }
+
+    fn motion_in_city(&self, motion_id: &Id, same: &dyn Fn(&str) -> bool) -> bool {
+        let Some(motion) = self
+            .working
+            .motions()
+            .view
+            .into_iter()
+            .find(|motion| &motion.id == motion_id)
+        else {
+            return false;
+        };
+        match &motion.link_id {
+            Some(link) => self.link_city(link).is_some_and(|c| same(&c)),
+            None => false,
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "storage error while sequencing");
+    Refusal::Internal(e.to_string())
+}
