@@ -2663,4 +2663,19 @@ mod tests {
             }
         }
     }
+
+    /// The worked example of docs/FORMAT.md part E.1, byte for byte.
+    #[test]
+    fn canonical_bytes_match_the_format_doc() {
+        let data = PersonalData {
+            name: "Ada".into(),
+            email: Some("ada@example.org".into()),
+            postcode: None,
+            address: None,
+        };
+        let mut expected = vec![0x03, b'A', b'd', b'a', 0x01, 0x0f];
+        expected.extend_from_slice(b"ada@example.org");
+        expected.extend_from_slice(&[0x00, 0x00]);
+        assert_eq!(data.canonical_bytes(), expected);
+    }
 }
