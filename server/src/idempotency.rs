@@ -7,10 +7,14 @@
 //! drops records whose entries never reached the log (the request was never answered,
 //! so its retry must append). Records older than [`RETENTION_SECS`] are dropped at
 //! start-up too.
+//!
+//! A second table lists the keys of each committed batch by the tree size it produced.
+//! Tree sizes grow with time, so both the keys of uncommitted batches (sizes above the
+//! log's) and expired keys (the oldest batches) are found by a range scan that touches
+//! only what it drops: start-up stays fast with millions of remembered keys.
 
 use std::path::Path;
 
-use ledger::store::Store;
 use ledger::Hash;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -18,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+/// Tree size after a batch → postcard of (created_unix, the batch's scoped keys).
+const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("idempotency_batches");
 /// How long a key is remembered: a week.
 pub const RETENTION_SECS: u64 = 7 * 24 * 3600;
 /// Longest accepted key, in bytes.
@@ -49,6 +55,7 @@ impl IdempotencyStore {
         let db = Database::create(path).map_err(Error::db("server.redb"))?;
         let txn = db.begin_write().map_err(Error::db("server.redb"))?;
         txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
+        txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
         txn.commit().map_err(Error::db("server.redb"))?;
         Ok(IdempotencyStore { db })
     }
@@ -67,8 +74,9 @@ impl IdempotencyStore {
             })
     }
 
-    /// Stores `records` in one durable transaction.
-    pub fn put_many(&self, records: &[(String, Remembered)]) -> Result<()> {
+    /// Stores `records`, all from the batch that makes the tree `tree_size` long, in
+    /// one durable transaction.
+    pub fn put_many(&self, tree_size: u64, records: &[(String, Remembered)]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -81,50 +89,111 @@ impl IdempotencyStore {
                     .insert(key.as_str(), bytes.as_slice())
                     .map_err(Error::db("server.redb"))?;
             }
+            let mut batches = txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
+            let keys: Vec<&str> = records.iter().map(|(key, _)| key.as_str()).collect();
+            let created = records.first().map_or(0, |(_, r)| r.created_unix);
+            let bytes = postcard::to_stdvec(&(created, keys)).expect("keys always encode");
+            batches
+                .insert(tree_size, bytes.as_slice())
+                .map_err(Error::db("server.redb"))?;
         }
         txn.commit().map_err(Error::db("server.redb"))
     }
 
-    /// Drops records whose entries are not in `store` exactly as remembered, and
-    /// records older than the retention period. Returns how many were dropped.
-    pub fn reconcile(&self, store: &Store, now_unix: u64) -> Result<u64> {
+    /// Drops the keys of batches that never reached the log (their tree size is above
+    /// the log's) and of batches older than the retention period. Returns how many keys
+    /// were dropped. Cost: proportional to what is dropped.
+    pub fn reconcile(&self, log_size: u64, now_unix: u64) -> Result<u64> {
         let txn = self.db.begin_write().map_err(Error::db("server.redb"))?;
         let dropped = {
+            let mut batches = txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
+            let mut stale: Vec<u64> = Vec::new();
+            for item in batches
+                .range(log_size + 1..)
+                .map_err(Error::db("server.redb"))?
+            {
+                stale.push(item.map_err(Error::db("server.redb"))?.0.value());
+            }
+            for item in batches.iter().map_err(Error::db("server.redb"))? {
+                let (size, value) = item.map_err(Error::db("server.redb"))?;
+                let created = postcard::from_bytes::<(u64, Vec<String>)>(value.value())
+                    .map(|(created, _)| created)
+                    .unwrap_or(0);
+                if now_unix.saturating_sub(created) <= RETENTION_SECS {
+                    break;
+                }
+                stale.push(size.value());
+            }
             let mut table = txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
-            let mut stale = Vec::new();
-            for item in table.iter().map_err(Error::db("server.redb"))? {
-                let (key, value) = item.map_err(Error::db("server.redb"))?;
-                let keep = match postcard::from_bytes::<Remembered>(value.value()) {
-                    Ok(record) => {
-                        now_unix.saturating_sub(record.created_unix) <= RETENTION_SECS
-                            && in_log(store, &record)?
-                    }
-                    Err(_) => false,
+            let mut dropped = 0;
+            for size in stale {
+                let Some(value) = batches.remove(size).map_err(Error::db("server.redb"))? else {
+                    continue;
                 };
-                if !keep {
-                    stale.push(key.value().to_owned());
+                let keys = postcard::from_bytes::<(u64, Vec<String>)>(value.value())
+                    .map(|(_, keys)| keys)
+                    .unwrap_or_default();
+                drop(value);
+                for key in keys {
+                    if table
+                        .remove(key.as_str())
+                        .map_err(Error::db("server.redb"))?
+                        .is_some()
+                    {
+                        dropped += 1;
+                    }
                 }
             }
-            for key in &stale {
-                table
-                    .remove(key.as_str())
-                    .map_err(Error::db("server.redb"))?;
-            }
-            stale.len() as u64
+            dropped
         };
         txn.commit().map_err(Error::db("server.redb"))?;
         Ok(dropped)
     }
 }
 
-fn in_log(store: &Store, record: &Remembered) -> Result<bool> {
-    if record.tree_size > store.size() {
-        return Ok(false);
-    }
-    for (offset, hash) in record.leaf_hashes.iter().enumerate() {
-        if store.leaf_hash(record.first_index + offset as u64)? != *hash {
-            return Ok(false);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remembered(first_index: u64, created_unix: u64) -> Remembered {
+        Remembered {
+            fingerprint: [1; 32],
+            first_index,
+            leaf_hashes: vec![[2; 32]],
+            tree_size: first_index + 1,
+            created_unix,
         }
     }
-    Ok(true)
+
+    #[test]
+    fn reconcile_drops_uncommitted_and_expired_batches_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = IdempotencyStore::open(&dir.path().join("server.redb")).unwrap();
+        let now = 10 * RETENTION_SECS;
+        store
+            .put_many(
+                5,
+                &[("t\\nold".into(), remembered(4, now - RETENTION_SECS - 1))],
+            )
+            .unwrap();
+        store
+            .put_many(
+                10,
+                &[
+                    ("t\\na".into(), remembered(9, now)),
+                    ("t\\nb".into(), remembered(9, now)),
+                ],
+            )
+            .unwrap();
+        store
+            .put_many(20, &[("t\\nlost".into(), remembered(19, now))])
+            .unwrap();
+        // The log has 15 entries: the batch of size 20 never committed.
+        assert_eq!(store.reconcile(15, now).unwrap(), 2);
+        assert!(store.get("t\\nold").unwrap().is_none());
+        assert!(store.get("t\\nlost").unwrap().is_none());
+        assert_eq!(store.get("t\\na").unwrap(), Some(remembered(9, now)));
+        assert!(store.get("t\\nb").unwrap().is_some());
+        assert_eq!(store.reconcile(15, now).unwrap(), 0);
+    }
 }

@@ -77,7 +77,7 @@ impl Node {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        idempotency.reconcile(&store, now_unix)?;
+        idempotency.reconcile(store.size(), now_unix)?;
 
         let tree_size = projection.tree_size();
         let published = Arc::new(RwLock::new(projection));
@@ -88,6 +88,7 @@ impl Node {
             published.clone(),
             vault.clone(),
             idempotency,
+            snapshots.clone(),
             move |projection| {
                 let saved = stop_store
                     .root_at(projection.tree_size())
