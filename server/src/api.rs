@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -98,6 +99,7 @@ pub fn app(state: Shared) -> Router {
         .route("/api/v1/campaigns", get(campaigns))
         .route("/api/v1/records", post(post_records))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(crate::metrics::track))
         .with_state(state)
 }
@@ -220,6 +222,47 @@ fn listed<T: Serialize>(
     list: projector::views::AsOf<Vec<T>>,
 ) -> serde_json::Value {
     json!({"tree_size": list.tree_size, name: list.view})
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take this method; see /api/v1/openapi.json",
+    )
+}
+
+/// `Path`, with a problem+json answer when the path does not parse.
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_path",
+                    "the path is not valid UTF-8 or not of the expected shape",
+                )
+            })
+    }
+}
+
+/// `Query`, with a problem+json answer when the query string does not parse.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|_| ApiError::bad_request("invalid_query", "the query string does not parse"))
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -362,7 +405,7 @@ pub(crate) async fn checkpoint(State(state): State<Shared>) -> Response {
 #[utoipa::path(get, path = "/tile/{path}", tag = "tiles", params(("path" = String, Path, description = "tlog-tiles path after tile/, e.g. 0/000 or entries/000.p/5")), responses((status = 200, description = "Hash tile or entry bundle", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
 pub(crate) async fn tile(
     State(state): State<Shared>,
-    Path(path): Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let tile = TilePath::parse(&full)
@@ -452,7 +495,7 @@ pub(crate) async fn log_info(State(state): State<Shared>) -> Response {
 #[utoipa::path(get, path = "/api/v1/entries/{index}", tag = "log", params(("index" = u64, Path)), responses((status = 200, description = "Decoded public view, base64 bytes and leaf hash", body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn entry(
     State(state): State<Shared>,
-    Path(index): Path<String>,
+    ApiPath(index): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let index = path_index(&index)?;
     let store = state.store.clone();
@@ -490,7 +533,7 @@ pub(crate) struct InclusionQuery {
 #[utoipa::path(get, path = "/api/v1/proofs/inclusion", tag = "log", params(("index" = u64, Query), ("tree_size" = Option<u64>, Query, description = "defaults to the current size")), responses((status = 200, description = "RFC 9162 inclusion proof, base64 hashes", body = Object), (status = 400, body = Problem)))]
 pub(crate) async fn inclusion_proof(
     State(state): State<Shared>,
-    Query(query): Query<InclusionQuery>,
+    ApiQuery(query): ApiQuery<InclusionQuery>,
 ) -> Result<Response, ApiError> {
     let index = parse_u64("index", query.index.as_deref())?
         .ok_or_else(|| ApiError::bad_request("invalid_query", "index is required"))?;
@@ -522,7 +565,7 @@ pub(crate) struct ConsistencyQuery {
 #[utoipa::path(get, path = "/api/v1/proofs/consistency", tag = "log", params(("from" = u64, Query), ("to" = Option<u64>, Query, description = "defaults to the current size")), responses((status = 200, description = "RFC 9162 consistency proof, base64 hashes", body = Object), (status = 400, body = Problem)))]
 pub(crate) async fn consistency_proof(
     State(state): State<Shared>,
-    Query(query): Query<ConsistencyQuery>,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     let from = parse_u64("from", query.from.as_deref())?
         .ok_or_else(|| ApiError::bad_request("invalid_query", "from is required"))?;
@@ -548,7 +591,7 @@ pub(crate) async fn consistency_proof(
 #[utoipa::path(get, path = "/api/v1/receipts/{index}", tag = "log", params(("index" = u64, Path)), responses((status = 200, description = "C2SP tlog-proof@v1 text", content_type = "text/plain"), (status = 404, body = Problem)))]
 pub(crate) async fn receipt(
     State(state): State<Shared>,
-    Path(index): Path<String>,
+    ApiPath(index): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let index = path_index(&index)?;
     let store = state.store.clone();
@@ -584,7 +627,7 @@ pub struct TallyAnswer {
 #[utoipa::path(get, path = "/api/v1/tally", tag = "read models", params(("tree_size" = Option<u64>, Query, description = "a past size replays the prefix")), responses((status = 200, body = TallyAnswer), (status = 400, body = Problem)))]
 pub(crate) async fn tally(
     State(state): State<Shared>,
-    Query(query): Query<TallyQuery>,
+    ApiQuery(query): ApiQuery<TallyQuery>,
 ) -> Result<Response, ApiError> {
     let wanted = parse_u64("tree_size", query.tree_size.as_deref())?;
     let current = state.published_size();
@@ -646,7 +689,7 @@ pub(crate) async fn petitions(State(state): State<Shared>) -> Result<Response, A
 #[utoipa::path(get, path = "/api/v1/petitions/{id}", tag = "read models", params(("id" = String, Path)), responses((status = 200, description = "One petition with its counts, and the tree size", body = Object), (status = 404, body = Problem)))]
 pub(crate) async fn petition(
     State(state): State<Shared>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let bytes = state.view(&format!("petition/{id}"), |p| Ok(p.petition(&id)))?;
     match bytes {
