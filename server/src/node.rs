@@ -180,6 +180,14 @@ impl Node {
                 .join()
                 .map_err(|_| Error::Config("the sequencer thread panicked".into()))?;
         }
+        match Arc::try_unwrap(self.state) {
+            // The last handle: wait for the log's writer, so the directory can be
+            // reopened at once.
+            Ok(state) => state.store.close()?,
+            Err(_) => tracing::warn!(
+                "requests still hold the server state; the log closes when they finish"
+            ),
+        }
         Ok(())
     }
 }

@@ -1,0 +1,100 @@
+//! The router in-process, through `tower::ServiceExt::oneshot`: no sockets, no binary.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use server::node::Node;
+use tower::ServiceExt;
+
+async fn call(node: &Node, request: Request<Body>) -> (StatusCode, String, serde_json::Value) {
+    let response = node.router().oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, content_type, json)
+}
+
+fn post(token: &str, body: &str) -> Request<Body> {
+    Request::post("/api/v1/records")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_reads_and_refuses_through_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, opening) = Node::open(dir.path(), Some("test.example/log"), None).unwrap();
+    let token = opening.admin_token.unwrap();
+
+    let opened = r#"{"type":"petition.opened","petition_id":"p1","title":"T","text":"Do it.","target":"UK Parliament"}"#;
+    let (status, _, answer) = call(&node, post(&token, opened)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["index"], 0);
+    assert_eq!(answer["tree_size"], 1);
+
+    let signature = r#"{"type":"signature.added","petition_id":"p1","name":"Ada","email":"ada@example.org","country":"GB","constituency":"E14000831","consent_to_share":true,"channel":"online"}"#;
+    let (status, _, _) = call(&node, post(&token, signature)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, content_type, problem) = call(&node, post(&token, signature)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["reason"], "duplicate_signature");
+    assert!(!problem.to_string().contains("ada@example.org"));
+
+    let (status, _, petition) = call(
+        &node,
+        Request::get("/api/v1/petitions/p1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(petition["total"], 1);
+    assert_eq!(petition["tree_size"], 2);
+
+    let (status, _, problem) = call(
+        &node,
+        Request::delete("/api/v1/log").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(problem["reason"], "method_not_allowed");
+
+    let (status, _, problem) = call(
+        &node,
+        Request::get("/api/v1/entries/%FF")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["reason"], "invalid_path");
+
+    let (status, _, log) = call(
+        &node,
+        Request::get("/api/v1/log").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(log["tree_size"], 2);
+    assert_eq!(log["origin"], "test.example/log");
+
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    // The snapshot saved at shutdown brings the read models back at once.
+    let (node, opening) = Node::open(dir.path(), None, None).unwrap();
+    assert_eq!(opening.tree_size, 2);
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
