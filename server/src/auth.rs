@@ -240,8 +240,10 @@ impl TokenStore {
     /// Checks the `Authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<TokenRecord, AuthFailure> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|h| h.trim().split_once(' '))
+            // RFC 9110 §11.1: the scheme name is case-insensitive.
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or(AuthFailure::Missing)?;
         let (id, secret) = token
             .strip_prefix(TOKEN_PREFIX)

@@ -1,5 +1,6 @@
 //! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles` (DESIGN §7).
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +10,9 @@ use ledger::HashAlg;
 use server::auth::{Role, Scope, TokenStore};
 use server::datadir;
 use server::node::Node;
+
+/// How long a stopping server waits for open connections to finish their requests.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -206,9 +210,29 @@ fn serve(
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         println!("listening on http://{address}");
         tracing::info!(%address, "serving");
-        let served = axum::serve(listener, node.router())
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+        let signalled = std::sync::Arc::new(tokio::sync::Notify::new());
+        let notify = signalled.clone();
+        let serving = axum::serve(listener, node.router())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                notify.notify_one();
+            })
+            .into_future();
+        // Graceful shutdown waits for every open connection; a client that stalls
+        // mid-request must not keep the server (and its final snapshot) from stopping.
+        let served = tokio::select! {
+            served = serving => served,
+            _ = async {
+                signalled.notified().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(
+                    grace_secs = SHUTDOWN_GRACE.as_secs(),
+                    "connections still open after the grace period; closing them"
+                );
+                Ok(())
+            }
+        };
         tracing::info!("stopped accepting; finishing queued appends");
         let stopped = tokio::task::spawn_blocking(move || node.shutdown())
             .await

@@ -1,0 +1,880 @@
+//! Every route of DESIGN §6, happy path, against the real binary; `serve --demo`; and
+//! the CLI verbs `check`, `tiles` and `token`.
+
+mod support;
+
+use ledger::receipt::Receipt;
+use ledger::tile::{decode_entry_bundle_with_width, decode_hash_tile, tile_root};
+use ledger::HashAlg;
+use support::*;
+
+/// How many signatures the big batch appends: more than one full tile.
+const BATCH: u64 = 300;
+
+/// Appends every record shape of DESIGN §6 plus a batch of signatures, and returns the
+/// 201 answers in order.
+fn populate(server: &Server) -> Vec<Value> {
+    let admin = server.admin.clone();
+    let mut answers = Vec::new();
+    let mut append = |body: Value| {
+        let answer = server.append(&admin, &body);
+        answers.push(answer.clone());
+        answer
+    };
+    append(
+        json!({"type":"campaign.launched","campaign_id":"global-detwin","title":"End sister city links","launched_on":"2022-07-01","target_cities":163,"countries":7}),
+    );
+    append(
+        json!({"type":"campaign.city_joined","campaign_id":"global-detwin","city":"Newcastle upon Tyne","country":"GB","joined_on":"2022-10-01"}),
+    );
+    append(
+        json!({"type":"petition.opened","petition_id":"uk-detwin","title":"Review city diplomacy","text":"We ask for an independent advisory committee.","target":"UK Parliament","closes_on":"2030-04-01"}),
+    );
+    let first_signature = append(
+        json!({"type":"signature.added","petition_id":"uk-detwin","name":"Ada Lovelace","email":"ada@example.org","postcode":"NE1 7RU",
+        "country":"GB","constituency":"E14000831","council":"Newcastle upon Tyne","consent_to_share":true,"channel":"online"}),
+    );
+    append(
+        json!({"type":"twin_link.registered","link_id":"newcastle-taiyuan","city":"Newcastle upon Tyne","country":"GB",
+        "partner_city":"Taiyuan","partner_country":"CN","kind":"sister","since":"1985"}),
+    );
+    append(
+        json!({"type":"motion.tabled","motion_id":"ncc-2022-11","council":"Newcastle City Council","link_id":"newcastle-taiyuan",
+        "proposer":"Cllr Wendy Taylor","title":"End the sister city link with Taiyuan","tabled_on":"2022-10-05"}),
+    );
+    append(
+        json!({"type":"motion.voted","motion_id":"ncc-2022-11","votes_for":60,"votes_against":0,"abstentions":0,"result":"passed","voted_on":"2022-11-02"}),
+    );
+    append(
+        json!({"type":"twin_link.status_changed","link_id":"newcastle-taiyuan","status":"severed","effective_on":"2022-11-02","motion_id":"ncc-2022-11"}),
+    );
+    append(
+        json!({"type":"event.scheduled","event_id":"lhka-2022-12-11","kind":"stall","title":"Global Detwin in UK","city":"Liverpool",
+        "place":"Lord Street","starts_at":"2022-12-11T12:00:00Z","group":"LHKA","joint_action":"global-detwin"}),
+    );
+    append(json!({"type":"event.held","event_id":"lhka-2022-12-11","attendance":40}));
+    // Three more signatures: one withdrawn, two invalidated.
+    let mut extra = Vec::new();
+    for email in ["bob@example.org", "cy@example.org", "di@example.org"] {
+        extra.push(
+            append(signature("uk-detwin", email))["index"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    append(json!({"type":"signature.withdrawn","index":extra[0]}));
+    append(
+        json!({"type":"signatures.invalidated","indexes":[extra[1],extra[2]],"reason":"duplicate"}),
+    );
+    // A batch of signatures in one request, so the log has full tiles.
+    let records: Vec<Value> = (0..BATCH)
+        .map(|i| signature("uk-detwin", &format!("batch-{i}@example.org")))
+        .collect();
+    let batch = append(json!({ "records": records }));
+    assert_eq!(batch["entries"].as_array().unwrap().len(), BATCH as usize);
+    assert_eq!(first_signature["entries"].as_array().unwrap().len(), 1);
+    answers
+}
+
+#[test]
+fn every_route_answers_and_verifies() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let answers = populate(&server);
+    let mut rng = Rng::from_clock();
+
+    // --- 201 answers: consecutive indexes, each covered by a signed checkpoint.
+    let log = server.log();
+    let size = log.tree_size;
+    assert_eq!(log.alg, HashAlg::Blake3);
+    assert!(log.origin.starts_with("campaign-ledger/"), "{}", log.origin);
+    assert_eq!(log.vkey.name(), log.origin);
+    let mut next = 0;
+    for answer in &answers {
+        let index = answer["index"].as_u64().unwrap();
+        assert_eq!(index, next, "indexes are consecutive: {answer}");
+        let entries = answer["entries"].as_array().unwrap();
+        next += entries.len() as u64;
+        let checkpoint = open_checkpoint_text(answer["checkpoint"].as_str().unwrap(), &log.vkey);
+        assert_eq!(checkpoint.size, answer["tree_size"].as_u64().unwrap());
+        assert_eq!(b64(&checkpoint.root), answer["root"].as_str().unwrap());
+        assert!(checkpoint.size >= next);
+        assert_eq!(answer["leaf_hash"], entries[0]["leaf_hash"]);
+    }
+    assert_eq!(next, size, "every entry was appended by these requests");
+
+    // --- /checkpoint
+    let response = server.get("/checkpoint");
+    assert_eq!(response.status(), 200);
+    assert!(content_type(&response).starts_with("text/plain"));
+    let checkpoint_text = response.text().unwrap();
+    let checkpoint = open_checkpoint_text(&checkpoint_text, &log.vkey);
+    assert_eq!((checkpoint.size, checkpoint.root), (size, log.root));
+    assert_eq!(checkpoint.origin, log.origin);
+
+    // --- hash tiles and entry bundles
+    assert!(size > 256 && size < 512, "size {size}");
+    let partial = (size - 256) as u16;
+    let response = server.get("/tile/0/000");
+    assert_eq!(response.status(), 200);
+    assert_eq!(content_type(&response), "application/octet-stream");
+    assert!(cache_control(&response).contains("immutable"));
+    let tile0 = decode_hash_tile(&response.bytes().unwrap(), 256).expect("full hash tile");
+    let tile1 = decode_hash_tile(
+        &server.get_bytes(&format!("/tile/0/001.p/{partial}")),
+        partial,
+    )
+    .expect("partial hash tile");
+    let level1 = decode_hash_tile(&server.get_bytes("/tile/1/000.p/1"), 1).expect("level 1");
+    assert_eq!(level1[0], tile_root(log.alg, &tile0).unwrap());
+    let leaves: Vec<_> = tile0.iter().chain(&tile1).copied().collect();
+    assert_eq!(merkle_root(log.alg, &leaves), checkpoint.root);
+    assert_eq!(server.leaf_hashes(size), leaves);
+    let bundle0 = server.get_bytes("/tile/entries/000");
+    let bundle1 = server.get_bytes(&format!("/tile/entries/001.p/{partial}"));
+    let entries: Vec<Vec<u8>> = decode_entry_bundle_with_width(&bundle0, 256)
+        .expect("full entry bundle")
+        .into_iter()
+        .chain(decode_entry_bundle_with_width(&bundle1, partial).expect("partial bundle"))
+        .map(<[u8]>::to_vec)
+        .collect();
+    for (index, entry) in entries.iter().enumerate() {
+        assert_eq!(log.alg.leaf_hash(entry), leaves[index], "entry {index}");
+        ledger::Entry::decode(entry).expect("entries decode");
+    }
+    // A partial tile as it was at an earlier size is still served.
+    let small = decode_hash_tile(&server.get_bytes("/tile/0/000.p/5"), 5).unwrap();
+    assert_eq!(small, leaves[..5]);
+    let small = decode_entry_bundle_with_width(&server.get_bytes("/tile/entries/000.p/5"), 5)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect::<Vec<_>>();
+    assert_eq!(small, entries[..5]);
+
+    // --- /api/v1/entries/{i}: decoded public view, bytes and leaf hash; no personal data.
+    for index in [0, 3, size - 1, rng.below(size)] {
+        let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+        assert_eq!(entry["index"], index);
+        let bytes = b64_decode(entry["bytes"].as_str().unwrap());
+        assert_eq!(bytes, entries[index as usize]);
+        assert_eq!(entry["leaf_hash"], b64(&leaves[index as usize]));
+        assert!(entry["time_ms"].as_u64().unwrap() > 1_600_000_000_000);
+        assert_eq!(
+            entry["author"],
+            format!("token-{}", token_id(&server.admin))
+        );
+        assert!(entry["record"]["type"].is_string());
+    }
+    let signature_entry = server.get_json("/api/v1/entries/3");
+    let record = &signature_entry["record"];
+    assert_eq!(record["type"], "signature.added");
+    assert_eq!(record["petition_id"], "uk-detwin");
+    assert_eq!(record["constituency"], "E14000831");
+    for personal in ["name", "email", "postcode", "address"] {
+        assert!(
+            record.get(personal).is_none(),
+            "{personal} in the log: {record}"
+        );
+    }
+    let all_bytes: Vec<u8> = entries.concat();
+    for secret in [
+        "Ada Lovelace",
+        "ada@example.org",
+        "NE1 7RU",
+        "batch-7@example.org",
+    ] {
+        assert!(
+            !contains(&all_bytes, secret.as_bytes()),
+            "personal data in the log: {secret}"
+        );
+    }
+
+    // --- inclusion proofs, at the current size and at past sizes.
+    for _ in 0..8 {
+        let tree_size = 1 + rng.below(size);
+        let index = rng.below(tree_size);
+        for query in [
+            format!("/api/v1/proofs/inclusion?index={index}&tree_size={tree_size}"),
+            format!("/api/v1/proofs/inclusion?index={index}"),
+        ] {
+            let proof = server.get_json(&query);
+            let at = proof["tree_size"].as_u64().unwrap();
+            assert_eq!(proof["index"], index);
+            let leaf = b64_hash(proof["leaf_hash"].as_str().unwrap());
+            assert_eq!(leaf, leaves[index as usize]);
+            let root = b64_hash(proof["root"].as_str().unwrap());
+            assert_eq!(
+                root,
+                merkle_root(log.alg, &leaves[..at as usize]),
+                "{query}"
+            );
+            ledger::merkle::verify_inclusion(
+                log.alg,
+                index,
+                at,
+                &leaf,
+                &hash_list(&proof["proof"]),
+                &root,
+            )
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        }
+    }
+
+    // --- consistency proofs from every checkpoint a client was given.
+    for answer in &answers {
+        let old = open_checkpoint_text(answer["checkpoint"].as_str().unwrap(), &log.vkey);
+        server.assert_consistent(log.alg, &old, &checkpoint);
+    }
+    let proof = server.get_json("/api/v1/proofs/consistency?from=7");
+    assert_eq!(proof["to"], size);
+    assert_eq!(proof["from_root"], b64(&merkle_root(log.alg, &leaves[..7])));
+    assert_eq!(proof["to_root"], b64(&checkpoint.root));
+    let past = 3 + rng.below(size - 10);
+    let later = past + 1 + rng.below(size - past);
+    let proof = server.get_json(&format!(
+        "/api/v1/proofs/consistency?from={past}&to={later}"
+    ));
+    ledger::merkle::verify_consistency(
+        log.alg,
+        past,
+        later,
+        &merkle_root(log.alg, &leaves[..past as usize]),
+        &merkle_root(log.alg, &leaves[..later as usize]),
+        &hash_list(&proof["proof"]),
+    )
+    .unwrap_or_else(|e| panic!("consistency {past} -> {later}: {e}"));
+
+    // --- a receipt for a random record, verified with only the vkey.
+    for index in [rng.below(size), 3] {
+        let response = server.get(&format!("/api/v1/receipts/{index}"));
+        assert_eq!(response.status(), 200);
+        assert!(content_type(&response).starts_with("text/plain"));
+        let receipt = Receipt::parse(&response.text().unwrap()).expect("a tlog-proof receipt");
+        assert_eq!(receipt.index, index);
+        let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+        let bytes = b64_decode(entry["bytes"].as_str().unwrap());
+        let vkey = ledger::note::NoteVerifier::parse(&log.vkey_text).unwrap();
+        let proven = receipt
+            .verify(log.alg, &bytes, &vkey)
+            .expect("the receipt verifies");
+        assert!(proven.size > index && proven.size <= size);
+        // A receipt for other bytes does not verify.
+        assert!(receipt.verify(log.alg, b"forged", &vkey).is_err());
+    }
+
+    // --- the signed tally, now and at a past size.
+    let tally = server.get_json("/api/v1/tally");
+    assert_eq!(tally["tree_size"], size);
+    let text = tally["text"].as_str().unwrap();
+    let body =
+        projector::tally::open_tally(log.alg, tally["note"].as_str().unwrap(), &log.vkey, text)
+            .expect("the tally note verifies and commits to the text");
+    assert_eq!((body.tree_size, body.root), (size, checkpoint.root));
+    let added = 4 + BATCH;
+    let live = added - 3;
+    assert!(
+        text.contains(&format!("petition/uk-detwin/added {added}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("petition/uk-detwin/total {live}\n")),
+        "{text}"
+    );
+    assert!(text.contains("petition/uk-detwin/withdrawn 1\n"), "{text}");
+    assert!(
+        text.contains("petition/uk-detwin/invalidated/duplicate 2\n"),
+        "{text}"
+    );
+    assert!(text.contains("links/severed 1\n"), "{text}");
+    assert!(text.contains(&format!("log/entries {size}\n")), "{text}");
+    // Before the batch: the prefix is replayed.
+    let before_batch = size - BATCH;
+    let past_tally = server.get_json(&format!("/api/v1/tally?tree_size={before_batch}"));
+    assert_eq!(past_tally["tree_size"], before_batch);
+    let past_text = past_tally["text"].as_str().unwrap();
+    let past_body = projector::tally::open_tally(
+        log.alg,
+        past_tally["note"].as_str().unwrap(),
+        &log.vkey,
+        past_text,
+    )
+    .expect("the past tally verifies");
+    assert_eq!(past_body.tree_size, before_batch);
+    assert_eq!(
+        past_body.root,
+        merkle_root(log.alg, &leaves[..before_batch as usize])
+    );
+    assert!(
+        past_text.contains("petition/uk-detwin/total 1\n"),
+        "{past_text}"
+    );
+
+    // --- read models, each stating its tree size.
+    let petitions = server.get_json("/api/v1/petitions");
+    assert_eq!(petitions["tree_size"], size);
+    let list = petitions["petitions"].as_array().expect("petitions list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], "uk-detwin");
+    assert_eq!(list[0]["total"], live);
+    let petition = server.get_json("/api/v1/petitions/uk-detwin");
+    assert_eq!(petition["tree_size"], size);
+    assert_eq!(petition["title"], "Review city diplomacy");
+    assert_eq!(petition["status"], "open");
+    assert_eq!(
+        (petition["total"].as_u64(), petition["added"].as_u64()),
+        (Some(live), Some(added))
+    );
+    assert_eq!(petition["by_constituency"]["E14000831"], live);
+    let motions = server.get_json("/api/v1/motions");
+    assert_eq!(motions["tree_size"], size);
+    let motion = &motions["motions"][0];
+    assert_eq!(motion["id"], "ncc-2022-11");
+    assert_eq!(motion["status"], "passed", "{motion}");
+    assert_eq!(motion["vote"]["votes_for"], 60, "{motion}");
+    let links = server.get_json("/api/v1/twin-links");
+    assert_eq!(links["tree_size"], size);
+    let link = &links["twin_links"][0];
+    assert_eq!(link["id"], "newcastle-taiyuan");
+    assert_eq!(link["status"], "severed", "{link}");
+    let events = server.get_json("/api/v1/events");
+    assert_eq!(events["tree_size"], size);
+    let event = &events["events"][0];
+    assert_eq!(event["id"], "lhka-2022-12-11");
+    assert_eq!(event["status"], "held", "{event}");
+    assert_eq!(event["attendance"], 40);
+    let campaigns = server.get_json("/api/v1/campaigns");
+    assert_eq!(campaigns["tree_size"], size);
+    assert_eq!(
+        campaigns["campaigns"][0]["id"], "global-detwin",
+        "{campaigns}"
+    );
+    assert_eq!(
+        campaigns["campaigns"][0]["target_cities"], 163,
+        "{campaigns}"
+    );
+    assert_eq!(
+        campaigns["links_severed"][0], "newcastle-taiyuan",
+        "{campaigns}"
+    );
+
+    // --- service routes.
+    let health = server.get_json("/healthz");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["tree_size"], size);
+    let response = server.get("/metrics");
+    assert_eq!(response.status(), 200);
+    assert!(content_type(&response).starts_with("text/plain"));
+    let metrics = response.text().unwrap();
+    for name in [
+        "ledger_appended_entries_total",
+        "http_request_duration_seconds",
+        "ledger_batch_entries",
+        "ledger_commit_seconds",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!("ledger_appended_entries_total {size}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("route=\"/api/v1/records\""), "{metrics}");
+    let openapi = server.get_json("/api/v1/openapi.json");
+    assert!(openapi["openapi"].as_str().unwrap().starts_with('3'));
+    let paths = openapi["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/records",
+        "/api/v1/log",
+        "/api/v1/entries/{index}",
+        "/api/v1/proofs/inclusion",
+        "/api/v1/proofs/consistency",
+        "/api/v1/receipts/{index}",
+        "/api/v1/tally",
+        "/api/v1/petitions",
+        "/checkpoint",
+        "/healthz",
+    ] {
+        assert!(paths.contains_key(path), "openapi.json lacks {path}");
+    }
+    assert!(paths["/api/v1/records"].get("post").is_some());
+
+    // --- the dashboard.
+    let response = server.get("/");
+    assert_eq!(response.status(), 200);
+    assert!(content_type(&response).starts_with("text/html"));
+    let html = response.text().unwrap();
+    assert!(html.contains("Review city diplomacy"), "{html}");
+    assert!(html.contains(&live.to_string()), "{html}");
+    assert!(
+        html.contains(&b64(&checkpoint.root)),
+        "the dashboard shows the checkpoint"
+    );
+    assert!(html.contains(&checkpoint_text.lines().next().unwrap().to_string()));
+    assert!(
+        html.contains(&log.vkey_text),
+        "the dashboard shows the vkey"
+    );
+}
+
+#[test]
+fn sha256_logs_verify_with_sha256_and_keep_their_hash() {
+    let dir = TestDir::new();
+    let mut server = Server::start_with(
+        &dir,
+        &["--hash", "sha256", "--origin", "example.org/detwin"],
+    );
+    let log = server.log();
+    assert_eq!(log.alg, HashAlg::Sha256);
+    assert_eq!(log.origin, "example.org/detwin");
+    assert_eq!(log.root, HashAlg::Sha256.empty_root());
+    server.append(&server.admin, &petition_opened("p", "A petition"));
+    let answer = server.append(&server.admin, &signature("p", "s@example.org"));
+    let index = answer["index"].as_u64().unwrap();
+    let receipt = Receipt::parse(&server.get_text(&format!("/api/v1/receipts/{index}"))).unwrap();
+    let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+    let bytes = b64_decode(entry["bytes"].as_str().unwrap());
+    receipt
+        .verify(HashAlg::Sha256, &bytes, &log.vkey)
+        .expect("a SHA-256 receipt verifies");
+    assert!(receipt.verify(HashAlg::Blake3, &bytes, &log.vkey).is_err());
+    assert_eq!(server.sigterm().code(), Some(0));
+
+    // The hash and origin are fixed at creation: a mismatch is refused.
+    for flags in [["--hash", "blake3"], ["--origin", "example.org/other"]] {
+        let output = cli_timeout(
+            &[
+                "serve",
+                "--data",
+                dir.data().to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                flags[0],
+                flags[1],
+            ],
+            std::time::Duration::from_secs(30),
+        );
+        assert!(!output.status.success(), "{flags:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("does not match"), "{stderr}");
+    }
+    let server = Server::start_with(&dir, &["--hash", "sha256"]);
+    assert_eq!(server.tree_size(), 2);
+}
+
+#[test]
+fn demo_seeds_the_campaign() {
+    let dir = TestDir::new();
+    let mut server = Server::start_with(&dir, &["--demo"]);
+    let stdout = server.stdout();
+    assert!(stdout.contains("seeded the demo campaign"), "{stdout}");
+    assert!(stdout.contains("admin token written to"), "{stdout}");
+    assert!(stdout.contains("vkey:"), "{stdout}");
+    let size = server.tree_size();
+    assert!(size > 2400, "size {size}");
+
+    let petition = server.get_json("/api/v1/petitions/uk-city-diplomacy");
+    assert_eq!(petition["tree_size"], size);
+    assert_eq!(petition["added"], 2400, "{}", petition["added"]);
+    assert_eq!(petition["total"], 2400, "{}", petition["total"]);
+    assert_eq!(petition["status"], "open");
+
+    let links = server.get_json("/api/v1/twin-links");
+    let links = links["twin_links"].as_array().unwrap();
+    let newcastle = links
+        .iter()
+        .find(|l| l["id"] == "newcastle-taiyuan")
+        .expect("the Newcastle–Taiyuan link");
+    assert_eq!(newcastle["status"], "severed");
+    assert_eq!(newcastle["partner_city"], "Taiyuan");
+
+    let motions = server.get_json("/api/v1/motions");
+    let passed: Vec<&Value> = motions["motions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "passed")
+        .collect();
+    assert!(
+        passed.len() >= 2,
+        "the Newcastle and Bath motions: {motions}"
+    );
+    let bath = passed
+        .iter()
+        .find(|m| m["council"].as_str().unwrap_or("").contains("Bath"))
+        .expect("the Bath motion");
+    // Vote counts are unknown, so absent.
+    assert!(
+        bath["vote"].get("votes_for").is_none_or(Value::is_null),
+        "{bath}"
+    );
+
+    let events = server.get_json("/api/v1/events");
+    assert!(events["events"].as_array().unwrap().len() >= 14, "{events}");
+    let campaigns = server.get_json("/api/v1/campaigns");
+    let campaign = &campaigns["campaigns"][0];
+    assert_eq!(campaign["target_cities"], 163, "{campaign}");
+    assert_eq!(campaign["countries"], 7, "{campaign}");
+
+    let html = server.get_text("/");
+    let title = petition["title"].as_str().unwrap();
+    assert!(
+        html.contains(&title.replace('&', "&amp;").replace('\'', "&#39;")),
+        "{html}"
+    );
+    assert!(html.contains("2400"), "{html}");
+
+    // The tally agrees with the read model.
+    let tally = server.get_json("/api/v1/tally");
+    assert!(tally["text"]
+        .as_str()
+        .unwrap()
+        .contains("petition/uk-city-diplomacy/total 2400\n"));
+
+    // A second --demo on a seeded log changes nothing.
+    assert_eq!(server.sigterm().code(), Some(0));
+    let server = Server::start_with(&dir, &["--demo"]);
+    assert!(
+        server.stdout().contains("--demo ignored"),
+        "{}",
+        server.stdout()
+    );
+    assert_eq!(server.tree_size(), size);
+}
+
+#[test]
+fn cli_check_tiles_and_tokens() {
+    let dir = TestDir::new();
+    let data = dir.data();
+    let data_arg = data.to_str().unwrap();
+    let mut server = Server::start(&dir);
+    server.append(&server.admin, &petition_opened("uk-detwin", "Detwin"));
+    let records: Vec<Value> = (0..270)
+        .map(|i| signature("uk-detwin", &format!("cli-{i}@example.org")))
+        .collect();
+    server.append(&server.admin, &json!({ "records": records }));
+
+    // Tokens: create (shown once), list (never the secret), revoke.
+    let organiser = create_token(&data, "organiser", Some("petition:uk-detwin"));
+    let id = token_id(&organiser).to_owned();
+    server.append(&organiser, &signature("uk-detwin", "organiser@example.org"));
+    let list = cli_ok(&["token", "list", "--data", data_arg]);
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{list}"));
+    assert!(
+        line.contains("organiser") && line.contains("petition:uk-detwin"),
+        "{line}"
+    );
+    assert!(line.contains("active"), "{line}");
+    assert!(
+        !list.contains(organiser.rsplit('_').next().unwrap()),
+        "the secret is listed"
+    );
+    assert!(list.contains(token_id(&server.admin)), "{list}");
+    let revoked = cli_ok(&["token", "revoke", "--data", data_arg, &id]);
+    assert!(revoked.contains(&id), "{revoked}");
+    let list = cli_ok(&["token", "list", "--data", data_arg]);
+    let line = list.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.contains("revoked"), "{line}");
+    expect_problem(
+        server.post(&organiser, &signature("uk-detwin", "late@example.org")),
+        401,
+        "revoked_token",
+    );
+    // Refusals of the CLI.
+    let output = cli(&["token", "revoke", "--data", data_arg, "ffffffff"]);
+    assert!(!output.status.success());
+    let output = cli(&["token", "create", "--data", data_arg, "--role", "exporter"]);
+    assert!(!output.status.success(), "an exporter needs an area scope");
+    let exporter = create_token(&data, "exporter", Some("area:E14000831"));
+    assert!(exporter.starts_with("clt_"));
+    let nowhere = dir.path("not-a-data-dir");
+    let output = cli(&["token", "list", "--data", nowhere.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not a campaign-ledger data directory")
+    );
+
+    // The offline verbs refuse a directory that a running server holds.
+    let busy = dir.path("busy");
+    let output = cli(&["tiles", "--data", data_arg, "--out", busy.to_str().unwrap()]);
+    assert!(!output.status.success(), "tiles ran beside the server");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("if the server is running"), "{stderr}");
+    assert!(!cli(&["check", "--data", data_arg]).status.success());
+
+    // What the running server serves, to compare with the offline export.
+    let log = server.log();
+    let served_checkpoint = server.get_text("/checkpoint");
+    let served_tile = server.get_bytes("/tile/0/000");
+    assert_eq!(server.sigterm().code(), Some(0));
+
+    // check: an offline integrity check of the stopped server's directory.
+    let report = cli_ok(&["check", "--data", data_arg]);
+    assert!(report.starts_with("ok:"), "{report}");
+    assert!(
+        report.contains(&format!("{} entries", log.tree_size)),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("root: {}", b64(&log.root))),
+        "{report}"
+    );
+
+    // tiles: a static export whose tiles make the exported checkpoint's root.
+    let out = dir.path("static");
+    let said = cli_ok(&["tiles", "--data", data_arg, "--out", out.to_str().unwrap()]);
+    assert!(
+        said.contains(&format!("tree size {}", log.tree_size)),
+        "{said}"
+    );
+    let exported = std::fs::read_to_string(out.join("checkpoint")).unwrap();
+    assert_eq!(exported, served_checkpoint);
+    let checkpoint = open_checkpoint_text(&exported, &log.vkey);
+    assert_eq!(checkpoint.size, log.tree_size);
+    let size = checkpoint.size;
+    let mut leaves = Vec::new();
+    for (index, width) in [(0u64, 256u16), (1, (size - 256) as u16)] {
+        let path = out.join(&tile_path(0, index, width)[1..]);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if index == 0 {
+            assert_eq!(bytes, served_tile);
+        }
+        leaves.extend(decode_hash_tile(&bytes, width).unwrap());
+        let bundle = std::fs::read(out.join(&bundle_path(index, width)[1..])).unwrap();
+        let entries = decode_entry_bundle_with_width(&bundle, width).unwrap();
+        for (i, entry) in entries.iter().enumerate() {
+            assert_eq!(log.alg.leaf_hash(entry), leaves[index as usize * 256 + i]);
+        }
+    }
+    assert_eq!(merkle_root(log.alg, &leaves), checkpoint.root);
+    let level1 = std::fs::read(out.join("tile/1/000.p/1")).unwrap();
+    assert_eq!(
+        decode_hash_tile(&level1, 1).unwrap()[0],
+        tile_root(log.alg, &leaves[..256]).unwrap()
+    );
+
+    // The directory still serves after the offline verbs.
+    let server = Server::start(&dir);
+    assert_eq!(server.tree_size(), size);
+}
+
+fn content_type(response: &reqwest::blocking::Response) -> String {
+    header(response, "content-type")
+}
+
+fn cache_control(response: &reqwest::blocking::Response) -> String {
+    header(response, "cache-control")
+}
+
+fn header(response: &reqwest::blocking::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn empty_log_edges_escaping_and_every_other_record_kind() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+
+    // The empty log.
+    let log = server.log();
+    assert_eq!((log.tree_size, log.root), (0, HashAlg::Blake3.empty_root()));
+    let empty = server.checkpoint(&log.vkey);
+    assert_eq!((empty.size, empty.root), (0, log.root));
+    let tally = server.get_json("/api/v1/tally");
+    assert_eq!(tally["tree_size"], 0);
+    projector::tally::open_tally(
+        log.alg,
+        tally["note"].as_str().unwrap(),
+        &log.vkey,
+        tally["text"].as_str().unwrap(),
+    )
+    .expect("the empty tally verifies");
+    assert_eq!(server.get_json("/api/v1/petitions")["petitions"], json!([]));
+    assert_eq!(server.get("/tile/0/000.p/1").status(), 404);
+    assert!(server.get_text("/").contains("No petitions yet"));
+
+    // One entry: a receipt with an empty proof, and a consistency proof of equal sizes.
+    let title = "<b>Détwin & \"friends\"</b> 城市";
+    let mut opened = petition_opened("edge", title);
+    opened["text"] = json!("Line one.\r\nLine two.\rLine three.");
+    opened["thresholds"] = json!([2, 100]);
+    let response = server.post_raw(
+        Some(&admin),
+        Some("Application/JSON; charset=utf-8"),
+        None,
+        serde_json::to_vec(&opened).unwrap(),
+    );
+    assert_eq!(
+        response.status(),
+        201,
+        "content type parameters and case are fine"
+    );
+    let receipt = Receipt::parse(&server.get_text("/api/v1/receipts/0")).unwrap();
+    assert!(receipt.proof.is_empty());
+    let entry = server.get_json("/api/v1/entries/0");
+    let first = receipt
+        .verify(
+            log.alg,
+            &b64_decode(entry["bytes"].as_str().unwrap()),
+            &log.vkey,
+        )
+        .unwrap();
+    assert_eq!(first.size, 1);
+    let proof = server.get_json("/api/v1/proofs/consistency?from=1&to=1");
+    assert_eq!(proof["proof"], json!([]));
+    let petition = server.get_json("/api/v1/petitions/edge");
+    assert_eq!(petition["title"], title);
+    assert_eq!(
+        petition["text"]["full"],
+        "Line one.\nLine two.\nLine three."
+    );
+
+    // The dashboard escapes what organisers typed.
+    let html = server.get_text("/");
+    assert!(
+        !html.contains("<b>Détwin"),
+        "unescaped title in the dashboard"
+    );
+    assert!(
+        html.contains("&lt;b&gt;Détwin &amp; &quot;friends&quot;&lt;/b&gt; 城市"),
+        "{html}"
+    );
+
+    // Limits are inclusive: a 200-byte name and a 254-byte email are fine.
+    let mut longest = signature("edge", &format!("{}@example.org", "e".repeat(254 - 12)));
+    longest["name"] = json!("n".repeat(200));
+    server.append(&admin, &longest);
+    let mut too_long = signature("edge", "too-long@example.org");
+    too_long["name"] = json!("n".repeat(201));
+    expect_problem(server.post(&admin, &too_long), 422, "invalid_personal_data");
+    let mut too_long = signature("edge", &format!("{}@example.org", "e".repeat(254 - 11)));
+    too_long["name"] = json!("Someone");
+    expect_problem(server.post(&admin, &too_long), 422, "invalid_personal_data");
+
+    // Every record kind that the main test does not use, in one batch.
+    let batch = json!({"records": [
+        {"type":"event.scheduled","event_id":"stall-1","kind":"stall","title":"Stall","city":"Leeds","country":"GB",
+         "place":"Briggate","starts_at":"2022-12-11T12:00:00Z","ends_at":"2022-12-11T15:00:00Z"},
+        {"type":"paper_batch.recorded","batch_id":"stall-a","petition_id":"edge","event_id":"stall-1",
+         "stall":"Briggate","collector":"vol-17","sheet_scan_hash":b64(&[2u8; 32]),"count":1},
+        {"type":"signature.added","petition_id":"edge","name":"Charles Babbage","postcode":"LS1 1UR","country":"GB",
+         "constituency":"E14000777","ward":"E05001234","council":"Leeds","consent_to_share":false,"channel":"paper","batch_id":"stall-a"},
+        {"type":"event.changed","event_id":"stall-1","place":"Kirkgate","starts_at":"2022-12-11T13:00:00Z"},
+        {"type":"event.scheduled","event_id":"march-1","kind":"march","title":"March","city":"Leeds","starts_at":"2022-12-18T12:00:00+00:00"},
+        {"type":"event.cancelled","event_id":"march-1","reason":"Storm warning"},
+        {"type":"motion.tabled","motion_id":"leeds-1","council":"Leeds City Council","title":"End the link",
+         "text_hash":b64(&[3u8; 32]),"source_url":"https://example.org/motion"},
+        {"type":"motion.amended","motion_id":"leeds-1","title":"End the link now","amended_on":"2022-10-20"},
+        {"type":"motion.tabled","motion_id":"leeds-2","council":"Leeds City Council","title":"Another"},
+        {"type":"motion.withdrawn","motion_id":"leeds-2","withdrawn_on":"2022-12-01"},
+        {"type":"motion.voted","motion_id":"leeds-1","result":"passed","majority":"large majority"},
+        {"type":"petition.closed","petition_id":"edge","reason":"Handed in"},
+    ]});
+    let answer = server.append(&admin, &batch);
+    assert_eq!(answer["entries"].as_array().unwrap().len(), 12);
+    let petition = server.get_json("/api/v1/petitions/edge");
+    assert_eq!(petition["status"], "closed", "{petition}");
+    assert_eq!(petition["total"], 2);
+    assert_eq!(petition["by_channel"]["paper/stall-a"], 1, "{petition}");
+    assert_eq!(petition["paper_batches"][0]["counted"], 1, "{petition}");
+    assert_eq!(
+        petition["crossed"].as_array().unwrap().len(),
+        1,
+        "threshold 2 crossed: {petition}"
+    );
+    let events = server.get_json("/api/v1/events")["events"].clone();
+    let status_of = |id: &str| {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .map(|e| e["status"].clone())
+    };
+    assert_eq!(status_of("march-1"), Some(json!("cancelled")), "{events}");
+    let motions = server.get_json("/api/v1/motions")["motions"].clone();
+    let motion = |id: &str| {
+        motions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(motion("leeds-1")["status"], "passed", "{motions}");
+    assert_eq!(motion("leeds-2")["status"], "withdrawn", "{motions}");
+    // A closed petition takes no more signatures.
+    expect_problem(
+        server.post(&admin, &signature("edge", "after@example.org")),
+        422,
+        "petition_closed",
+    );
+}
+
+#[test]
+fn duplicates_are_per_petition_and_follow_the_normalised_identity() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+    for id in ["one", "two"] {
+        server.append(&admin, &petition_opened(id, id));
+    }
+    // The same person may sign two petitions, but each only once.
+    server.append(&admin, &signature("one", "same@example.org"));
+    server.append(&admin, &signature("two", "Same@Example.org"));
+    expect_problem(
+        server.post(&admin, &signature("two", " SAME@example.ORG ")),
+        409,
+        "duplicate_signature",
+    );
+    // Without an email, the name and postcode identify a paper signer.
+    server.append(&admin, &json!({"type":"paper_batch.recorded","batch_id":"sheet-1","petition_id":"one","collector":"vol-1","count":3}));
+    let paper = |name: &str, postcode: &str| {
+        json!({"type":"signature.added","petition_id":"one","name":name,"postcode":postcode,"country":"GB",
+               "consent_to_share":false,"channel":"paper","batch_id":"sheet-1"})
+    };
+    server.append(&admin, &paper("Ann  Smith", "NE1 7RU"));
+    server.append(&admin, &paper("Ann Smith", "NE2 1AA"));
+    expect_problem(
+        server.post(&admin, &paper(" ann   SMITH ", "ne17ru")),
+        409,
+        "duplicate_signature",
+    );
+    let one = server.get_json("/api/v1/petitions/one");
+    assert_eq!(one["total"], 3);
+    let two = server.get_json("/api/v1/petitions/two");
+    assert_eq!(two["total"], 1);
+}
+
+/// RFC 9110 §11.1: the authentication scheme is a case-insensitive token, so
+/// `bearer <token>` must be accepted like `Bearer <token>`.
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    for (n, scheme) in ["Bearer", "bearer", "BEARER"].into_iter().enumerate() {
+        let response = server
+            .client
+            .post(server.url("/api/v1/records"))
+            .header("authorization", format!("{scheme} {}", server.admin))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&petition_opened(&format!("p{n}"), "P")).unwrap())
+            .send()
+            .unwrap();
+        let status = response.status();
+        assert_eq!(status, 201, "{scheme}: {}", response.text().unwrap());
+    }
+}
