@@ -18,9 +18,8 @@ use ledger::merkle::Frontier;
 use ledger::note::NoteVerifier;
 use ledger::{Hash, HashAlg};
 
+use crate::projection::{read_entry, ReadEntry};
 use crate::tally::{open_tally, TallyBody};
-use ledger::Entry;
-
 use crate::{Projection, Result};
 
 /// The first thing an audit found wrong.
@@ -144,11 +143,7 @@ impl Auditor {
     /// Takes the next entry; `published_leaf` is its leaf hash as the operator published
     /// it, if known.
     pub fn push(&mut self, entry: &[u8], published_leaf: Option<&Hash>) -> Result<(), Finding> {
-        self.take(
-            self.alg.leaf_hash(entry),
-            Entry::decode(entry),
-            published_leaf,
-        )
+        self.take(self.alg.leaf_hash(entry), read_entry(entry), published_leaf)
     }
 
     /// [`Auditor::push`] for many entries, hashing and decoding them on a second thread
@@ -163,7 +158,7 @@ impl Auditor {
         self.projection.reserve(entries.len());
         crate::pipeline::pipeline(
             entries,
-            |entry| (alg.leaf_hash(entry), Entry::decode(entry)),
+            |entry| (alg.leaf_hash(entry), read_entry(entry)),
             |position, (leaf, decoded)| {
                 self.take(
                     leaf,
@@ -177,7 +172,7 @@ impl Auditor {
     fn take(
         &mut self,
         leaf: Hash,
-        decoded: ledger::Result<Entry>,
+        decoded: ledger::Result<ReadEntry<'_>>,
         published_leaf: Option<&Hash>,
     ) -> Result<(), Finding> {
         let index = self.size();
@@ -188,7 +183,7 @@ impl Auditor {
             index,
             reason: e.to_string(),
         })?;
-        self.projection.replay(&entry);
+        self.projection.replay_read(&entry);
         self.frontier.push(self.alg, leaf, |_, _| {});
         self.settle()
     }

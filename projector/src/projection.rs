@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use ledger::entry::SignatureEntry;
 use ledger::record::{
     AreaCode, Channel, CountryCode, Date, EventKind, Id, InvalidationReason, LinkKind, LinkStatus,
     PartialDate, PetitionText, Signature, Timestamp, VoteResult,
@@ -56,14 +57,28 @@ pub(crate) struct Interner {
 struct InlineKey(u128);
 
 impl InlineKey {
+    /// Byte `i` of the name in bits `8 i ..`, the length in the top byte.
+    ///
+    /// Built from (overlapping) little-endian word loads rather than by copying into a
+    /// zeroed buffer: a buffer written byte-wise and then read as whole words stalls on
+    /// store forwarding, which profiling showed to be most of the cost of a lookup.
+    /// Overlapping loads put the same byte in the same place twice, so `|` is exact.
     fn new(name: &str) -> Option<InlineKey> {
-        let bytes = name.as_bytes();
-        (bytes.len() < 16).then(|| {
-            let mut key = [0u8; 16];
-            key[..bytes.len()].copy_from_slice(bytes);
-            key[15] = bytes.len() as u8;
-            InlineKey(u128::from_le_bytes(key))
-        })
+        let b = name.as_bytes();
+        let len = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+        let packed: u128 = match len {
+            0 => 0,
+            1..=3 => {
+                let byte = |i: usize| u128::from(b[i]) << (8 * i);
+                byte(0) | byte(len / 2) | byte(len - 1)
+            }
+            4..=7 => u128::from(half(0)) | u128::from(half(len - 4)) << (8 * (len - 4)),
+            8..=15 => u128::from(word(0)) | u128::from(word(len - 8)) << (8 * (len - 8)),
+            _ => return None,
+        };
+        Some(InlineKey(packed | (len as u128) << 120))
     }
 }
 
@@ -102,6 +117,74 @@ impl Interner {
 
     pub fn name(&self, slot: u32) -> &str {
         &self.names[slot as usize]
+    }
+}
+
+/// What the rules and the fold read of a `signature.added` record: borrowed from a
+/// decoded [`Signature`] (deciding a new record) or from the entry's bytes (replaying).
+pub(crate) struct SignatureFacts<'a> {
+    petition_id: &'a str,
+    country: CountryCode,
+    constituency: Option<AreaCode>,
+    ward: Option<AreaCode>,
+    council: Option<&'a str>,
+    /// `None` online, else the paper batch's id.
+    paper_batch: Option<&'a str>,
+    dedup_tag: [u8; 16],
+}
+
+impl<'a> From<&'a Signature> for SignatureFacts<'a> {
+    fn from(s: &'a Signature) -> SignatureFacts<'a> {
+        SignatureFacts {
+            petition_id: s.petition_id.as_str(),
+            country: s.country,
+            constituency: s.constituency,
+            ward: s.ward,
+            council: s.council.as_deref(),
+            paper_batch: match &s.channel {
+                Channel::Online => None,
+                Channel::Paper { batch_id } => Some(batch_id.as_str()),
+            },
+            dedup_tag: s.dedup_tag,
+        }
+    }
+}
+
+impl<'a> From<&SignatureEntry<'a>> for SignatureFacts<'a> {
+    fn from(s: &SignatureEntry<'a>) -> SignatureFacts<'a> {
+        SignatureFacts {
+            petition_id: s.petition_id,
+            country: s.country,
+            constituency: s.constituency,
+            ward: s.ward,
+            council: s.council,
+            paper_batch: s.paper_batch,
+            dedup_tag: s.dedup_tag,
+        }
+    }
+}
+
+/// An entry as a replay reads it: `signature.added` (nearly every entry of a real log)
+/// in place, without allocating, and only what the fold needs of it; anything else
+/// fully decoded, boxed so that the common case stays small to hand between threads.
+pub(crate) enum ReadEntry<'a> {
+    Signature {
+        time_ms: u64,
+        facts: SignatureFacts<'a>,
+    },
+    Other(Box<Entry>),
+}
+
+/// Reads `bytes` for a replay, as strictly as [`Entry::decode`]: the in-place reader
+/// accepts exactly the signature entries `decode` accepts (`ledger/tests/encoding.rs`),
+/// and everything else, refused bytes included, goes to `decode`.
+pub(crate) fn read_entry(bytes: &[u8]) -> ledger::Result<ReadEntry<'_>> {
+    match Entry::decode_signature_added(bytes) {
+        Some(signature) => Ok(ReadEntry::Signature {
+            time_ms: signature.time_ms,
+            facts: SignatureFacts::from(&signature),
+        }),
+        None => Entry::decode(bytes).map(|entry| ReadEntry::Other(Box::new(entry))),
     }
 }
 
@@ -417,7 +500,13 @@ impl Projection {
     /// Folds `entry`, already at index [`Projection::tree_size`] of the log. A record the
     /// rules refuse is counted as rejected and otherwise ignored.
     pub fn replay(&mut self, entry: &Entry) {
-        if let Err(rejection) = self.try_apply(entry) {
+        let outcome = self.try_apply(entry);
+        self.count_refusal(outcome);
+    }
+
+    /// The end of a replay step: a refused entry still takes its index.
+    fn count_refusal(&mut self, outcome: Result<(), Rejection>) {
+        if let Err(rejection) = outcome {
             self.rejected_in_log += 1;
             self.first_rejected
                 .get_or_insert_with(|| (self.tree_size, rejection.reason().to_string()));
@@ -425,14 +514,29 @@ impl Projection {
         }
     }
 
+    /// [`Projection::replay`] of an entry as [`read_entry`] gives it: a signature read
+    /// in place goes through the same rules and fold as a decoded one.
+    pub(crate) fn replay_read(&mut self, entry: &ReadEntry<'_>) {
+        match entry {
+            ReadEntry::Signature { time_ms, facts } => {
+                let index = self.tree_size;
+                let outcome = self
+                    .add_signature(index, *time_ms, facts)
+                    .map(|()| self.tree_size += 1);
+                self.count_refusal(outcome);
+            }
+            ReadEntry::Other(entry) => self.replay(entry),
+        }
+    }
+
     /// Decodes `bytes` strictly and [`Projection::replay`]s it. An entry that does not
     /// decode changes nothing and is an error naming its index.
     pub fn replay_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        let entry = Entry::decode(bytes).map_err(|source| Error::BadEntry {
+        let entry = read_entry(bytes).map_err(|source| Error::BadEntry {
             index: self.tree_size,
             source,
         })?;
-        self.replay(&entry);
+        self.replay_read(&entry);
         Ok(())
     }
 
@@ -442,12 +546,12 @@ impl Projection {
     /// audits, tallies of past sizes.
     pub fn replay_many<E: AsRef<[u8]> + Sync>(&mut self, entries: &[E]) -> Result<()> {
         self.reserve(entries.len());
-        crate::pipeline::pipeline(entries, Entry::decode, |_, decoded| {
-            let entry = decoded.map_err(|source| Error::BadEntry {
+        crate::pipeline::pipeline(entries, read_entry, |_, read| {
+            let entry = read.map_err(|source| Error::BadEntry {
                 index: self.tree_size,
                 source,
             })?;
-            self.replay(&entry);
+            self.replay_read(&entry);
             Ok(())
         })
     }
@@ -578,7 +682,9 @@ impl Projection {
                     reason: reason.clone(),
                 });
             }
-            Record::SignatureAdded(signature) => self.add_signature(index, time_ms, signature)?,
+            Record::SignatureAdded(signature) => {
+                self.add_signature(index, time_ms, &signature.into())?
+            }
             Record::SignatureWithdrawn { index: signed } => {
                 let sig = self.live_signature(*signed)?;
                 self.retire(*signed, sig);
@@ -853,22 +959,26 @@ impl Projection {
         Ok(())
     }
 
+    /// The rules and the fold of `signature.added`, however the entry was read.
     fn add_signature(
         &mut self,
         index: u64,
         time_ms: u64,
-        signature: &Signature,
+        signature: &SignatureFacts<'_>,
     ) -> Result<(), Rejection> {
-        let petition = self.petition_slot(&signature.petition_id)?;
+        let petition = self
+            .petition_ids
+            .find(signature.petition_id)
+            .ok_or(Rejection::UnknownPetition)?;
         if self.petitions[petition as usize].is_closed_at(time_ms) {
             return Err(Rejection::PetitionClosed);
         }
-        let channel = match &signature.channel {
-            Channel::Online => 0,
-            Channel::Paper { batch_id } => {
+        let channel = match signature.paper_batch {
+            None => 0,
+            Some(batch_id) => {
                 let batch = self
                     .batch_names
-                    .find(batch_id.as_str())
+                    .find(batch_id)
                     .ok_or(Rejection::UnknownPaperBatch)?;
                 if self.batches[batch as usize].petition != petition {
                     return Err(Rejection::PaperBatchOfOtherPetition);
@@ -887,10 +997,7 @@ impl Projection {
             country: self.countries.slot(signature.country.as_str()),
             constituency: area(&mut self.constituencies, &signature.constituency),
             ward: area(&mut self.wards, &signature.ward),
-            council: signature
-                .council
-                .as_deref()
-                .map_or(NONE, |c| self.councils.slot(c)),
+            council: signature.council.map_or(NONE, |c| self.councils.slot(c)),
             channel,
             live: true,
         };
@@ -1102,5 +1209,28 @@ impl Projection {
                 dense
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_keys_pack_each_byte_in_place_with_the_length() {
+        let text = "E14000831-ward-x";
+        for len in 0..=16 {
+            let name = &text[..len];
+            let expected = (len < 16).then(|| {
+                let mut key = [0u8; 16];
+                key[..len].copy_from_slice(name.as_bytes());
+                key[15] = len as u8;
+                InlineKey(u128::from_le_bytes(key))
+            });
+            assert_eq!(InlineKey::new(name), expected, "{name:?}");
+        }
+        // Names that differ in one byte or only in length get different keys.
+        assert_ne!(InlineKey::new("ab"), InlineKey::new("ab\0"));
+        assert_ne!(InlineKey::new("E14000831"), InlineKey::new("E14000832"));
     }
 }
