@@ -226,6 +226,11 @@ impl CountryCode {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("a country code is ASCII by construction")
     }
+
+    /// The two ASCII bytes, without the UTF-8 check of [`CountryCode::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl fmt::Display for CountryCode {
@@ -296,6 +301,11 @@ impl AreaCode {
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("an area code is ASCII by construction")
+    }
+
+    /// The ASCII bytes, without the UTF-8 check of [`AreaCode::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -18,7 +18,9 @@ use ledger::record::{
     PartialDate, PetitionText, Signature, Timestamp, VoteResult,
 };
 use ledger::{Entry, Record};
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::{Deserialize, Serialize};
 
 use crate::rules::Rejection;
@@ -131,36 +133,63 @@ pub(crate) struct SignatureFacts<'a> {
     /// `None` online, else the paper batch's id.
     paper_batch: Option<&'a str>,
     dedup_tag: [u8; 16],
+    /// [`Places::hash`] of the four codes, computed where the facts are read (in a
+    /// bulk replay, on the decoding thread).
+    place_hash: u64,
+}
+
+impl<'a> SignatureFacts<'a> {
+    fn new(
+        petition_id: &'a str,
+        country: CountryCode,
+        constituency: Option<AreaCode>,
+        ward: Option<AreaCode>,
+        council: Option<&'a str>,
+        paper_batch: Option<&'a str>,
+        dedup_tag: [u8; 16],
+    ) -> SignatureFacts<'a> {
+        SignatureFacts {
+            petition_id,
+            country,
+            constituency,
+            ward,
+            council,
+            paper_batch,
+            dedup_tag,
+            place_hash: Places::hash(&country, &constituency, &ward, council),
+        }
+    }
 }
 
 impl<'a> From<&'a Signature> for SignatureFacts<'a> {
     fn from(s: &'a Signature) -> SignatureFacts<'a> {
-        SignatureFacts {
-            petition_id: s.petition_id.as_str(),
-            country: s.country,
-            constituency: s.constituency,
-            ward: s.ward,
-            council: s.council.as_deref(),
-            paper_batch: match &s.channel {
-                Channel::Online => None,
-                Channel::Paper { batch_id } => Some(batch_id.as_str()),
-            },
-            dedup_tag: s.dedup_tag,
-        }
+        let paper_batch = match &s.channel {
+            Channel::Online => None,
+            Channel::Paper { batch_id } => Some(batch_id.as_str()),
+        };
+        SignatureFacts::new(
+            s.petition_id.as_str(),
+            s.country,
+            s.constituency,
+            s.ward,
+            s.council.as_deref(),
+            paper_batch,
+            s.dedup_tag,
+        )
     }
 }
 
 impl<'a> From<&SignatureEntry<'a>> for SignatureFacts<'a> {
     fn from(s: &SignatureEntry<'a>) -> SignatureFacts<'a> {
-        SignatureFacts {
-            petition_id: s.petition_id,
-            country: s.country,
-            constituency: s.constituency,
-            ward: s.ward,
-            council: s.council,
-            paper_batch: s.paper_batch,
-            dedup_tag: s.dedup_tag,
-        }
+        SignatureFacts::new(
+            s.petition_id,
+            s.country,
+            s.constituency,
+            s.ward,
+            s.council,
+            s.paper_batch,
+            s.dedup_tag,
+        )
     }
 }
 
@@ -185,6 +214,43 @@ pub(crate) fn read_entry(bytes: &[u8]) -> ledger::Result<ReadEntry<'_>> {
             facts: SignatureFacts::from(&signature),
         }),
         None => Entry::decode(bytes).map(|entry| ReadEntry::Other(Box::new(entry))),
+    }
+}
+
+/// The country, constituency, ward and council slots of the places signatures came
+/// from: one lookup per signature instead of four interner lookups (which were most
+/// of the cost of folding one).
+///
+/// A memo of the interners and nothing more: a miss interns the four names in the
+/// usual order, so slots are numbered exactly as without it, and it is not part of a
+/// snapshot (a restored projection refills it as signatures arrive). Keyed by a hash
+/// of the four codes, computed from them where they lie rather than from a key built
+/// for the purpose (writing a buffer byte-wise and reading it back in words stalls on
+/// store forwarding, as profiling showed). Every hit is checked against the place
+/// itself, and a place whose hash is taken by another is simply not memoised.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Places(FxHashMap<u64, Place>);
+
+#[derive(Clone, Debug)]
+struct Place {
+    country: CountryCode,
+    constituency: Option<AreaCode>,
+    ward: Option<AreaCode>,
+    /// Country, constituency, ward and council slots; the council's name is in the
+    /// council interner.
+    slots: [u32; 4],
+}
+
+impl Places {
+    fn hash(
+        country: &CountryCode,
+        constituency: &Option<AreaCode>,
+        ward: &Option<AreaCode>,
+        council: Option<&str>,
+    ) -> u64 {
+        let mut hasher = FxHasher::default();
+        (country, constituency, ward, council).hash(&mut hasher);
+        hasher.finish()
     }
 }
 
@@ -461,6 +527,7 @@ pub struct Projection {
     pub(crate) links: BTreeMap<String, TwinLink>,
     pub(crate) motions: BTreeMap<String, Motion>,
     pub(crate) events: BTreeMap<String, Event>,
+    pub(crate) places: Places,
     /// (petition slot, dedup tag) of every signature ever added.
     pub(crate) dedup: FxHashSet<(u32, [u8; 16])>,
     /// Indexed by log index; entries that are not signatures hold [`NOT_A_SIGNATURE`].
@@ -546,13 +613,17 @@ impl Projection {
     /// audits, tallies of past sizes.
     pub fn replay_many<E: AsRef<[u8]> + Sync>(&mut self, entries: &[E]) -> Result<()> {
         self.reserve(entries.len());
-        crate::pipeline::pipeline(entries, read_entry, |_, read| {
-            let entry = read.map_err(|source| Error::BadEntry {
+        crate::pipeline::pipeline(entries, read_entry, |position, read| match read {
+            Ok(entry) => {
+                self.replay_read(entry);
+                Ok(())
+            }
+            // The error stays in the shared chunk; decoding again gives it to us owned.
+            Err(_) => Err(Error::BadEntry {
                 index: self.tree_size,
-                source,
-            })?;
-            self.replay_read(&entry);
-            Ok(())
+                source: Entry::decode(entries[position].as_ref())
+                    .expect_err("an entry that failed to decode fails again"),
+            }),
         })
     }
 
@@ -986,26 +1057,30 @@ impl Projection {
                 batch + 1
             }
         };
-        if !self.dedup.insert((petition, signature.dedup_tag)) {
+        let dedup_key = (petition, signature.dedup_tag);
+        if self.dedup.contains(&dedup_key) {
             return Err(Rejection::DuplicateSignature);
         }
-        let area = |interner: &mut Interner, code: &Option<AreaCode>| {
-            code.as_ref().map_or(NONE, |c| interner.slot(c.as_str()))
-        };
-        let sig = SignatureRef {
-            petition,
-            country: self.countries.slot(signature.country.as_str()),
-            constituency: area(&mut self.constituencies, &signature.constituency),
-            ward: area(&mut self.wards, &signature.ward),
-            council: signature.council.map_or(NONE, |c| self.councils.slot(c)),
-            channel,
-            live: true,
-        };
-        self.signatures.resize(index as usize, NOT_A_SIGNATURE);
-        self.signatures.push(sig);
+        // Every rule has passed. The tag is inserted last: the probe above brought its
+        // part of the table into cache, so this write does not wait on memory.
+        let [country, constituency, ward, council] = self.place_slots(signature);
+        self.dedup.insert(dedup_key);
+        // Written field by field where it lives: a record assembled on the stack and
+        // copied in was read back with wide loads right after its narrow stores, and
+        // such a load waits for every earlier store to reach memory (the dedup write
+        // above may miss the cache), which profiling showed to be costly.
+        self.signatures.resize(index as usize + 1, NOT_A_SIGNATURE);
+        let sig = &mut self.signatures[index as usize];
+        sig.petition = petition;
+        sig.country = country;
+        sig.constituency = constituency;
+        sig.ward = ward;
+        sig.council = council;
+        sig.channel = channel;
+        sig.live = true;
         let p = &mut self.petitions[petition as usize];
         p.added += 1;
-        p.count(&sig, 1);
+        p.count(&self.signatures[index as usize], 1);
         // Signatures mostly arrive in time order: bump the last hour without a search.
         let hour = time_ms / MS_PER_HOUR;
         match p.hourly.last_entry() {
@@ -1024,6 +1099,45 @@ impl Projection {
             }
         }
         Ok(())
+    }
+
+    /// The country, constituency, ward and council slots of a signature's place,
+    /// interning names not seen before.
+    fn place_slots(&mut self, signature: &SignatureFacts<'_>) -> [u32; 4] {
+        let hash = signature.place_hash;
+        let known = self.places.0.get(&hash);
+        if let Some(place) = known {
+            let council = match place.slots[3] {
+                NONE => None,
+                slot => Some(self.councils.name(slot)),
+            };
+            if place.country == signature.country
+                && place.constituency == signature.constituency
+                && place.ward == signature.ward
+                && council == signature.council
+            {
+                return place.slots;
+            }
+        }
+        let area = |interner: &mut Interner, code: &Option<AreaCode>| {
+            code.as_ref().map_or(NONE, |c| interner.slot(c.as_str()))
+        };
+        let slots = [
+            self.countries.slot(signature.country.as_str()),
+            area(&mut self.constituencies, &signature.constituency),
+            area(&mut self.wards, &signature.ward),
+            signature.council.map_or(NONE, |c| self.councils.slot(c)),
+        ];
+        if known.is_none() {
+            let place = Place {
+                country: signature.country,
+                constituency: signature.constituency,
+                ward: signature.ward,
+                slots,
+            };
+            self.places.0.insert(hash, place);
+        }
+        slots
     }
 
     /// Takes a live signature out of every count.
@@ -1194,6 +1308,7 @@ impl Projection {
                 .into_iter()
                 .map(|e| (e.id.as_str().to_string(), e))
                 .collect(),
+            places: Places::default(),
             dedup: s.dedup.into_iter().collect(),
             signatures: {
                 let mut dense = Vec::new();
