@@ -18,7 +18,9 @@
 use postcard::ser_flavors::Flavor;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{take_refusal, Record};
+use crate::record::{
+    line, take_refusal, AreaCode, Channel, CountryCode, Id, Record, Signature, NAME_MAX_BYTES,
+};
 use crate::{Error, Result};
 
 /// Largest encoded entry, in bytes.
@@ -79,11 +81,7 @@ impl Entry {
 
     /// Checks the author and the record.
     pub fn validate(&self) -> Result<()> {
-        let author = self.author().as_bytes();
-        if author.is_empty()
-            || author.len() > AUTHOR_MAX_BYTES
-            || !author.iter().all(u8::is_ascii_graphic)
-        {
+        if !author_is_valid(self.author().as_bytes()) {
             return Err(Error::InvalidRecord(
                 "author: must be 1 to 64 bytes of printable ASCII without spaces".into(),
             ));
@@ -136,6 +134,198 @@ impl Entry {
         .map_err(|_| Error::NonCanonical)?;
         entry.validate()?;
         Ok(entry)
+    }
+}
+
+/// 1 to 64 bytes of printable ASCII without spaces.
+fn author_is_valid(author: &[u8]) -> bool {
+    !author.is_empty()
+        && author.len() <= AUTHOR_MAX_BYTES
+        && author.iter().all(u8::is_ascii_graphic)
+}
+
+// ---------------------------------------------------------------------------------
+// `signature.added` read in place
+//
+// Replaying a log is mostly decoding signatures, and decoding one with serde builds a
+// `String` for its author, petition id, council and batch id, which the fold then only
+// looks up and drops. This reads the same bytes in place. It is an addition, not a
+// second format: it accepts exactly the bytes `Entry::decode` accepts as a
+// `signature.added` entry (docs/FORMAT.md part B, §1.1 and §6), using the same value
+// checks (`Id::check`, `AreaCode::from_bytes`, `CountryCode::from_bytes`, `line`,
+// `author_is_valid`), and returns `None` for everything else, leaving the full decoder
+// to say what the entry is or what is wrong with it. `ledger/tests/encoding.rs`
+// compares the two over valid, mutated and random encodings.
+// ---------------------------------------------------------------------------------
+
+/// A `signature.added` entry read in place from its bytes by
+/// [`Entry::decode_signature_added`]: the same values as the decoded
+/// [`Record::SignatureAdded`], with the texts borrowed instead of allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignatureEntry<'a> {
+    pub time_ms: u64,
+    pub author: &'a str,
+    /// A valid [`Id`](crate::record::Id).
+    pub petition_id: &'a str,
+    pub country: CountryCode,
+    pub constituency: Option<AreaCode>,
+    pub ward: Option<AreaCode>,
+    /// A valid name (one line, at most 128 bytes).
+    pub council: Option<&'a str>,
+    /// The channel: `None` online, else the paper batch's id (a valid `Id`).
+    pub paper_batch: Option<&'a str>,
+    pub consent_to_share: bool,
+    pub dedup_tag: [u8; 16],
+    pub commitment: [u8; 32],
+}
+
+impl SignatureEntry<'_> {
+    /// The same entry as [`Entry::decode`] gives it.
+    pub fn to_entry(&self) -> Entry {
+        let id = |s: &str| Id::parse(s).expect("checked when read");
+        let signature = Signature {
+            petition_id: id(self.petition_id),
+            country: self.country,
+            constituency: self.constituency,
+            ward: self.ward,
+            council: self.council.map(str::to_owned),
+            channel: match self.paper_batch {
+                None => Channel::Online,
+                Some(batch) => Channel::Paper {
+                    batch_id: id(batch),
+                },
+            },
+            consent_to_share: self.consent_to_share,
+            dedup_tag: self.dedup_tag,
+            commitment: self.commitment,
+        };
+        Entry::v1(self.time_ms, self.author, Record::SignatureAdded(signature))
+    }
+}
+
+impl Entry {
+    /// If [`Entry::decode`] accepts `bytes` as a `signature.added` entry, its fields,
+    /// read in place without allocating; `None` for any other bytes: another record
+    /// kind, or bytes that `decode` refuses (ask it why). For bulk replays, where most
+    /// entries are signatures.
+    pub fn decode_signature_added(bytes: &[u8]) -> Option<SignatureEntry<'_>> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let mut r = Reader(bytes);
+        // Envelope V1 and record 4 (`signature.added`): one-byte varints.
+        r.expect(0x00)?;
+        let time_ms = r.varint()?;
+        let author = r.text(|b| author_is_valid(b).then_some(()))?;
+        r.expect(0x04)?;
+        let petition_id = r.text(|b| Id::check(b).ok())?;
+        let country = CountryCode::from_bytes(r.array()?).ok()?;
+        let constituency = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
+        let ward = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
+        let council = r.option(|r| {
+            let council = std::str::from_utf8(r.string()?).ok()?;
+            line("council", council, NAME_MAX_BYTES).ok()?;
+            Some(council)
+        })?;
+        // Channel: 0 online, 1 paper with its batch id.
+        let paper_batch = match r.byte()? {
+            0 => None,
+            1 => Some(r.text(|b| Id::check(b).ok())?),
+            _ => return None,
+        };
+        let consent_to_share = r.flag()?;
+        let dedup_tag = r.array()?;
+        let commitment = r.array()?;
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(SignatureEntry {
+            time_ms,
+            author,
+            petition_id,
+            country,
+            constituency,
+            ward,
+            council,
+            paper_batch,
+            consent_to_share,
+            dedup_tag,
+            commitment,
+        })
+    }
+}
+
+/// The unread rest of an entry. Every method takes one canonical encoding of its
+/// type (docs/FORMAT.md part B §1) or returns `None`.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(first)
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.byte()? == byte).then_some(())
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (taken, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    /// `0x00` or `0x01`.
+    fn flag(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// A minimal LEB128 u64: at most 10 bytes, no final `0x00` group after a
+    /// continuation, and a tenth byte of at most `0x01`.
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let b = self.byte()?;
+            if i == 9 && b > 0x01 {
+                return None;
+            }
+            value |= u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                return (i == 0 || b != 0).then_some(value);
+            }
+        }
+        None
+    }
+
+    /// A length-prefixed byte string.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        self.take(len)
+    }
+
+    /// A length-prefixed string of ASCII that `check` accepts (ASCII, so it is UTF-8).
+    fn text(&mut self, check: impl Fn(&[u8]) -> Option<()>) -> Option<&'a str> {
+        let bytes = self.string()?;
+        check(bytes)?;
+        debug_assert!(bytes.is_ascii());
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// `0x00`, or `0x01` followed by a value `read` accepts.
+    fn option<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        match self.flag()? {
+            false => Some(None),
+            true => read(self).map(Some),
+        }
     }
 }
 

@@ -152,7 +152,13 @@ impl Id {
     }
 
     fn parse_reason(s: &str) -> Result<Id, &'static str> {
-        let b = s.as_bytes();
+        Id::check(s.as_bytes())?;
+        Ok(Id(s.to_owned()))
+    }
+
+    /// The rules of an id, on its bytes (an id is ASCII, so valid bytes are valid
+    /// UTF-8). Shared with the in-place signature decoder.
+    pub(crate) fn check(b: &[u8]) -> Result<(), &'static str> {
         if b.is_empty() || b.len() > ID_MAX_BYTES {
             return Err("id must be 1 to 64 bytes long");
         }
@@ -163,7 +169,7 @@ impl Id {
         if !b.iter().all(allowed) {
             return Err("id may only hold a-z, 0-9, '.', '_' and '-'");
         }
-        Ok(Id(s.to_owned()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {
@@ -209,7 +215,7 @@ impl CountryCode {
         CountryCode::from_bytes(b)
     }
 
-    fn from_bytes(b: [u8; 2]) -> Result<CountryCode, &'static str> {
+    pub(crate) fn from_bytes(b: [u8; 2]) -> Result<CountryCode, &'static str> {
         if b.iter().all(u8::is_ascii_uppercase) {
             Ok(CountryCode(b))
         } else {
@@ -219,6 +225,11 @@ impl CountryCode {
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("a country code is ASCII by construction")
+    }
+
+    /// The two ASCII bytes, without the UTF-8 check of [`CountryCode::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -273,8 +284,14 @@ impl AreaCode {
     }
 
     fn parse_reason(s: &str) -> Result<AreaCode, &'static str> {
+        AreaCode::from_bytes(s.as_bytes())
+    }
+
+    /// The rules of an area code, on its bytes (ASCII, so valid bytes are valid UTF-8).
+    /// Shared with the in-place signature decoder.
+    pub(crate) fn from_bytes(b: &[u8]) -> Result<AreaCode, &'static str> {
         const SHAPE: &str = "area code must be a letter A-Z and eight digits";
-        let b: [u8; 9] = s.as_bytes().try_into().map_err(|_| SHAPE)?;
+        let b: [u8; 9] = b.try_into().map_err(|_| SHAPE)?;
         if b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit) {
             Ok(AreaCode(b))
         } else {
@@ -284,6 +301,11 @@ impl AreaCode {
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("an area code is ASCII by construction")
+    }
+
+    /// The ASCII bytes, without the UTF-8 check of [`AreaCode::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -1250,7 +1272,7 @@ fn field(name: &str, why: &str) -> Error {
 
 /// A one-line text: non-empty, bounded, no control characters or line separators, no
 /// white space at either end.
-fn line(name: &str, s: &str, max: usize) -> Result<()> {
+pub(crate) fn line(name: &str, s: &str, max: usize) -> Result<()> {
     if s.is_empty() || s.len() > max {
         return Err(field(name, &format!("must be 1 to {max} bytes")));
     }

@@ -14,7 +14,7 @@ mod samples;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ledger::entry::{Entry, MAX_ENTRY_BYTES};
+use ledger::entry::{Entry, AUTHOR_MAX_BYTES, MAX_ENTRY_BYTES};
 use ledger::record::*;
 use ledger::Error;
 use proptest::prelude::*;
@@ -605,6 +605,150 @@ fn error_messages_do_not_echo_contents() {
     );
 }
 
+// --- signature.added read in place ------------------------------------------------
+
+/// Whether `Entry::decode_signature_added` and `Entry::decode` agree on `bytes`: the
+/// first accepts exactly the `signature.added` entries the second accepts, with the same
+/// values, and nothing else.
+fn in_place_agrees(bytes: &[u8]) -> Result<(), String> {
+    let in_place = Entry::decode_signature_added(bytes).map(|s| s.to_entry());
+    let decoded = Entry::decode(bytes)
+        .ok()
+        .filter(|e| matches!(e.record(), Record::SignatureAdded(_)));
+    if in_place == decoded {
+        Ok(())
+    } else {
+        Err(format!(
+            "in place {in_place:?}, decoded {decoded:?}, bytes {}",
+            hex(bytes)
+        ))
+    }
+}
+
+/// Signature entries with every field at its edges: none or some, online or paper,
+/// the longest and non-ASCII council, the smallest and largest times.
+fn signature_samples() -> Vec<Entry> {
+    let mut samples: Vec<Entry> = samples::entries()
+        .into_iter()
+        .filter(|e| matches!(e.record(), Record::SignatureAdded(_)))
+        .collect();
+    let Record::SignatureAdded(online) = samples::signature_online().into_record() else {
+        unreachable!()
+    };
+    let bare = Signature {
+        constituency: None,
+        ward: None,
+        council: None,
+        ..online.clone()
+    };
+    let full = Signature {
+        ward: Some(AreaCode::parse("E05001234").unwrap()),
+        council: Some("é".repeat(NAME_MAX_BYTES / 2)),
+        channel: Channel::Paper {
+            batch_id: Id::parse(&"b".repeat(64)).unwrap(),
+        },
+        ..online.clone()
+    };
+    samples.push(Entry::v1(0, "t", Record::SignatureAdded(bare)));
+    samples.push(Entry::v1(
+        u64::MAX,
+        "~".repeat(64),
+        Record::SignatureAdded(full),
+    ));
+    samples
+}
+
+#[test]
+fn signatures_read_in_place_agree_with_decode_under_every_one_byte_change() {
+    let samples = signature_samples();
+    assert_eq!(samples.len(), 4);
+    let mut checked = 0;
+    for entry in &samples {
+        let bytes = encode(entry);
+        assert_eq!(
+            Entry::decode_signature_added(&bytes).map(|s| s.to_entry()),
+            Some(entry.clone())
+        );
+        let mut variants = Vec::new();
+        for i in 0..bytes.len() {
+            for byte in 0..=255u8 {
+                let mut changed = bytes.clone();
+                changed[i] = byte;
+                variants.push(changed);
+            }
+            for byte in [0x00, 0x01, 0x02, 0x09, 0x20, b'a', 0x7F, 0x80, 0xFF] {
+                let mut inserted = bytes.clone();
+                inserted.insert(i, byte);
+                variants.push(inserted);
+            }
+            let mut removed = bytes.clone();
+            removed.remove(i);
+            variants.push(removed);
+            variants.push(bytes[..i].to_vec());
+            if i == 0 || bytes[i - 1] & 0x80 == 0 {
+                // Every varint (and every byte that could start one) spelled too long.
+                if bytes[i..].iter().any(|b| b & 0x80 == 0) {
+                    variants.push(overlong_at(&bytes, i));
+                }
+            }
+        }
+        variants.push([&bytes[..], &[0x00]].concat());
+        for variant in &variants {
+            in_place_agrees(variant).unwrap();
+        }
+        checked += variants.len();
+    }
+    assert!(checked > 100_000, "{checked}");
+}
+
+#[test]
+fn signatures_read_in_place_refuse_well_formed_invalid_values() {
+    let Record::SignatureAdded(online) = samples::signature_online().into_record() else {
+        unreachable!()
+    };
+    let with_council = |council: &str| {
+        Entry::v1(
+            1,
+            "tok-web",
+            Record::SignatureAdded(Signature {
+                council: Some(council.to_string()),
+                ..online.clone()
+            }),
+        )
+    };
+    let long = "x".repeat(NAME_MAX_BYTES + 1);
+    let mut invalid: Vec<Entry> = ["", " x", "x ", "a\nb", "a\u{2028}b", "x\u{3000}", &long]
+        .iter()
+        .map(|c| with_council(c))
+        .collect();
+    let signature = Record::SignatureAdded(online.clone());
+    for author in ["", "tok web", "tök", &"t".repeat(AUTHOR_MAX_BYTES + 1)] {
+        invalid.push(Entry::v1(1, author, signature.clone()));
+    }
+    for entry in invalid {
+        let bytes = encode_unchecked(&entry);
+        assert!(Entry::decode(&bytes).is_err(), "{entry:?}");
+        assert_eq!(Entry::decode_signature_added(&bytes), None, "{entry:?}");
+    }
+    // Too long for an entry, though nothing else is wrong with it: a decoder refuses it
+    // on its length alone.
+    let mut oversized = encode(&samples::signature_online());
+    oversized.resize(MAX_ENTRY_BYTES + 1, 0);
+    assert!(Entry::decode(&oversized).is_err());
+    assert_eq!(Entry::decode_signature_added(&oversized), None);
+}
+
+/// Where the petition id of a signature entry ends in its encoding.
+fn petition_id_end(entry: &Entry) -> usize {
+    let Record::SignatureAdded(s) = entry.record() else {
+        unreachable!("a signature")
+    };
+    let author = entry.author().len();
+    let petition = s.petition_id.as_str().len();
+    // envelope, time, author, record discriminant, petition id (length < 128)
+    1 + varint(entry.time_ms()).len() + varint(author as u64).len() + author + 1 + 1 + petition
+}
+
 // --- properties ---------------------------------------------------------------------
 
 proptest! {
@@ -657,6 +801,46 @@ proptest! {
         if let Ok(decoded) = Entry::decode(&bytes) {
             prop_assert_eq!(decoded.encode().unwrap(), bytes);
         }
+    }
+
+    /// Any entry: a signature is read in place as it decodes, anything else is not.
+    #[test]
+    fn entries_read_in_place_as_they_decode(entry in arb::entry()) {
+        let bytes = entry.encode().unwrap();
+        prop_assert_eq!(
+            Entry::decode_signature_added(&bytes).is_some(),
+            matches!(entry.record(), Record::SignatureAdded(_))
+        );
+        in_place_agrees(&bytes).map_err(TestCaseError::fail)?;
+    }
+
+    /// Random signatures, then one byte changed, inserted or removed, or random bytes
+    /// after the signature's first field: reading in place and decoding agree.
+    #[test]
+    fn mutated_signatures_read_in_place_as_they_decode(
+        time_ms in any::<u64>(),
+        author in arb::author(),
+        signature in arb::signature(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        how in 0u8..4,
+        tail in proptest::collection::vec(any::<u8>(), 0..160),
+    ) {
+        let entry = Entry::v1(time_ms, author, Record::SignatureAdded(signature));
+        let mut bytes = entry.encode().unwrap();
+        in_place_agrees(&bytes).map_err(TestCaseError::fail)?;
+        prop_assert!(Entry::decode_signature_added(&bytes).is_some());
+        let i = at.index(bytes.len());
+        match how {
+            0 => bytes[i] = byte,
+            1 => bytes.insert(i, byte),
+            2 => { bytes.remove(i); }
+            _ => {
+                bytes.truncate(petition_id_end(&entry));
+                bytes.extend_from_slice(&tail);
+            }
+        }
+        in_place_agrees(&bytes).map_err(TestCaseError::fail)?;
     }
 
     #[test]

@@ -7,17 +7,26 @@
 //! state stays a pure function of the log prefix whatever the log holds.
 //!
 //! Hot-path state lives where it is cheapest to reach: dedup tags in a hash set,
-//! signatures in a vector indexed by log index, names behind inline-keyed interners.
-//! Hash iteration order never reaches any output: snapshots, views and tallies sort.
+//! signatures in a vector indexed by log index, names behind inline-keyed interners and
+//! a memo from a signature's place to its four area slots ([`Places`]). Hash iteration
+//! order never reaches any output: snapshots, views and tallies sort.
+//!
+//! Replays read `signature.added` entries in place ([`read_entry`]) and fold them with
+//! the same `add_signature` as `try_apply`. The fold is written to avoid reading back,
+//! in wider pieces, data it has just written (failed store forwarding): on the
+//! development machine such a load waited for the dedup table's cache-missing write,
+//! and that, not the arithmetic, was most of the cost of a signature.
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
+use ledger::entry::SignatureEntry;
 use ledger::record::{
     AreaCode, Channel, CountryCode, Date, EventKind, Id, InvalidationReason, LinkKind, LinkStatus,
     PartialDate, PetitionText, Signature, Timestamp, VoteResult,
 };
 use ledger::{Entry, Record};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::{Deserialize, Serialize};
 
 use crate::rules::Rejection;
@@ -56,14 +65,28 @@ pub(crate) struct Interner {
 struct InlineKey(u128);
 
 impl InlineKey {
+    /// Byte `i` of the name in bits `8 i ..`, the length in the top byte.
+    ///
+    /// Built from (overlapping) little-endian word loads rather than by copying into a
+    /// zeroed buffer: a buffer written byte-wise and then read as whole words stalls on
+    /// store forwarding, which profiling showed to be most of the cost of a lookup.
+    /// Overlapping loads put the same byte in the same place twice, so `|` is exact.
     fn new(name: &str) -> Option<InlineKey> {
-        let bytes = name.as_bytes();
-        (bytes.len() < 16).then(|| {
-            let mut key = [0u8; 16];
-            key[..bytes.len()].copy_from_slice(bytes);
-            key[15] = bytes.len() as u8;
-            InlineKey(u128::from_le_bytes(key))
-        })
+        let b = name.as_bytes();
+        let len = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+        let packed: u128 = match len {
+            0 => 0,
+            1..=3 => {
+                let byte = |i: usize| u128::from(b[i]) << (8 * i);
+                byte(0) | byte(len / 2) | byte(len - 1)
+            }
+            4..=7 => u128::from(half(0)) | u128::from(half(len - 4)) << (8 * (len - 4)),
+            8..=15 => u128::from(word(0)) | u128::from(word(len - 8)) << (8 * (len - 8)),
+            _ => return None,
+        };
+        Some(InlineKey(packed | (len as u128) << 120))
     }
 }
 
@@ -102,6 +125,138 @@ impl Interner {
 
     pub fn name(&self, slot: u32) -> &str {
         &self.names[slot as usize]
+    }
+}
+
+/// What the rules and the fold read of a `signature.added` record: borrowed from a
+/// decoded [`Signature`] (deciding a new record) or from the entry's bytes (replaying).
+pub(crate) struct SignatureFacts<'a> {
+    petition_id: &'a str,
+    country: CountryCode,
+    constituency: Option<AreaCode>,
+    ward: Option<AreaCode>,
+    council: Option<&'a str>,
+    /// `None` online, else the paper batch's id.
+    paper_batch: Option<&'a str>,
+    dedup_tag: [u8; 16],
+    /// [`Places::hash`] of the four codes, computed where the facts are read (in a
+    /// bulk replay, on the decoding thread).
+    place_hash: u64,
+}
+
+impl<'a> SignatureFacts<'a> {
+    fn new(
+        petition_id: &'a str,
+        country: CountryCode,
+        constituency: Option<AreaCode>,
+        ward: Option<AreaCode>,
+        council: Option<&'a str>,
+        paper_batch: Option<&'a str>,
+        dedup_tag: [u8; 16],
+    ) -> SignatureFacts<'a> {
+        SignatureFacts {
+            petition_id,
+            country,
+            constituency,
+            ward,
+            council,
+            paper_batch,
+            dedup_tag,
+            place_hash: Places::hash(&country, &constituency, &ward, council),
+        }
+    }
+}
+
+impl<'a> From<&'a Signature> for SignatureFacts<'a> {
+    fn from(s: &'a Signature) -> SignatureFacts<'a> {
+        let paper_batch = match &s.channel {
+            Channel::Online => None,
+            Channel::Paper { batch_id } => Some(batch_id.as_str()),
+        };
+        SignatureFacts::new(
+            s.petition_id.as_str(),
+            s.country,
+            s.constituency,
+            s.ward,
+            s.council.as_deref(),
+            paper_batch,
+            s.dedup_tag,
+        )
+    }
+}
+
+impl<'a> From<&SignatureEntry<'a>> for SignatureFacts<'a> {
+    fn from(s: &SignatureEntry<'a>) -> SignatureFacts<'a> {
+        SignatureFacts::new(
+            s.petition_id,
+            s.country,
+            s.constituency,
+            s.ward,
+            s.council,
+            s.paper_batch,
+            s.dedup_tag,
+        )
+    }
+}
+
+/// An entry as a replay reads it: `signature.added` (nearly every entry of a real log)
+/// in place, without allocating, and only what the fold needs of it; anything else
+/// fully decoded, boxed so that the common case stays small to hand between threads.
+pub(crate) enum ReadEntry<'a> {
+    Signature {
+        time_ms: u64,
+        facts: SignatureFacts<'a>,
+    },
+    Other(Box<Entry>),
+}
+
+/// Reads `bytes` for a replay, as strictly as [`Entry::decode`]: the in-place reader
+/// accepts exactly the signature entries `decode` accepts (`ledger/tests/encoding.rs`),
+/// and everything else, refused bytes included, goes to `decode`.
+pub(crate) fn read_entry(bytes: &[u8]) -> ledger::Result<ReadEntry<'_>> {
+    match Entry::decode_signature_added(bytes) {
+        Some(signature) => Ok(ReadEntry::Signature {
+            time_ms: signature.time_ms,
+            facts: SignatureFacts::from(&signature),
+        }),
+        None => Entry::decode(bytes).map(|entry| ReadEntry::Other(Box::new(entry))),
+    }
+}
+
+/// The country, constituency, ward and council slots of the places signatures came
+/// from: one lookup per signature instead of four interner lookups (which were most
+/// of the cost of folding one).
+///
+/// A memo of the interners and nothing more: a miss interns the four names in the
+/// usual order, so slots are numbered exactly as without it, and it is not part of a
+/// snapshot (a restored projection refills it as signatures arrive). Keyed by a hash
+/// of the four codes, computed from them where they lie rather than from a key built
+/// for the purpose (writing a buffer byte-wise and reading it back in words stalls on
+/// store forwarding, as profiling showed). Every hit is checked against the place
+/// itself, and a place whose hash is taken by another is simply not memoised.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Places(FxHashMap<u64, Place>);
+
+#[derive(Clone, Debug)]
+struct Place {
+    country: CountryCode,
+    constituency: Option<AreaCode>,
+    ward: Option<AreaCode>,
+    /// Country, constituency, ward and council slots; the council's name is in the
+    /// council interner.
+    slots: [u32; 4],
+}
+
+impl Places {
+    fn hash(
+        country: &CountryCode,
+        constituency: &Option<AreaCode>,
+        ward: &Option<AreaCode>,
+        council: Option<&str>,
+    ) -> u64 {
+        let mut hasher = FxHasher::default();
+        (country, constituency, ward, council).hash(&mut hasher);
+        hasher.finish()
     }
 }
 
@@ -378,6 +533,7 @@ pub struct Projection {
     pub(crate) links: BTreeMap<String, TwinLink>,
     pub(crate) motions: BTreeMap<String, Motion>,
     pub(crate) events: BTreeMap<String, Event>,
+    pub(crate) places: Places,
     /// (petition slot, dedup tag) of every signature ever added.
     pub(crate) dedup: FxHashSet<(u32, [u8; 16])>,
     /// Indexed by log index; entries that are not signatures hold [`NOT_A_SIGNATURE`].
@@ -417,7 +573,13 @@ impl Projection {
     /// Folds `entry`, already at index [`Projection::tree_size`] of the log. A record the
     /// rules refuse is counted as rejected and otherwise ignored.
     pub fn replay(&mut self, entry: &Entry) {
-        if let Err(rejection) = self.try_apply(entry) {
+        let outcome = self.try_apply(entry);
+        self.count_refusal(outcome);
+    }
+
+    /// The end of a replay step: a refused entry still takes its index.
+    fn count_refusal(&mut self, outcome: Result<(), Rejection>) {
+        if let Err(rejection) = outcome {
             self.rejected_in_log += 1;
             self.first_rejected
                 .get_or_insert_with(|| (self.tree_size, rejection.reason().to_string()));
@@ -425,14 +587,29 @@ impl Projection {
         }
     }
 
+    /// [`Projection::replay`] of an entry as [`read_entry`] gives it: a signature read
+    /// in place goes through the same rules and fold as a decoded one.
+    pub(crate) fn replay_read(&mut self, entry: &ReadEntry<'_>) {
+        match entry {
+            ReadEntry::Signature { time_ms, facts } => {
+                let index = self.tree_size;
+                let outcome = self
+                    .add_signature(index, *time_ms, facts)
+                    .map(|()| self.tree_size += 1);
+                self.count_refusal(outcome);
+            }
+            ReadEntry::Other(entry) => self.replay(entry),
+        }
+    }
+
     /// Decodes `bytes` strictly and [`Projection::replay`]s it. An entry that does not
     /// decode changes nothing and is an error naming its index.
     pub fn replay_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        let entry = Entry::decode(bytes).map_err(|source| Error::BadEntry {
+        let entry = read_entry(bytes).map_err(|source| Error::BadEntry {
             index: self.tree_size,
             source,
         })?;
-        self.replay(&entry);
+        self.replay_read(&entry);
         Ok(())
     }
 
@@ -442,13 +619,17 @@ impl Projection {
     /// audits, tallies of past sizes.
     pub fn replay_many<E: AsRef<[u8]> + Sync>(&mut self, entries: &[E]) -> Result<()> {
         self.reserve(entries.len());
-        crate::pipeline::pipeline(entries, Entry::decode, |_, decoded| {
-            let entry = decoded.map_err(|source| Error::BadEntry {
+        crate::pipeline::pipeline(entries, read_entry, |position, read| match read {
+            Ok(entry) => {
+                self.replay_read(entry);
+                Ok(())
+            }
+            // The error stays in the shared chunk; decoding again gives it to us owned.
+            Err(_) => Err(Error::BadEntry {
                 index: self.tree_size,
-                source,
-            })?;
-            self.replay(&entry);
-            Ok(())
+                source: Entry::decode(entries[position].as_ref())
+                    .expect_err("an entry that failed to decode fails again"),
+            }),
         })
     }
 
@@ -578,7 +759,9 @@ impl Projection {
                     reason: reason.clone(),
                 });
             }
-            Record::SignatureAdded(signature) => self.add_signature(index, time_ms, signature)?,
+            Record::SignatureAdded(signature) => {
+                self.add_signature(index, time_ms, &signature.into())?
+            }
             Record::SignatureWithdrawn { index: signed } => {
                 let sig = self.live_signature(*signed)?;
                 self.retire(*signed, sig);
@@ -853,22 +1036,26 @@ impl Projection {
         Ok(())
     }
 
+    /// The rules and the fold of `signature.added`, however the entry was read.
     fn add_signature(
         &mut self,
         index: u64,
         time_ms: u64,
-        signature: &Signature,
+        signature: &SignatureFacts<'_>,
     ) -> Result<(), Rejection> {
-        let petition = self.petition_slot(&signature.petition_id)?;
+        let petition = self
+            .petition_ids
+            .find(signature.petition_id)
+            .ok_or(Rejection::UnknownPetition)?;
         if self.petitions[petition as usize].is_closed_at(time_ms) {
             return Err(Rejection::PetitionClosed);
         }
-        let channel = match &signature.channel {
-            Channel::Online => 0,
-            Channel::Paper { batch_id } => {
+        let channel = match signature.paper_batch {
+            None => 0,
+            Some(batch_id) => {
                 let batch = self
                     .batch_names
-                    .find(batch_id.as_str())
+                    .find(batch_id)
                     .ok_or(Rejection::UnknownPaperBatch)?;
                 if self.batches[batch as usize].petition != petition {
                     return Err(Rejection::PaperBatchOfOtherPetition);
@@ -876,29 +1063,27 @@ impl Projection {
                 batch + 1
             }
         };
+        // The last rule; from here on nothing can refuse the record.
         if !self.dedup.insert((petition, signature.dedup_tag)) {
             return Err(Rejection::DuplicateSignature);
         }
-        let area = |interner: &mut Interner, code: &Option<AreaCode>| {
-            code.as_ref().map_or(NONE, |c| interner.slot(c.as_str()))
-        };
-        let sig = SignatureRef {
-            petition,
-            country: self.countries.slot(signature.country.as_str()),
-            constituency: area(&mut self.constituencies, &signature.constituency),
-            ward: area(&mut self.wards, &signature.ward),
-            council: signature
-                .council
-                .as_deref()
-                .map_or(NONE, |c| self.councils.slot(c)),
-            channel,
-            live: true,
-        };
-        self.signatures.resize(index as usize, NOT_A_SIGNATURE);
-        self.signatures.push(sig);
+        let [country, constituency, ward, council] = self.place_slots(signature);
+        // Written field by field where it lives: a record assembled on the stack and
+        // copied in was read back with wide loads right after its narrow stores, and
+        // such a load waits for every earlier store to reach memory (the dedup insert
+        // above usually misses the cache), which profiling showed to be costly.
+        self.signatures.resize(index as usize + 1, NOT_A_SIGNATURE);
+        let sig = &mut self.signatures[index as usize];
+        sig.petition = petition;
+        sig.country = country;
+        sig.constituency = constituency;
+        sig.ward = ward;
+        sig.council = council;
+        sig.channel = channel;
+        sig.live = true;
         let p = &mut self.petitions[petition as usize];
         p.added += 1;
-        p.count(&sig, 1);
+        p.count(&self.signatures[index as usize], 1);
         // Signatures mostly arrive in time order: bump the last hour without a search.
         let hour = time_ms / MS_PER_HOUR;
         match p.hourly.last_entry() {
@@ -917,6 +1102,45 @@ impl Projection {
             }
         }
         Ok(())
+    }
+
+    /// The country, constituency, ward and council slots of a signature's place,
+    /// interning names not seen before.
+    fn place_slots(&mut self, signature: &SignatureFacts<'_>) -> [u32; 4] {
+        let hash = signature.place_hash;
+        let known = self.places.0.get(&hash);
+        if let Some(place) = known {
+            let council = match place.slots[3] {
+                NONE => None,
+                slot => Some(self.councils.name(slot)),
+            };
+            if place.country == signature.country
+                && place.constituency == signature.constituency
+                && place.ward == signature.ward
+                && council == signature.council
+            {
+                return place.slots;
+            }
+        }
+        let area = |interner: &mut Interner, code: &Option<AreaCode>| {
+            code.as_ref().map_or(NONE, |c| interner.slot(c.as_str()))
+        };
+        let slots = [
+            self.countries.slot(signature.country.as_str()),
+            area(&mut self.constituencies, &signature.constituency),
+            area(&mut self.wards, &signature.ward),
+            signature.council.map_or(NONE, |c| self.councils.slot(c)),
+        ];
+        if known.is_none() {
+            let place = Place {
+                country: signature.country,
+                constituency: signature.constituency,
+                ward: signature.ward,
+                slots,
+            };
+            self.places.0.insert(hash, place);
+        }
+        slots
     }
 
     /// Takes a live signature out of every count.
@@ -1087,6 +1311,7 @@ impl Projection {
                 .into_iter()
                 .map(|e| (e.id.as_str().to_string(), e))
                 .collect(),
+            places: Places::default(),
             dedup: s.dedup.into_iter().collect(),
             signatures: {
                 let mut dense = Vec::new();
@@ -1102,5 +1327,94 @@ impl Projection {
                 dense
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::record::PetitionText;
+
+    fn signature(tag: u8, constituency: &str, council: &str) -> Signature {
+        Signature {
+            petition_id: Id::parse("p").unwrap(),
+            country: CountryCode::parse("GB").unwrap(),
+            constituency: Some(AreaCode::parse(constituency).unwrap()),
+            ward: None,
+            council: Some(council.to_string()),
+            channel: Channel::Online,
+            consent_to_share: false,
+            dedup_tag: [tag; 16],
+            commitment: [0; 32],
+        }
+    }
+
+    /// The place memo only saves lookups. A place whose hash is taken by another
+    /// (forced here: 64-bit collisions do not happen by chance in a test) is interned
+    /// the usual way, and neither place's slots are confused.
+    #[test]
+    fn place_memo_collisions_fall_back_to_the_interners() {
+        let opened = Record::PetitionOpened {
+            petition_id: Id::parse("p").unwrap(),
+            title: "P".into(),
+            text: PetitionText::Hash([0; 32]),
+            target: "T".into(),
+            closes_on: None,
+            thresholds: vec![],
+        };
+        // Each later signature differs from the first only in its constituency or
+        // only in its council, and its place hash is made to lead to the first's.
+        let first = signature(1, "E14000001", "Leeds");
+        let others = [
+            signature(2, "E14000002", "Leeds"),
+            signature(3, "E14000001", "Newcastle upon Tyne"),
+        ];
+        let at = |i: u64, record: Record| Entry::v1(1_700_000_000_000 + i, "tok", record);
+        let mut plain = Projection::new();
+        let mut colliding = Projection::new();
+        for (i, record) in [opened, Record::SignatureAdded(first)]
+            .into_iter()
+            .enumerate()
+        {
+            plain.try_apply(&at(i as u64, record.clone())).unwrap();
+            colliding.try_apply(&at(i as u64, record)).unwrap();
+        }
+        let first_place = colliding.places.0.values().next().unwrap().clone();
+        for (i, other) in others.into_iter().enumerate() {
+            let hash = SignatureFacts::from(&other).place_hash;
+            colliding.places.0.insert(hash, first_place.clone());
+            let entry = at(2 + i as u64, Record::SignatureAdded(other));
+            plain.try_apply(&entry).unwrap();
+            colliding.try_apply(&entry).unwrap();
+        }
+        assert_eq!(plain.to_snapshot(), colliding.to_snapshot());
+        let slots = |i: usize| {
+            let s = colliding.signatures[i];
+            [s.country, s.constituency, s.ward, s.council]
+        };
+        assert_eq!(slots(1), [0, 0, NONE, 0]);
+        assert_eq!(slots(2), [0, 1, NONE, 0]);
+        assert_eq!(slots(3), [0, 0, NONE, 1]);
+        // The memo kept the first place under every hash: nothing was overwritten.
+        assert_eq!(colliding.places.0.len(), 3);
+        assert!(colliding.places.0.values().all(|p| p.slots == slots(1)));
+    }
+
+    #[test]
+    fn inline_keys_pack_each_byte_in_place_with_the_length() {
+        let text = "E14000831-ward-x";
+        for len in 0..=16 {
+            let name = &text[..len];
+            let expected = (len < 16).then(|| {
+                let mut key = [0u8; 16];
+                key[..len].copy_from_slice(name.as_bytes());
+                key[15] = len as u8;
+                InlineKey(u128::from_le_bytes(key))
+            });
+            assert_eq!(InlineKey::new(name), expected, "{name:?}");
+        }
+        // Names that differ in one byte or only in length get different keys.
+        assert_ne!(InlineKey::new("ab"), InlineKey::new("ab\0"));
+        assert_ne!(InlineKey::new("E14000831"), InlineKey::new("E14000832"));
     }
 }

@@ -278,6 +278,79 @@ fn a_tampered_data_directory_is_named() {
     );
 }
 
+/// `audit_dir` opens each batch's checkpoint ahead of the audit, on another thread;
+/// a damaged checkpoint must still be named only if nothing before its batch is wrong.
+#[test]
+fn a_data_directory_names_its_first_finding_in_log_order() {
+    let p = publish();
+    let journal_path = p.dir.path().join("journal");
+    let honest = std::fs::read(&journal_path).unwrap();
+    // The checkpoint committing entries [21, 28) (batches of 7), with one signature
+    // character changed.
+    let mut checkpoints = Vec::new();
+    ledger::store::read_log(p.dir.path(), &mut |batch| {
+        checkpoints.push((batch.tree_size, batch.checkpoint));
+        Ok(())
+    })
+    .unwrap();
+    let (size, note) = checkpoints.iter().find(|(size, _)| *size == 28).unwrap();
+    let at = honest
+        .windows(note.len())
+        .position(|w| w == note.as_bytes())
+        .unwrap();
+    let mut bad_checkpoint = honest.clone();
+    let sig = at + note.len() - 4;
+    bad_checkpoint[sig] = if bad_checkpoint[sig] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    std::fs::write(&journal_path, &bad_checkpoint).unwrap();
+    let err = audit_dir(p.dir.path(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            projector::Error::Audit(Finding::BadCheckpoint { size: 28, .. })
+        ),
+        "{size}: {err}"
+    );
+    // An entry changed in an earlier batch is named first.
+    let target = &p.log[17];
+    let entry_at = honest
+        .windows(target.len())
+        .position(|w| w == target.as_slice())
+        .unwrap();
+    bad_checkpoint[entry_at + target.len() - 1] ^= 1;
+    std::fs::write(&journal_path, &bad_checkpoint).unwrap();
+    let err = audit_dir(p.dir.path(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            projector::Error::Audit(Finding::LeafMismatch { index: 17 })
+        ),
+        "{err}"
+    );
+    // An entry changed in the batch of the damaged checkpoint comes after it: the
+    // checkpoint is read (and checked) before its batch's entries.
+    let mut later = honest.clone();
+    later[sig] = bad_checkpoint[sig];
+    let target = &p.log[23];
+    let entry_at = honest
+        .windows(target.len())
+        .position(|w| w == target.as_slice())
+        .unwrap();
+    later[entry_at + target.len() - 1] ^= 1;
+    std::fs::write(&journal_path, &later).unwrap();
+    let err = audit_dir(p.dir.path(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            projector::Error::Audit(Finding::BadCheckpoint { size: 28, .. })
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn restarts_load_the_snapshot_and_catch_up() {
     let p = publish();

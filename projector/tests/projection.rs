@@ -490,6 +490,13 @@ proptest! {
         }
         let tally_at_probe = tally_at_probe.unwrap_or_else(|| incremental.tally_text());
         let rebuilt = replayed(&log);
+        // `replay_bytes` reads signatures in place; replaying the decoded entries takes
+        // the other path into the same rules, refusals included.
+        let mut decoded = Projection::new();
+        for e in &log {
+            decoded.replay(&Entry::decode(e).unwrap());
+        }
+        prop_assert_eq!(decoded.to_snapshot(), rebuilt.to_snapshot());
         prop_assert_eq!(incremental.to_snapshot(), rebuilt.to_snapshot());
         prop_assert_eq!(incremental.tally_text(), rebuilt.tally_text());
         prop_assert_eq!(replayed(&log[..probe]).tally_text(), tally_at_probe);
