@@ -37,6 +37,7 @@ use crate::api;
         api::Problem,
         api::LogInfo,
         api::TallyAnswer,
+        api::InclusionAnswer,
         api::AppendAnswer,
         api::AppendedEntry,
         api::HealthAnswer

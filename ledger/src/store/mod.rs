@@ -33,6 +33,7 @@ use crate::merkle::{self, Frontier, HashReader, Node};
 use crate::note::{NoteSigner, NoteVerifier};
 use crate::tile::FULL_TILE_WIDTH;
 use crate::{Error, Hash, HashAlg, Result};
+use rustc_hash::FxHashMap;
 
 use journal::{CheckpointRow, FrameRow, ReplayedBatch, Stop};
 
@@ -134,7 +135,19 @@ pub(crate) struct Shared {
     frames: RwLock<Vec<FrameRow>>,
     checkpoints: RwLock<Vec<CheckpointRow>>,
     head: RwLock<Head>,
+    /// Complete nodes of level [`MEMO_MIN_LEVEL`] and up, remembered once computed.
+    /// A complete node's hash never changes, so entries never go stale; the map is
+    /// emptied when it reaches [`MEMO_MAX_NODES`].
+    memo: RwLock<FxHashMap<Node, Hash>>,
 }
+
+/// Nodes below this level are rebuilt from at most 4 leaf hashes, read together with
+/// the other low siblings of a proof; from it up they are remembered. An inclusion
+/// proof then costs one 256-byte read, a few hashes and memory lookups.
+const MEMO_MIN_LEVEL: u8 = 3;
+/// About 100 MB of remembered nodes; a log of N entries has about N/4 nodes of level
+/// 3 and up, so every node of an 8-million-entry log fits.
+const MEMO_MAX_NODES: usize = 1 << 21;
 
 impl Store {
     /// Creates a new log in `dir` (created if missing; it must not already hold a log),
@@ -221,6 +234,7 @@ impl Store {
             verifier,
             journal: journal_read,
             levels: RwLock::new(Vec::new()),
+            memo: RwLock::new(FxHashMap::default()),
             frames: RwLock::new(Vec::new()),
             checkpoints: RwLock::new(Vec::new()),
             head: RwLock::new(Head {
@@ -354,6 +368,11 @@ impl Store {
     /// The root of the tree of size `size <= current`.
     pub fn root_at(&self, size: u64) -> Result<Hash> {
         self.check_size(size)?;
+        let head = self.shared.head.read().expect("head lock");
+        if head.size == size {
+            return Ok(head.root);
+        }
+        drop(head);
         merkle::tree_hash(self.shared.alg, size, &*self.shared)
     }
 
@@ -565,12 +584,9 @@ fn tile_range(index: u64, width: u16) -> Result<(u64, u64)> {
 impl Shared {
     /// `count` stored hashes of tree level `8 * level`, from node `first`.
     fn read_level(&self, level: usize, first: u64, count: usize) -> Result<Vec<Hash>> {
-        let file = self
-            .levels
-            .read()
-            .expect("levels lock")
+        let levels = self.levels.read().expect("levels lock");
+        let file = levels
             .get(level)
-            .cloned()
             .ok_or_else(|| Error::Corrupt(format!("hash level {level} is missing")))?;
         let mut buf = vec![0u8; count * 32];
         file.read_exact_at(&mut buf, first * 32)
@@ -617,13 +633,36 @@ impl Shared {
 /// complete node is rebuilt from the at most 128 stored hashes beneath it.
 impl HashReader for Shared {
     fn read_hashes(&self, nodes: &[Node]) -> Result<Vec<Hash>> {
+        // The low siblings of an inclusion proof share one aligned block of leaves:
+        // read it once instead of once per node.
+        let mut block: Option<(u64, Vec<Hash>)> = None;
+        let remembered: Vec<Option<Hash>> = {
+            let memo = self.memo.read().expect("memo lock");
+            nodes.iter().map(|node| memo.get(node).copied()).collect()
+        };
         nodes
             .iter()
-            .map(|node| {
-                let stored_level = node.level / 8;
-                let depth = node.level % 8;
-                let mut hashes =
-                    self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
+            .zip(remembered)
+            .map(|(node, remembered)| {
+                if let Some(hash) = remembered {
+                    return Ok(hash);
+                }
+                if node.level >= MEMO_MIN_LEVEL {
+                    return self.node_hash(*node);
+                }
+                let first_leaf = node.index << node.level;
+                let block_index = first_leaf >> MEMO_MIN_LEVEL;
+                let block_len = 1u64 << MEMO_MIN_LEVEL;
+                if (block_index + 1) * block_len > self.head.read().expect("head lock").size {
+                    return self.rebuild_node(*node);
+                }
+                if block.as_ref().map(|(i, _)| *i) != Some(block_index) {
+                    let leaves = self.read_level(0, block_index * block_len, block_len as usize)?;
+                    block = Some((block_index, leaves));
+                }
+                let (_, leaves) = block.as_ref().expect("block just read");
+                let offset = (first_leaf - block_index * block_len) as usize;
+                let mut hashes = leaves[offset..offset + (1 << node.level)].to_vec();
                 while hashes.len() > 1 {
                     hashes = hashes
                         .chunks_exact(2)
@@ -633,6 +672,46 @@ impl HashReader for Shared {
                 Ok(hashes[0])
             })
             .collect()
+    }
+}
+
+impl Shared {
+    /// The hash of the complete node `node`: remembered, or read and rebuilt.
+    fn node_hash(&self, node: Node) -> Result<Hash> {
+        if node.level < MEMO_MIN_LEVEL {
+            return self.rebuild_node(node);
+        }
+        if let Some(hash) = self.memo.read().expect("memo lock").get(&node) {
+            return Ok(*hash);
+        }
+        let hash = self.rebuild_node(node)?;
+        let mut memo = self.memo.write().expect("memo lock");
+        if memo.len() >= MEMO_MAX_NODES {
+            memo.clear();
+        }
+        memo.insert(node, hash);
+        Ok(hash)
+    }
+
+    /// Reads the stored hash of `node`, or rebuilds it: from its two children when they
+    /// are remembered too, otherwise from the stored hashes beneath it (at most 8
+    /// levels down).
+    fn rebuild_node(&self, node: Node) -> Result<Hash> {
+        let depth = node.level % 8;
+        if depth > MEMO_MIN_LEVEL {
+            let left = self.node_hash(Node::new(node.level - 1, node.index * 2))?;
+            let right = self.node_hash(Node::new(node.level - 1, node.index * 2 + 1))?;
+            return Ok(self.alg.node_hash(&left, &right));
+        }
+        let stored_level = node.level / 8;
+        let mut hashes = self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
+        while hashes.len() > 1 {
+            hashes = hashes
+                .chunks_exact(2)
+                .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
+                .collect();
+        }
+        Ok(hashes[0])
     }
 }
 
