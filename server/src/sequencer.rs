@@ -441,8 +441,19 @@ impl State {
                     )
                 })
                 .collect();
-            self.idempotency.put_many(tree_size, &records)?;
+            if let Err(e) = self.idempotency.put_many(tree_size, &records) {
+                // The log stays usable, so these indexes will be reused: the batch's
+                // sealed data must not stay behind at them.
+                if let Err(forget) = self.vault.forget_from(base) {
+                    tracing::error!(error = %forget, "could not forget a failed batch's vault values");
+                }
+                return Err(e);
+            }
         }
+        // A failed append stops the log's writer for good (its page cache can no longer
+        // be trusted), so nothing reuses these indexes in this process; whether the batch
+        // survives is decided by recovery at the next start, which reconciles the vault
+        // and the keys with it.
         let appended = self.store.append_blocking(bytes.to_vec())?;
         if appended.first_index != base {
             // Only the sequencer appends; anything else is a bug that must stop writes.
