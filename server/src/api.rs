@@ -340,6 +340,8 @@ fn path_index(text: &str) -> Result<u64, ApiError> {
 #[derive(Default)]
 struct ViewCache {
     views: RwLock<HashMap<String, (u64, Bytes)>>,
+    /// The last tally of a past tree size; its lock also serialises past replays.
+    past_tally: Mutex<Option<(u64, Bytes)>>,
 }
 
 impl AppState {
@@ -677,7 +679,19 @@ pub(crate) async fn tally(
                 return Ok(answer);
             }
         }
-        // A past size: replay the prefix. Costs a replay of `size` entries.
+        // A past size: replay the prefix, one replay at a time (anyone may ask, and a
+        // replay costs a second per few million entries), keeping the last answer:
+        // a past tally never changes.
+        let mut past = state2
+            .cache
+            .past_tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((cached_size, bytes)) = past.as_ref() {
+            if *cached_size == size {
+                return Ok(bytes.clone());
+            }
+        }
         let text = projector::persist::replay_prefix(&state2.store, size)
             .map(|p| p.tally_text())
             .map_err(|e| match e {
@@ -685,9 +699,9 @@ pub(crate) async fn tally(
                 other => ApiError::internal(other),
             })?;
         let answer = signed_tally(&state2, size, text)?;
-        Ok(Bytes::from(
-            serde_json::to_vec(&answer).map_err(ApiError::internal)?,
-        ))
+        let bytes = Bytes::from(serde_json::to_vec(&answer).map_err(ApiError::internal)?);
+        *past = Some((size, bytes.clone()));
+        Ok(bytes)
     })
     .await?;
     Ok(json_response(StatusCode::OK, bytes))
