@@ -22,10 +22,9 @@
 //! stdout and end with one `RESULT` line (DESIGN.md §8); progress goes to stderr only
 //! when it is a terminal.
 
-use std::fmt::Display;
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,6 @@ use ledger::store::{LogConfig, Store};
 use ledger::{Entry, HashAlg, Record};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tempfile::TempDir;
 
 const ORIGIN: &str = "bench.ledger.example/append";
 const HASH: HashAlg = HashAlg::Blake3;
@@ -59,22 +57,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const REDB_ENTRIES: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("entries");
 const SQLITE_SCHEMA: &str = "CREATE TABLE entries(id INTEGER PRIMARY KEY, data BLOB NOT NULL)";
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// Adds what was being done to an error from any of the three engines.
-trait Context<T> {
-    fn context(self, what: &str) -> BenchResult<T>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, what: &str) -> BenchResult<T> {
-        self.map_err(|e| format!("{what}: {e}").into())
-    }
-}
-
 #[path = "report.rs"]
 mod report;
-use report::{millis, thousands, Progress};
+use report::{
+    bench_scale, millis, scaled_count, temp_dir, temp_root, thousands, BenchResult, Context,
+    Progress,
+};
 
 fn main() {
     if let Err(err) = run() {
@@ -266,40 +254,6 @@ fn run() -> BenchResult<()> {
 // ---------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------
-
-fn bench_scale() -> BenchResult<f64> {
-    match std::env::var("BENCH_SCALE") {
-        Err(std::env::VarError::NotPresent) => Ok(1.0),
-        Err(e) => Err(format!("BENCH_SCALE: {e}").into()),
-        Ok(text) => match text.trim().parse::<f64>() {
-            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
-            _ => Err(format!("BENCH_SCALE must be a positive number, got {text:?}").into()),
-        },
-    }
-}
-
-/// `base * scale` entries, never fewer than `at_least`, so a tiny scale still runs
-/// every scenario at least once.
-fn scaled_count(base: f64, scale: f64, at_least: usize) -> usize {
-    ((base * scale).round() as usize).max(at_least)
-}
-
-/// Where the temp dirs go: cargo's per-target scratch dir when built by cargo, so the
-/// logs sit on the same disk as the build, else the system temp dir.
-fn temp_root() -> BenchResult<PathBuf> {
-    let root = option_env!("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&root).context(&format!("create {}", root.display()))?;
-    Ok(root)
-}
-
-fn temp_dir(root: &Path, prefix: &str) -> BenchResult<TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(root)
-        .context(&format!("create a temp dir under {}", root.display()))
-}
 
 /// The log key: a fresh Ed25519 signed-note key named after the origin.
 fn log_signer() -> BenchResult<NoteSigner> {

@@ -1,9 +1,12 @@
-//! Reporting helpers shared by the benchmark programs (included with `#[path]` by
-//! `ledger/benches/append.rs` and `projector/benches/replay.rs`): number formatting
-//! and a progress line drawn only on a terminal.
+//! Helpers shared by the benchmark programs (included with `#[path]` by
+//! `ledger/benches/append.rs`, `projector/benches/replay.rs` and
+//! `server/benches/http.rs`): errors with context, `BENCH_SCALE`, temp dirs beside the
+//! build, number formatting and a progress line drawn only on a terminal.
 #![allow(dead_code)]
 
+use std::fmt::Display;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub fn millis(d: Duration) -> f64 {
@@ -70,4 +73,52 @@ impl Progress {
         }
         progress
     }
+}
+
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Adds what was being done to an error.
+pub trait Context<T> {
+    fn context(self, what: &str) -> BenchResult<T>;
+}
+
+impl<T, E: Display> Context<T> for Result<T, E> {
+    fn context(self, what: &str) -> BenchResult<T> {
+        self.map_err(|e| format!("{what}: {e}").into())
+    }
+}
+
+/// `BENCH_SCALE` (default 1): the fraction of the full workload to run.
+pub fn bench_scale() -> BenchResult<f64> {
+    match std::env::var("BENCH_SCALE") {
+        Err(std::env::VarError::NotPresent) => Ok(1.0),
+        Err(e) => Err(format!("BENCH_SCALE: {e}").into()),
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+            _ => Err(format!("BENCH_SCALE must be a positive number, got {text:?}").into()),
+        },
+    }
+}
+
+/// `base * scale` entries, never fewer than `at_least`, so a tiny scale still runs
+/// every scenario at least once.
+pub fn scaled_count(base: f64, scale: f64, at_least: usize) -> usize {
+    ((base * scale).round() as usize).max(at_least)
+}
+
+/// Where the temp dirs go: cargo's per-target scratch dir when built by cargo, so the
+/// data sits on the same disk as the build, else the system temp dir.
+pub fn temp_root() -> BenchResult<PathBuf> {
+    let root = option_env!("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&root).context(&format!("create {}", root.display()))?;
+    Ok(root)
+}
+
+pub fn temp_dir(root: &Path, prefix: &str) -> BenchResult<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(root)
+        .context(&format!("create a temp dir under {}", root.display()))
 }

@@ -36,9 +36,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::fmt::Display;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ledger::note::NoteSigner;
@@ -46,7 +45,6 @@ use ledger::store::{LogConfig, Store};
 use ledger::{Entry, HashAlg, Record};
 use projector::persist::{self, Snapshots};
 use projector::{audit, tally, Projection};
-use tempfile::TempDir;
 
 #[path = "../tests/support/campaign.rs"]
 mod campaign;
@@ -70,22 +68,12 @@ const TARGET_RATIO: f64 = 0.5;
 const TARGET_AUDIT_PER_S: f64 = 1_000_000.0;
 const TARGET_RESTART_MS: f64 = 2_000.0;
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// Adds what was being done to an error.
-trait Context<T> {
-    fn context(self, what: &str) -> BenchResult<T>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, what: &str) -> BenchResult<T> {
-        self.map_err(|e| format!("{what}: {e}").into())
-    }
-}
-
 #[path = "../../ledger/benches/report.rs"]
 mod report;
-use report::{millis, thousands, Progress};
+use report::{
+    bench_scale, millis, scaled_count, temp_dir, temp_root, thousands, BenchResult, Context,
+    Progress,
+};
 
 fn main() {
     if let Err(err) = run() {
@@ -309,39 +297,6 @@ fn run() -> BenchResult<()> {
 // ---------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------
-
-fn bench_scale() -> BenchResult<f64> {
-    match std::env::var("BENCH_SCALE") {
-        Err(std::env::VarError::NotPresent) => Ok(1.0),
-        Err(e) => Err(format!("BENCH_SCALE: {e}").into()),
-        Ok(text) => match text.trim().parse::<f64>() {
-            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
-            _ => Err(format!("BENCH_SCALE must be a positive number, got {text:?}").into()),
-        },
-    }
-}
-
-/// `base * scale` entries, never fewer than `at_least`.
-fn scaled_count(base: f64, scale: f64, at_least: usize) -> usize {
-    ((base * scale).round() as usize).max(at_least)
-}
-
-/// Where the temp dirs go: cargo's per-target scratch dir when built by cargo, so the
-/// data directory sits on the same disk as the build, else the system temp dir.
-fn temp_root() -> BenchResult<PathBuf> {
-    let root = option_env!("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&root).context(&format!("create {}", root.display()))?;
-    Ok(root)
-}
-
-fn temp_dir(root: &Path, prefix: &str) -> BenchResult<TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(root)
-        .context(&format!("create a temp dir under {}", root.display()))
-}
 
 /// The log key, rebuilt from its private key text: a store takes its signer by value.
 fn signer(log_key: &str) -> BenchResult<NoteSigner> {

@@ -32,9 +32,8 @@
 //! Figures go to stdout and end with one `RESULT` line.
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -53,7 +52,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use server::node::Node;
-use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -62,7 +60,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../../ledger/benches/report.rs"]
 mod report;
-use report::thousands;
+use report::{temp_dir, temp_root, thousands, BenchResult, Context};
 
 const ORIGIN: &str = "bench.campaign-ledger.example/http";
 const PETITION: &str = "uk-detwin-http-bench";
@@ -96,18 +94,6 @@ const AREAS: &[(&str, &str, &str)] = &[
     ("E14000889", "Reading", "RG1 1JX"),
     ("E14000984", "Sutton", "SM1 1EA"),
 ];
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-trait Context<T> {
-    fn context(self, what: &str) -> BenchResult<T>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, what: &str) -> BenchResult<T> {
-        self.map_err(|e| format!("{what}: {e}").into())
-    }
-}
 
 fn main() {
     // As `campaign-ledger serve` builds it, counting the threads it starts.
@@ -350,23 +336,6 @@ fn bench_secs() -> BenchResult<f64> {
             _ => Err(format!("HTTP_BENCH_SECS must be a positive number, got {text:?}").into()),
         },
     }
-}
-
-/// Cargo's per-target scratch dir when built by cargo, so the data sits on the same
-/// disk as the build, else the system temp dir.
-fn temp_root() -> BenchResult<PathBuf> {
-    let root = option_env!("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&root).context(&format!("create {}", root.display()))?;
-    Ok(root)
-}
-
-fn temp_dir(root: &Path, prefix: &str) -> BenchResult<TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(root)
-        .context(&format!("create a temp dir under {}", root.display()))
 }
 
 /// A router served on a free loopback port, as `campaign-ledger serve` serves.
