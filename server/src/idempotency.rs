@@ -15,7 +15,6 @@
 
 use std::path::Path;
 
-use ledger::Hash;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +34,9 @@ pub struct Remembered {
     /// BLAKE3 of the request body.
     pub fingerprint: [u8; 32],
     pub first_index: u64,
-    pub leaf_hashes: Vec<Hash>,
+    /// How many entries the request appended (their leaf hashes are read from the log,
+    /// which keeps them anyway).
+    pub count: u64,
     /// The size of the tree whose checkpoint answered the first request.
     pub tree_size: u64,
     pub created_unix: u64,
@@ -159,7 +160,7 @@ mod tests {
         Remembered {
             fingerprint: [1; 32],
             first_index,
-            leaf_hashes: vec![[2; 32]],
+            count: 1,
             tree_size: first_index + 1,
             created_unix,
         }

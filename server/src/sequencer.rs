@@ -317,7 +317,7 @@ impl State {
         }
         metrics::histogram!("ledger_batch_entries").record(entries.len() as f64);
         let started = Instant::now();
-        match self.commit(base, &bytes, &sealed, &keys, &pending) {
+        match self.commit(base, bytes, &sealed, &keys, &pending) {
             Ok(appended) => {
                 {
                     let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
@@ -413,7 +413,7 @@ impl State {
     fn commit(
         &self,
         base: u64,
-        bytes: &[Vec<u8>],
+        bytes: Vec<Vec<u8>>,
         sealed: &[(u64, Sealed)],
         keys: &[(String, [u8; 32], usize)],
         pending: &[Pending],
@@ -421,20 +421,18 @@ impl State {
         let items: Vec<(u64, &Sealed)> = sealed.iter().map(|(i, s)| (*i, s)).collect();
         self.vault.put_many(&items)?;
         if !keys.is_empty() {
-            let alg = self.store.hash_alg();
             let tree_size = base + bytes.len() as u64;
             let created_unix = now_ms() / 1000;
             let records: Vec<(String, Remembered)> = keys
                 .iter()
                 .map(|(key, fingerprint, waiter)| {
                     let waiter = &pending[*waiter];
-                    let span = &bytes[waiter.start..waiter.start + waiter.count];
                     (
                         key.clone(),
                         Remembered {
                             fingerprint: *fingerprint,
                             first_index: base + waiter.start as u64,
-                            leaf_hashes: span.iter().map(|b| alg.leaf_hash(b)).collect(),
+                            count: waiter.count as u64,
                             tree_size,
                             created_unix,
                         },
@@ -454,7 +452,7 @@ impl State {
         // be trusted), so nothing reuses these indexes in this process; whether the batch
         // survives is decided by recovery at the next start, which reconciles the vault
         // and the keys with it.
-        let appended = self.store.append_blocking(bytes.to_vec())?;
+        let appended = self.store.append_blocking(bytes)?;
         if appended.first_index != base {
             // Only the sequencer appends; anything else is a bug that must stop writes.
             return Err(crate::Error::Config(format!(
@@ -513,9 +511,13 @@ impl State {
             .map_err(internal)?
             .ok_or_else(|| Refusal::Internal("a remembered checkpoint is missing".into()))?;
         let root = self.store.root_at(remembered.tree_size).map_err(internal)?;
+        let leaf_hashes = (remembered.first_index..remembered.first_index + remembered.count)
+            .map(|index| self.store.leaf_hash(index))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?;
         Ok(Accepted {
             first_index: remembered.first_index,
-            leaf_hashes: remembered.leaf_hashes.clone(),
+            leaf_hashes,
             tree_size: remembered.tree_size,
             root,
             checkpoint: Arc::from(checkpoint),
