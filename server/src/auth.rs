@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(record.scope, Some(Scope::Petition("uk-detwin".into())));
         assert!(!std::fs::read_to_string(dir.path().join("tokens.json"))
             .unwrap()
-            .contains(token.rsplit('_').next().unwrap()));
+            .contains(token.splitn(3, '_').nth(2).unwrap()));
 
         let wrong = format!("Bearer {}x", token);
         assert_eq!(store.authenticate(Some(&wrong)), Err(AuthFailure::Invalid));
