@@ -458,8 +458,14 @@ pub struct HealthAnswer {
 
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = HealthAnswer)))]
 pub(crate) async fn healthz(State(state): State<Shared>) -> Response {
-    let body = json!({"status": "ok", "tree_size": state.store.size()});
-    json_response(StatusCode::OK, Bytes::from(body.to_string()))
+    let health = HealthAnswer {
+        status: "ok",
+        tree_size: state.store.size(),
+    };
+    json_response(
+        StatusCode::OK,
+        Bytes::from(serde_json::to_vec(&health).unwrap_or_default()),
+    )
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
