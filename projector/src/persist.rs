@@ -50,6 +50,27 @@ impl Snapshots {
         txn.commit().map_err(db_err)
     }
 
+    /// The tree size of the latest snapshot, without decoding it.
+    pub fn latest_size(&self) -> Result<Option<u64>> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = match txn.open_table(SNAPSHOTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        let Some(value) = table.get(LATEST).map_err(db_err)? else {
+            return Ok(None);
+        };
+        let bytes = value.value();
+        let size = bytes
+            .get(..8)
+            .ok_or(Error::BadSnapshot("record too short"))?
+            .try_into()
+            .map(u64::from_le_bytes)
+            .map_err(|_| Error::BadSnapshot("record too short"))?;
+        Ok(Some(size))
+    }
+
     /// The latest snapshot: its tree size, root and projection.
     pub fn latest(&self) -> Result<Option<(u64, Hash, Projection)>> {
         let txn = self.db.begin_read().map_err(db_err)?;

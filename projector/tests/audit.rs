@@ -356,6 +356,7 @@ fn restarts_load_the_snapshot_and_catch_up() {
     let p = publish();
     let store = Store::open(p.dir.path(), p.signer()).unwrap();
     let snapshots = Snapshots::open(&p.dir.path().join("projector.redb")).unwrap();
+    assert_eq!(snapshots.latest_size().unwrap(), None);
     let full = persist::load(&snapshots, &store).unwrap();
     assert_eq!(full.tree_size(), p.log.len() as u64);
     // Snapshot part-way, then append more: load = snapshot + catch-up = full replay.
@@ -366,6 +367,7 @@ fn restarts_load_the_snapshot_and_catch_up() {
     snapshots
         .save(&partial, &store.root_at(10).unwrap())
         .unwrap();
+    assert_eq!(snapshots.latest_size().unwrap(), Some(10));
     let more = vec![
         entry(T0 + 10_000_000, signature("uk-detwin", 500, 3))
             .encode()

@@ -52,7 +52,9 @@ impl Node {
         let store = opened.store;
         let started = Instant::now();
         let snapshots = Arc::new(Snapshots::open(&dir.join(datadir::PROJECTOR_DB))?);
-        let snapshot_size = snapshots.latest().ok().flatten().map(|(size, _, _)| size);
+        // Only the size: decoding the snapshot is `load`'s job, and costs as much as a
+        // replay of a million entries.
+        let snapshot_size = snapshots.latest_size().ok().flatten();
         let projection = projector::persist::load(&snapshots, &store)?;
         let replayed =
             projection.tree_size() - snapshot_size.unwrap_or(0).min(projection.tree_size());
