@@ -19,7 +19,7 @@
 //!
 //! Run: `cargo bench -p ledger --bench append`. `BENCH_SCALE=0.02` (default 1.0)
 //! multiplies every entry count and duration for a quick smoke run. Figures go to
-//! stdout and end with one `RESULT` line (DESIGN.md §8); progress goes to stderr only
+//! stdout and end with one `RESULT` line (README, Benchmarks); progress goes to stderr only
 //! when it is a terminal.
 
 use std::ops::Range;
@@ -29,9 +29,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use ledger::note::NoteSigner;
-use ledger::record::{AreaCode, Channel, CountryCode, Id, Signature};
+use ledger::record::{AreaCode, Channel, CountryCode, Id, Name, Signature};
 use ledger::store::{LogConfig, Store};
-use ledger::{Entry, HashAlg, Record};
+use ledger::{DedupTag, Entry, Hash, HashAlg, Record};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -57,9 +57,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const REDB_ENTRIES: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("entries");
 const SQLITE_SCHEMA: &str = "CREATE TABLE entries(id INTEGER PRIMARY KEY, data BLOB NOT NULL)";
 
-#[path = "report.rs"]
-mod report;
-use report::{
+use test_support::bench::{
     bench_scale, millis, scaled_count, temp_dir, temp_root, thousands, BenchResult, Context,
     Progress,
 };
@@ -381,6 +379,7 @@ fn generate_entries(count: usize) -> BenchResult<Entries> {
     let paper_batches = parse_all(PAPER_BATCHES, Id::parse)?;
     let overseas = parse_all(OVERSEAS, CountryCode::parse)?;
     let gb = CountryCode::parse("GB").context("country code")?;
+    let councils = parse_all(COUNCILS, Name::parse)?;
 
     let mut entries = Entries {
         bytes: Vec::with_capacity(count * 140),
@@ -400,7 +399,7 @@ fn generate_entries(count: usize) -> BenchResult<Entries> {
                 c as u32 * WARDS_PER_CONSTITUENCY + rng.gen_range(0..WARDS_PER_CONSTITUENCY);
             let ward =
                 AreaCode::parse(&format!("{ward_prefix}{ward_number:06}")).context("ward code")?;
-            let council = COUNCILS[c % COUNCILS.len()].to_owned();
+            let council = councils[c % councils.len()].clone();
             (gb, Some(constituency), Some(ward), Some(council))
         };
         let (channel, author) = if rng.gen_bool(PAPER_SHARE) {
@@ -410,10 +409,10 @@ fn generate_entries(count: usize) -> BenchResult<Entries> {
             let author = ONLINE_AUTHORS[rng.gen_range(0..ONLINE_AUTHORS.len())];
             (Channel::Online, author)
         };
-        let mut dedup_tag = [0u8; 16];
-        rng.fill(&mut dedup_tag);
-        let mut commitment = [0u8; 32];
-        rng.fill(&mut commitment);
+        let mut dedup_tag = DedupTag::default();
+        rng.fill(&mut dedup_tag.0);
+        let mut commitment = Hash::default();
+        rng.fill(&mut commitment.0);
         let signature = Signature {
             petition_id: petitions[rng.gen_range(0..petitions.len())].clone(),
             country,
@@ -886,7 +885,8 @@ fn inclusion_proofs(store: &Store, entries: &Entries, count: usize) -> BenchResu
         let index = rng.gen_range(0..size);
         let began = Instant::now();
         let proof = store
-            .prove_inclusion(index, size)
+            .inclusion_proof(index, Some(size))
+            .map(|p| p.proof)
             .context("prove_inclusion")?;
         times.push(began.elapsed());
         if done < PROOFS_VERIFIED {

@@ -16,10 +16,7 @@
 //! - A checkpoint is only returned from [`open_checkpoint`] when the log key's
 //!   signature verified and the origin equals the log key's name.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-
-use crate::note::{open_note, sign_note, NoteSigner, NoteVerifier, SignatureType, VerifiedNote};
+use crate::note::{self, Note, NoteSigner, NoteVerifier, SignatureType, Signer, VerifiedNote};
 use crate::{Error, Hash, Result};
 
 /// A log's tree head: origin, tree size and root hash, plus opaque extension lines.
@@ -51,12 +48,7 @@ impl Checkpoint {
     /// Formats whatever the fields hold; call [`Checkpoint::validate`] first if they
     /// were not checked (an origin with a newline would make a different body).
     pub fn to_body(&self) -> String {
-        let mut body = format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            BASE64.encode(self.root)
-        );
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, self.root);
         for extension in &self.extensions {
             body.push_str(extension);
             body.push('\n');
@@ -119,9 +111,11 @@ impl Checkpoint {
         let root_line = lines
             .next()
             .ok_or(Error::MalformedCheckpoint("missing root hash line"))?;
-        let root = decode_hash_base64(root_line).ok_or(Error::MalformedCheckpoint(
-            "root hash must be 32 bytes in padded standard base64",
-        ))?;
+        let root = Hash::parse(root_line)
+            .ok()
+            .ok_or(Error::MalformedCheckpoint(
+                "root hash must be 32 bytes in padded standard base64",
+            ))?;
         let mut extensions = Vec::new();
         for line in lines {
             if line.is_empty() {
@@ -153,14 +147,6 @@ pub(crate) fn parse_decimal_u64(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// Decodes exactly 32 bytes from padded, canonical standard base64 (44 characters).
-pub(crate) fn decode_hash_base64(text: &str) -> Option<Hash> {
-    if text.len() != 44 {
-        return None;
-    }
-    BASE64.decode(text).ok()?.try_into().ok()
-}
-
 /// Signs `checkpoint` with the log key and returns the signed note's text.
 ///
 /// The checkpoint must pass [`Checkpoint::validate`] and its origin must equal the
@@ -172,7 +158,7 @@ pub fn sign_checkpoint(checkpoint: &Checkpoint, log_key: &NoteSigner) -> Result<
             "origin must equal the log key's name",
         ));
     }
-    sign_note(&checkpoint.to_body(), &[log_key])
+    note::sign(Note::new(&checkpoint.to_body())?, &[log_key])
 }
 
 /// Opens a signed checkpoint: the log key's Ed25519 signature must verify
@@ -198,7 +184,7 @@ pub fn open_checkpoint_with_cosigners(
     let mut verifiers = Vec::with_capacity(1 + cosigners.len());
     verifiers.push(log_key.clone());
     verifiers.extend_from_slice(cosigners);
-    let note = open_note(text, &verifiers)?;
+    let note = note::open(text, &verifiers)?;
     if !note.is_verified_by(log_key) {
         return Err(Error::UnverifiedNote);
     }
@@ -214,8 +200,18 @@ pub fn open_checkpoint_with_cosigners(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::{add_cosignature, CosignatureSigner};
+    use crate::note::CosignatureSigner;
+
+    fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
+        note::sign(Note::new(body)?, signers)
+    }
+
+    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
+        note::sign(Note::parse(text)?, signers)
+    }
     use crate::HashAlg;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
 
     const ORIGIN: &str = "example.org/campaign";
 
@@ -245,7 +241,7 @@ mod tests {
 
         let empty = Checkpoint::new(ORIGIN, 0, HashAlg::Sha256.empty_root());
         assert_eq!(Checkpoint::parse_body(&empty.to_body()).unwrap(), empty);
-        let largest = Checkpoint::new(ORIGIN, u64::MAX, [0xff; 32]);
+        let largest = Checkpoint::new(ORIGIN, u64::MAX, Hash([0xff; 32]));
         assert_eq!(Checkpoint::parse_body(&largest.to_body()).unwrap(), largest);
     }
 
@@ -309,7 +305,7 @@ mod tests {
             let checkpoint = Checkpoint {
                 origin: origin.to_string(),
                 size: 1,
-                root: [0; 32],
+                root: Hash([0; 32]),
                 extensions,
             };
             assert!(checkpoint.validate().is_err());
@@ -333,7 +329,7 @@ mod tests {
             Err(Error::MalformedCheckpoint(_))
         ));
         // A note signed by a key whose name is not the origin.
-        let text = sign_note(&sample().to_body(), &[&other]).unwrap();
+        let text = sign_body(&sample().to_body(), &[&other]).unwrap();
         assert!(matches!(
             open_checkpoint(&text, &other.verifier()),
             Err(Error::MalformedCheckpoint(_))
@@ -350,8 +346,8 @@ mod tests {
         ));
         // A cosigner's signature alone is not enough.
         let witness = CosignatureSigner::from_seed("w.example", &[8; 32]).unwrap();
-        let cosigned_by_witness_only = sign_note(&sample().to_body(), &[&stranger])
-            .and_then(|t| add_cosignature(&t, &witness, 10))
+        let cosigned_by_witness_only = sign_body(&sample().to_body(), &[&stranger])
+            .and_then(|t| sign_parsed(&t, &[&witness.at(10)]))
             .unwrap();
         assert!(matches!(
             open_checkpoint_with_cosigners(
@@ -373,7 +369,7 @@ mod tests {
         let witness = CosignatureSigner::from_seed("w.example", &[8; 32]).unwrap();
         let absent = CosignatureSigner::from_seed("w2.example", &[9; 32]).unwrap();
         let text = sign_checkpoint(&sample(), &log_key()).unwrap();
-        let text = add_cosignature(&text, &witness, 1_700_000_000).unwrap();
+        let text = sign_parsed(&text, &[&witness.at(1_700_000_000)]).unwrap();
         let (checkpoint, note) = open_checkpoint_with_cosigners(
             &text,
             &log_key().verifier(),
@@ -393,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn decimal_and_hash_helpers_are_strict() {
+    fn decimal_numbers_are_strict() {
         assert_eq!(parse_decimal_u64("0"), Some(0));
         assert_eq!(parse_decimal_u64("18446744073709551615"), Some(u64::MAX));
         for bad in [
@@ -408,9 +404,5 @@ mod tests {
         ] {
             assert_eq!(parse_decimal_u64(bad), None, "{bad:?}");
         }
-        assert_eq!(
-            decode_hash_base64(&BASE64.encode([9u8; 32])),
-            Some([9u8; 32])
-        );
     }
 }

@@ -18,10 +18,8 @@
 use postcard::ser_flavors::Flavor;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{
-    line, take_refusal, AreaCode, Channel, CountryCode, Id, Record, Signature, NAME_MAX_BYTES,
-};
-use crate::{Error, Result};
+use crate::record::{take_refusal, AreaCode, Channel, CountryCode, Id, Name, Record, Signature};
+use crate::{DedupTag, Error, Hash, Result};
 
 /// Largest encoded entry, in bytes.
 pub const MAX_ENTRY_BYTES: usize = 65_535;
@@ -152,7 +150,7 @@ fn author_is_valid(author: &[u8]) -> bool {
 // looks up and drops. This reads the same bytes in place. It is an addition, not a
 // second format: it accepts exactly the bytes `Entry::decode` accepts as a
 // `signature.added` entry (docs/FORMAT.md part B, §1.1 and §6), using the same value
-// checks (`Id::check`, `AreaCode::from_bytes`, `CountryCode::from_bytes`, `line`,
+// checks (`Id::check`, `AreaCode::from_bytes`, `CountryCode::from_bytes`, `Name::check`,
 // `author_is_valid`), and returns `None` for everything else, leaving the full decoder
 // to say what the entry is or what is wrong with it. `ledger/tests/encoding.rs`
 // compares the two over valid, mutated and random encodings.
@@ -175,8 +173,8 @@ pub struct SignatureEntry<'a> {
     /// The channel: `None` online, else the paper batch's id (a valid `Id`).
     pub paper_batch: Option<&'a str>,
     pub consent_to_share: bool,
-    pub dedup_tag: [u8; 16],
-    pub commitment: [u8; 32],
+    pub dedup_tag: DedupTag,
+    pub commitment: Hash,
 }
 
 impl SignatureEntry<'_> {
@@ -188,7 +186,9 @@ impl SignatureEntry<'_> {
             country: self.country,
             constituency: self.constituency,
             ward: self.ward,
-            council: self.council.map(str::to_owned),
+            council: self
+                .council
+                .map(|c| Name::parse(c).expect("checked when read")),
             channel: match self.paper_batch {
                 None => Channel::Online,
                 Some(batch) => Channel::Paper {
@@ -224,7 +224,7 @@ impl Entry {
         let ward = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
         let council = r.option(|r| {
             let council = std::str::from_utf8(r.string()?).ok()?;
-            line("council", council, NAME_MAX_BYTES).ok()?;
+            Name::check(council).ok()?;
             Some(council)
         })?;
         // Channel: 0 online, 1 paper with its batch id.
@@ -234,8 +234,8 @@ impl Entry {
             _ => return None,
         };
         let consent_to_share = r.flag()?;
-        let dedup_tag = r.array()?;
-        let commitment = r.array()?;
+        let dedup_tag = DedupTag(r.array()?);
+        let commitment = Hash(r.array()?);
         if !r.0.is_empty() {
             return None;
         }
@@ -397,10 +397,10 @@ mod tests {
         Entry::v1(
             1_670_774_400_000,
             "tok-lhka",
-            Record::EventHeld {
+            Record::EventHeld(crate::record::EventHeld {
                 event_id: Id::parse("lhka-2022-12-11").unwrap(),
                 attendance: Some(40),
-            },
+            }),
         )
     }
 

@@ -62,14 +62,10 @@ pub enum Error {
     },
     #[error("data directory {0} already holds a ledger")]
     AlreadyExists(PathBuf),
-    #[error("the log was created with {existing}, not {requested}")]
-    HashMismatch { existing: String, requested: String },
     #[error("data directory is corrupt: {0}")]
     Corrupt(String),
     #[error("the log writer has stopped")]
     WriterStopped,
-    #[error("the commit failed and the log writer stopped (reopen the store to recover): {0}")]
-    CommitFailed(String),
     #[error("a batch must hold at least one entry")]
     EmptyBatch,
 }

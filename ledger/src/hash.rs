@@ -1,4 +1,5 @@
-//! The log's hash function, chosen once when a log is created.
+//! The log's hash function, chosen once when a log is created, and the digests it
+//! produces.
 //!
 //! BLAKE3 (32-byte output) is the default; SHA-256 is the interop mode for C2SP
 //! witnesses and tools. Everything that hashes takes a [`HashAlg`], so one code path
@@ -7,10 +8,126 @@
 use std::fmt;
 use std::str::FromStr;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::Error;
 
-/// A 32-byte digest: a leaf hash, an interior node hash or a tree root.
-pub type Hash = [u8; 32];
+/// Declares a fixed-size byte string whose text form is canonical standard base64 and
+/// whose binary form (postcard: entries, snapshots) is the raw bytes.
+macro_rules! fixed_bytes {
+    ($(#[$meta:meta])* $name:ident, $len:literal, $b64_len:literal, $shape:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; $len]);
+
+        impl $name {
+            /// The raw bytes.
+            pub fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            /// Parses standard padded base64 of exactly this many bytes, and nothing
+            /// else (so every value has one text form).
+            pub fn parse(text: &str) -> Result<$name, Error> {
+                $name::parse_reason(text).map_err(|why| Error::InvalidRecord(why.to_owned()))
+            }
+
+            fn parse_reason(text: &str) -> Result<$name, &'static str> {
+                let mut bytes = [0u8; $len];
+                match BASE64.decode_slice(text, &mut bytes) {
+                    Ok($len) if text.len() == $b64_len => Ok($name(bytes)),
+                    _ => Err($shape),
+                }
+            }
+
+            /// The base64 form, written into `out` without allocating.
+            fn encode<'a>(&self, out: &'a mut [u8; $b64_len]) -> &'a str {
+                let written = BASE64
+                    .encode_slice(self.0, out)
+                    .expect("the buffer fits the base64 form");
+                std::str::from_utf8(&out[..written]).expect("base64 is ASCII")
+            }
+        }
+
+        impl From<[u8; $len]> for $name {
+            fn from(bytes: [u8; $len]) -> $name {
+                $name(bytes)
+            }
+        }
+
+        impl TryFrom<&[u8]> for $name {
+            type Error = std::array::TryFromSliceError;
+            fn try_from(bytes: &[u8]) -> Result<$name, Self::Error> {
+                <[u8; $len]>::try_from(bytes).map($name)
+            }
+        }
+
+        impl AsRef<[u8]> for $name {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.encode(&mut [0; $b64_len]))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(text: &str) -> Result<$name, Error> {
+                $name::parse(text)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(self.encode(&mut [0; $b64_len]))
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = String::deserialize(d)?;
+                    $name::parse_reason(&text).map_err(crate::record::refuse)
+                } else {
+                    <[u8; $len]>::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
+fixed_bytes! {
+    /// A 32-byte digest under a log's hash function: a leaf hash, an interior node
+    /// hash, a tree root, a commitment, the hash of a text.
+    ///
+    /// Text form (`Display`, `FromStr`, JSON): standard padded base64, 44 characters,
+    /// as in checkpoints and receipts. Binary form: the 32 raw bytes.
+    Hash, 32, 44, "must be standard base64 of exactly 32 bytes"
+}
+
+fixed_bytes! {
+    /// A signature's dedup tag: the first 16 bytes of a keyed BLAKE3 of the petition
+    /// and the signer's normalised identity (docs/FORMAT.md part E).
+    ///
+    /// Text form: standard padded base64, 24 characters. Binary form: the 16 raw bytes.
+    DedupTag, 16, 24, "must be standard base64 of exactly 16 bytes"
+}
 
 /// The hash function of one log. Fixed at creation; named wherever the log is described.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -32,10 +149,10 @@ impl HashAlg {
     /// `H(data)`.
     pub fn digest(self, data: &[u8]) -> Hash {
         match self {
-            HashAlg::Blake3 => *blake3::hash(data).as_bytes(),
+            HashAlg::Blake3 => Hash(*blake3::hash(data).as_bytes()),
             HashAlg::Sha256 => {
                 use sha2::Digest;
-                sha2::Sha256::digest(data).into()
+                Hash(sha2::Sha256::digest(data).into())
             }
         }
     }
@@ -52,14 +169,14 @@ impl HashAlg {
                 let mut h = blake3::Hasher::new();
                 h.update(&[0]);
                 h.update(entry);
-                *h.finalize().as_bytes()
+                Hash(*h.finalize().as_bytes())
             }
             HashAlg::Sha256 => {
                 use sha2::Digest;
                 let mut h = sha2::Sha256::new();
                 h.update([0u8]);
                 h.update(entry);
-                h.finalize().into()
+                Hash(h.finalize().into())
             }
         }
     }
@@ -68,8 +185,8 @@ impl HashAlg {
     pub fn node_hash(self, left: &Hash, right: &Hash) -> Hash {
         let mut buf = [0u8; 65];
         buf[0] = 1;
-        buf[1..33].copy_from_slice(left);
-        buf[33..].copy_from_slice(right);
+        buf[1..33].copy_from_slice(&left.0);
+        buf[33..].copy_from_slice(&right.0);
         self.digest(&buf)
     }
 }
@@ -136,7 +253,35 @@ mod tests {
         assert!("md5".parse::<HashAlg>().is_err());
     }
 
-    fn hex(h: &[u8]) -> String {
+    #[test]
+    fn text_form_is_canonical_padded_base64() {
+        let hash = HashAlg::Blake3.digest(b"x");
+        let text = hash.to_string();
+        assert_eq!(text.len(), 44);
+        assert_eq!(text.parse::<Hash>().unwrap(), hash);
+        assert_eq!(serde_json::to_string(&hash).unwrap(), format!("\"{text}\""));
+        assert_eq!(postcard::to_allocvec(&hash).unwrap(), hash.0);
+        let unpadded = text.trim_end_matches('=');
+        for bad in [
+            unpadded,
+            "AAAA",
+            "",
+            &format!("{text}AAAA"),
+            &text.replace('A', "-"),
+        ] {
+            assert!(bad.parse::<Hash>().is_err(), "{bad:?}");
+        }
+        // Trailing bits that canonical base64 leaves zero.
+        let zero = Hash([0; 32]).to_string();
+        assert_eq!(zero, format!("{}=", "A".repeat(43)));
+        assert!(format!("{}B=", "A".repeat(42)).parse::<Hash>().is_err());
+        let tag = DedupTag([7; 16]);
+        assert_eq!(tag.to_string().parse::<DedupTag>().unwrap(), tag);
+        assert_eq!(postcard::to_allocvec(&tag).unwrap(), [7; 16]);
+    }
+
+    fn hex(h: &Hash) -> String {
+        let h = h.as_bytes();
         h.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -22,6 +22,8 @@ pub mod error;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod receipt;
 pub mod record;
 pub mod store;
@@ -29,5 +31,5 @@ pub mod tile;
 
 pub use entry::Entry;
 pub use error::{Error, Result};
-pub use hash::{Hash, HashAlg};
+pub use hash::{DedupTag, Hash, HashAlg};
 pub use record::Record;

@@ -10,6 +10,8 @@
 //! pure function of the proof, the sizes and the roots. Any proof that does not check is
 //! [`Error::ProofFailed`], whatever was wrong with it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Error, Hash, HashAlg, Result};
 
 /// A complete subtree aligned to its size: it covers the leaves
@@ -113,23 +115,135 @@ pub fn tree_hash(alg: HashAlg, size: u64, reader: &dyn HashReader) -> Result<Has
     Ok(range_hashes(alg, &[(0, size)], reader)?[0])
 }
 
-/// The RFC 9162 §2.1.3.1 inclusion proof (audit path) of leaf `index` in the tree of
-/// size `size`, ordered from the leaf upwards.
-///
-/// Fails with [`Error::IndexOutOfRange`] unless `index < size`. Cost: one `read_hashes`
-/// call for at most `2 * log2(size)` nodes.
-pub fn prove_inclusion(
-    alg: HashAlg,
-    index: u64,
-    size: u64,
-    reader: &dyn HashReader,
-) -> Result<Vec<Hash>> {
-    if index >= size {
-        return Err(Error::IndexOutOfRange { index, size });
+/// An inclusion proof with everything it connects: the leaf hash at `index`, the
+/// audit path, and the root of the tree of size `tree_size`. As JSON (any
+/// human-readable format) the hashes are base64.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InclusionProof {
+    pub index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: Hash,
+    pub root: Hash,
+    /// RFC 9162 §2.1.3 audit path, leaf upwards.
+    pub proof: Vec<Hash>,
+}
+
+impl InclusionProof {
+    /// Builds the RFC 9162 §2.1.3.1 proof of leaf `index` in the tree of size
+    /// `tree_size` (`index < tree_size`, else [`Error::IndexOutOfRange`]) with one
+    /// `read_hashes` call for the leaf, the path and (unless `root` is given) the root:
+    /// at most about `3 * log2(tree_size)` nodes.
+    pub fn build(
+        alg: HashAlg,
+        index: u64,
+        tree_size: u64,
+        root: Option<Hash>,
+        reader: &dyn HashReader,
+    ) -> Result<InclusionProof> {
+        if index >= tree_size {
+            return Err(Error::IndexOutOfRange {
+                index,
+                size: tree_size,
+            });
+        }
+        let mut ranges = Vec::new();
+        inclusion_ranges(index, 0, tree_size, &mut ranges);
+        let path_len = ranges.len();
+        ranges.push((index, index + 1));
+        if root.is_none() {
+            ranges.push((0, tree_size));
+        }
+        let mut hashes = range_hashes(alg, &ranges, reader)?;
+        let root = match root {
+            Some(root) => root,
+            None => hashes.pop().expect("the root was asked for"),
+        };
+        let leaf_hash = hashes.pop().expect("the leaf was asked for");
+        debug_assert_eq!(hashes.len(), path_len);
+        Ok(InclusionProof {
+            index,
+            tree_size,
+            leaf_hash,
+            root,
+            proof: hashes,
+        })
     }
-    let mut ranges = Vec::new();
-    inclusion_ranges(index, 0, size, &mut ranges);
-    range_hashes(alg, &ranges, reader)
+
+    /// Checks it ([`verify_inclusion`]).
+    pub fn verify(&self, alg: HashAlg) -> Result<()> {
+        verify_inclusion(
+            alg,
+            self.index,
+            self.tree_size,
+            &self.leaf_hash,
+            &self.proof,
+            &self.root,
+        )
+    }
+}
+
+/// A consistency proof with the two roots it connects. As JSON the hashes are base64.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: Hash,
+    pub to_root: Hash,
+    /// RFC 9162 §2.1.4 proof; empty when `from == to`.
+    pub proof: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// Builds the RFC 9162 §2.1.4.1 proof between the trees of sizes `from` and `to`
+    /// (`0 < from <= to`, else [`Error::BadRange`]: nothing can be proved about the empty
+    /// tree, see [`verify_consistency`]) with one `read_hashes` call for both roots
+    /// (unless `to_root` is given) and the proof: at most about `3 * log2(to)` nodes.
+    pub fn build(
+        alg: HashAlg,
+        from: u64,
+        to: u64,
+        to_root: Option<Hash>,
+        reader: &dyn HashReader,
+    ) -> Result<ConsistencyProof> {
+        if from == 0 || from > to {
+            return Err(Error::BadRange { from, to });
+        }
+        let mut ranges = Vec::new();
+        if from < to {
+            consistency_ranges(from, 0, to, true, &mut ranges);
+        }
+        ranges.push((0, from));
+        if to_root.is_none() {
+            ranges.push((0, to));
+        }
+        let mut hashes = range_hashes(alg, &ranges, reader)?;
+        let to_root = match to_root {
+            Some(root) => root,
+            None => hashes.pop().expect("the new root was asked for"),
+        };
+        let from_root = hashes.pop().expect("the old root was asked for");
+        Ok(ConsistencyProof {
+            from,
+            to,
+            from_root,
+            to_root,
+            proof: hashes,
+        })
+    }
+
+    /// Checks it ([`verify_consistency`]).
+    pub fn verify(&self, alg: HashAlg) -> Result<()> {
+        verify_consistency(
+            alg,
+            self.from,
+            self.to,
+            &self.from_root,
+            &self.to_root,
+            &self.proof,
+        )
+    }
 }
 
 /// The ranges whose hashes make up PATH(index, D[start:end]), leaf upwards.
@@ -186,28 +300,6 @@ pub fn verify_inclusion(
     } else {
         Err(Error::ProofFailed)
     }
-}
-
-/// The RFC 9162 §2.1.4.1 consistency proof between the trees of sizes `from` and `to`.
-///
-/// Empty when `from == to`. Fails with [`Error::BadRange`] unless `0 < from <= to`:
-/// nothing can be proved about the empty tree (see [`verify_consistency`]). Cost: one `read_hashes` call for at most
-/// `2 * log2(to)` nodes.
-pub fn prove_consistency(
-    alg: HashAlg,
-    from: u64,
-    to: u64,
-    reader: &dyn HashReader,
-) -> Result<Vec<Hash>> {
-    if from == 0 || from > to {
-        return Err(Error::BadRange { from, to });
-    }
-    if from == to {
-        return Ok(Vec::new());
-    }
-    let mut ranges = Vec::new();
-    consistency_ranges(from, 0, to, true, &mut ranges);
-    range_hashes(alg, &ranges, reader)
 }
 
 /// The ranges whose hashes make up SUBPROOF(m, D[start:end], whole_old_tree).
@@ -456,12 +548,16 @@ mod tests {
         for size in 1..=33u64 {
             let root = tree_hash(alg, size, &tree).unwrap();
             for index in 0..size {
-                let proof = prove_inclusion(alg, index, size, &tree).unwrap();
+                let proof = InclusionProof::build(alg, index, size, None, &tree)
+                    .unwrap()
+                    .proof;
                 verify_inclusion(alg, index, size, &tree.0[index as usize], &proof, &root).unwrap();
             }
             for from in 1..=size {
                 let old = tree_hash(alg, from, &tree).unwrap();
-                let proof = prove_consistency(alg, from, size, &tree).unwrap();
+                let proof = ConsistencyProof::build(alg, from, size, None, &tree)
+                    .unwrap()
+                    .proof;
                 verify_consistency(alg, from, size, &old, &root, &proof).unwrap();
             }
         }
@@ -472,14 +568,14 @@ mod tests {
         let alg = HashAlg::Blake3;
         let tree = leaves(alg, 4);
         assert!(matches!(
-            prove_inclusion(alg, 4, 4, &tree),
+            InclusionProof::build(alg, 4, 4, None, &tree),
             Err(Error::IndexOutOfRange { .. })
         ));
         assert!(matches!(
-            prove_consistency(alg, 5, 4, &tree),
+            ConsistencyProof::build(alg, 5, 4, None, &tree),
             Err(Error::BadRange { .. })
         ));
-        let h = [0u8; 32];
+        let h = Hash([0u8; 32]);
         assert!(verify_inclusion(alg, 0, 0, &h, &[], &h).is_err());
         assert!(verify_inclusion(alg, u64::MAX, u64::MAX, &h, &[h; 70], &h).is_err());
         assert!(verify_consistency(alg, u64::MAX - 1, u64::MAX, &h, &h, &[h; 70]).is_err());

@@ -384,18 +384,6 @@ impl Note {
         Ok(())
     }
 
-    /// Signs the body with `signer` and adds the signature (see [`Note::add_signature`]).
-    pub fn sign(&mut self, signer: &NoteSigner) -> Result<()> {
-        let signature = signer.signature(&self.body)?;
-        self.add_signature(signature)
-    }
-
-    /// Cosigns the body with `cosigner` at `unix_time` and adds the cosignature.
-    pub fn cosign(&mut self, cosigner: &CosignatureSigner, unix_time: u64) -> Result<()> {
-        let signature = cosigner.cosignature(&self.body, unix_time)?;
-        self.add_signature(signature)
-    }
-
     /// The note's text: body, blank line, signature lines. Fails if there are none.
     pub fn to_text(&self) -> Result<String> {
         if self.signatures.is_empty() {
@@ -480,7 +468,7 @@ pub struct VerifiedSignature {
 }
 
 /// A note with at least one signature by a known key that verified. Only
-/// [`Note::verify`] and [`open_note`] make one.
+/// [`Note::verify`] and [`open`] make one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedNote {
     body: String,
@@ -523,43 +511,32 @@ impl VerifiedNote {
     }
 }
 
-/// Signs `body` with every signer, in order, and returns the signed note's text.
-///
-/// `body` must satisfy [`check_note_body`]; at least one signer is required.
-pub fn sign_note(body: &str, signers: &[&NoteSigner]) -> Result<String> {
-    if signers.is_empty() {
-        return Err(Error::MalformedNote("a note needs at least one signature"));
-    }
-    let mut note = Note::new(body)?;
+/// A key that signs note bodies, as Go's `note.Signer`: the log key ([`NoteSigner`],
+/// Ed25519, type `0x01`) or an auditor's ([`CosignatureSigner`], type `0x04`).
+pub trait Signer {
+    /// The key name.
+    fn name(&self) -> &str;
+    /// The key ID.
+    fn key_id(&self) -> u32;
+    /// The signature of `body`, which must pass [`check_note_body`].
+    fn sign(&self, body: &str) -> Result<NoteSignature>;
+}
+
+/// Signs `note` with every signer, in order, replacing any earlier signature by the same
+/// key, and returns the signed note's text. `note` is new ([`Note::new`]) or read from a
+/// signed note ([`Note::parse`], which verifies nothing: a cosigner states that it
+/// checked the note, so open it first). At least one signature is required.
+pub fn sign(mut note: Note, signers: &[&dyn Signer]) -> Result<String> {
     for signer in signers {
-        note.sign(signer)?;
+        note.add_signature(signer.sign(&note.body)?)?;
     }
     note.to_text()
 }
 
 /// Parses `text` strictly and verifies it against the known keys (see [`Note::parse`]
 /// and [`Note::verify`]).
-pub fn open_note(text: &str, verifiers: &[NoteVerifier]) -> Result<VerifiedNote> {
+pub fn open(text: &str, verifiers: &[NoteVerifier]) -> Result<VerifiedNote> {
     Note::parse(text)?.verify(verifiers)
-}
-
-/// Adds signatures to an existing signed note, replacing any earlier signature by the
-/// same key. Verifies nothing: check the note first if that matters.
-pub fn add_signatures(text: &str, signers: &[&NoteSigner]) -> Result<String> {
-    let mut note = Note::parse(text)?;
-    for signer in signers {
-        note.sign(signer)?;
-    }
-    note.to_text()
-}
-
-/// Adds a cosignature at `unix_time` to an existing signed note, replacing any earlier
-/// cosignature by the same key. A cosigner states that it checked the note: open it
-/// (e.g. with `checkpoint::open_checkpoint`) before calling this.
-pub fn add_cosignature(text: &str, cosigner: &CosignatureSigner, unix_time: u64) -> Result<String> {
-    let mut note = Note::parse(text)?;
-    note.cosign(cosigner, unix_time)?;
-    note.to_text()
 }
 
 // ---------------------------------------------------------------------------------
@@ -650,11 +627,6 @@ impl NoteVerifier {
         )
     }
 
-    /// Opens the note `text` with this key as the only known key (see [`open_note`]).
-    pub fn verify_note(&self, text: &str) -> Result<VerifiedNote> {
-        open_note(text, std::slice::from_ref(self))
-    }
-
     /// Checks `signature` on `body`: it must carry this key's name and ID and verify.
     /// Any failure is [`Error::UnverifiedNote`].
     pub fn verify_signature(
@@ -731,6 +703,7 @@ impl FromStr for NoteVerifier {
 }
 
 /// The secret half shared by both signer kinds.
+#[derive(Clone)]
 struct KeyPair {
     name: String,
     signature_type: SignatureType,
@@ -814,6 +787,62 @@ impl KeyPair {
     }
 }
 
+/// What both signer kinds share, around their [`KeyPair`]: constructors, the secret
+/// and public text forms, `Debug` without the secret, and [`Signer`]'s name and key ID.
+macro_rules! signer_key {
+    ($signer:ident, $type:expr) => {
+        impl $signer {
+            /// A fresh random key named `name`.
+            pub fn generate(name: &str) -> Result<$signer> {
+                Ok($signer::with_keys(KeyPair::generate(name, $type)?))
+            }
+
+            /// The key with this RFC 8032 seed. Meant for tests and fixed examples.
+            pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<$signer> {
+                Ok($signer::with_keys(KeyPair::from_seed(name, $type, seed)?))
+            }
+
+            /// The `PRIVATE+KEY+...` signer key. Secret: store it like one.
+            pub fn to_private_key(&self) -> String {
+                self.keys.private_key()
+            }
+
+            /// The matching verifier.
+            pub fn verifier(&self) -> NoteVerifier {
+                self.keys.verifier()
+            }
+
+            /// The matching verifier key string.
+            pub fn verifier_key(&self) -> String {
+                self.verifier().vkey()
+            }
+        }
+
+        impl fmt::Debug for $signer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    concat!(stringify!($signer), "({}+{:08x})"),
+                    self.keys.name, self.keys.key_id
+                )
+            }
+        }
+    };
+}
+
+/// Declares [`Signer::name`] and [`Signer::key_id`] from the key pair.
+macro_rules! name_and_key_id {
+    () => {
+        fn name(&self) -> &str {
+            &self.keys.name
+        }
+
+        fn key_id(&self) -> u32 {
+            self.keys.key_id
+        }
+    };
+}
+
 /// An Ed25519 note signing key (type `0x01`), e.g. the log key. Its name is the log's
 /// origin.
 ///
@@ -823,19 +852,11 @@ pub struct NoteSigner {
     keys: KeyPair,
 }
 
-impl NoteSigner {
-    /// A fresh random key named `name`.
-    pub fn generate(name: &str) -> Result<NoteSigner> {
-        Ok(NoteSigner {
-            keys: KeyPair::generate(name, SignatureType::Ed25519)?,
-        })
-    }
+signer_key!(NoteSigner, SignatureType::Ed25519);
 
-    /// The key with this RFC 8032 seed. Meant for tests and fixed examples.
-    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<NoteSigner> {
-        Ok(NoteSigner {
-            keys: KeyPair::from_seed(name, SignatureType::Ed25519, seed)?,
-        })
+impl NoteSigner {
+    fn with_keys(keys: KeyPair) -> NoteSigner {
+        NoteSigner { keys }
     }
 
     /// Parses a `PRIVATE+KEY+...` signer key of type `0x01`; the key ID must match.
@@ -846,47 +867,15 @@ impl NoteSigner {
         }
         NoteSigner::from_seed(&name, signing_key.as_bytes())
     }
-
-    /// The `PRIVATE+KEY+...` signer key. Secret: store it like one.
-    pub fn to_private_key(&self) -> String {
-        self.keys.private_key()
-    }
-
-    /// The key name.
-    pub fn name(&self) -> &str {
-        &self.keys.name
-    }
-
-    /// The key ID.
-    pub fn key_id(&self) -> u32 {
-        self.keys.key_id
-    }
-
-    /// The matching verifier.
-    pub fn verifier(&self) -> NoteVerifier {
-        self.keys.verifier()
-    }
-
-    /// The matching verifier key string.
-    pub fn verifier_key(&self) -> String {
-        self.verifier().vkey()
-    }
-
-    /// The signature of `body` (see [`check_note_body`]).
-    pub fn signature(&self, body: &str) -> Result<NoteSignature> {
-        check_note_body(body)?;
-        Ok(self.keys.signature(body.as_bytes(), &[]))
-    }
-
-    /// The signature line `— <name> <base64>\n` for `body`.
-    pub fn sign(&self, body: &str) -> Result<String> {
-        Ok(self.signature(body)?.to_line())
-    }
 }
 
-impl fmt::Debug for NoteSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NoteSigner({}+{:08x})", self.keys.name, self.keys.key_id)
+impl Signer for NoteSigner {
+    name_and_key_id!();
+
+    /// An Ed25519 signature of the body.
+    fn sign(&self, body: &str) -> Result<NoteSignature> {
+        check_note_body(body)?;
+        Ok(self.keys.signature(body.as_bytes(), &[]))
     }
 }
 
@@ -899,21 +888,15 @@ impl fmt::Debug for NoteSigner {
 /// secret.
 pub struct CosignatureSigner {
     keys: KeyPair,
+    /// The time cosignatures state; `None` for the current time.
+    time: Option<u64>,
 }
 
-impl CosignatureSigner {
-    /// A fresh random key named `name`.
-    pub fn generate(name: &str) -> Result<CosignatureSigner> {
-        Ok(CosignatureSigner {
-            keys: KeyPair::generate(name, SignatureType::CosignatureV1)?,
-        })
-    }
+signer_key!(CosignatureSigner, SignatureType::CosignatureV1);
 
-    /// The key with this RFC 8032 seed. Meant for tests and fixed examples.
-    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<CosignatureSigner> {
-        Ok(CosignatureSigner {
-            keys: KeyPair::from_seed(name, SignatureType::CosignatureV1, seed)?,
-        })
+impl CosignatureSigner {
+    fn with_keys(keys: KeyPair) -> CosignatureSigner {
+        CosignatureSigner { keys, time: None }
     }
 
     /// Parses a `PRIVATE+KEY+...` signer key of type `0x04` or `0x01`; the key ID must
@@ -923,36 +906,30 @@ impl CosignatureSigner {
         CosignatureSigner::from_seed(&name, signing_key.as_bytes())
     }
 
-    /// The `PRIVATE+KEY+...` signer key, type `0x04`. Secret: store it like one.
-    pub fn to_private_key(&self) -> String {
-        self.keys.private_key()
+    /// This key, cosigning as of `unix_time` instead of the current time: for fixed
+    /// examples and tests. It must not exceed [`MAX_COSIGNATURE_TIME`].
+    pub fn at(&self, unix_time: u64) -> CosignatureSigner {
+        CosignatureSigner {
+            keys: self.keys.clone(),
+            time: Some(unix_time),
+        }
     }
+}
 
-    /// The cosigner name.
-    pub fn name(&self) -> &str {
-        &self.keys.name
-    }
+impl Signer for CosignatureSigner {
+    name_and_key_id!();
 
-    /// The key ID (type `0x04`).
-    pub fn key_id(&self) -> u32 {
-        self.keys.key_id
-    }
-
-    /// The matching verifier (type `0x04`).
-    pub fn verifier(&self) -> NoteVerifier {
-        self.keys.verifier()
-    }
-
-    /// The matching verifier key string (type `0x04`).
-    pub fn verifier_key(&self) -> String {
-        self.verifier().vkey()
-    }
-
-    /// The cosignature of `body` at `unix_time`: key ID, then `unix_time` as a
-    /// big-endian u64, then the Ed25519 signature of [`cosignature_message`].
-    /// `unix_time` must not exceed [`MAX_COSIGNATURE_TIME`].
-    pub fn cosignature(&self, body: &str, unix_time: u64) -> Result<NoteSignature> {
+    /// The cosignature of `body` now (or at the time given to [`CosignatureSigner::at`];
+    /// 0 if the clock is before 1970): key ID, the time as a big-endian u64, then the
+    /// Ed25519 signature of [`cosignature_message`].
+    fn sign(&self, body: &str) -> Result<NoteSignature> {
         check_note_body(body)?;
+        let unix_time = self.time.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
         if unix_time > MAX_COSIGNATURE_TIME {
             return Err(Error::MalformedNote("cosignature time exceeds 2^63 - 1"));
         }
@@ -961,35 +938,19 @@ impl CosignatureSigner {
             .keys
             .signature(message.as_bytes(), &unix_time.to_be_bytes()))
     }
-
-    /// The cosignature line `— <name> <base64>\n` for `body` at `unix_time`.
-    pub fn cosign(&self, body: &str, unix_time: u64) -> Result<String> {
-        Ok(self.cosignature(body, unix_time)?.to_line())
-    }
-
-    /// [`CosignatureSigner::cosign`] at the current time (0 if the clock is before 1970).
-    pub fn cosign_now(&self, body: &str) -> Result<String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        self.cosign(body, now)
-    }
-}
-
-impl fmt::Debug for CosignatureSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "CosignatureSigner({}+{:08x})",
-            self.keys.name, self.keys.key_id
-        )
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
+        sign(Note::new(body)?, signers)
+    }
+
+    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
+        sign(Note::parse(text)?, signers)
+    }
 
     const BODY: &str = "example.org/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
 
@@ -1157,90 +1118,89 @@ mod tests {
     #[test]
     fn sign_and_open_round_trip() {
         let signer = log_key();
-        let text = sign_note(BODY, &[&signer]).unwrap();
+        let text = sign_body(BODY, &[&signer]).unwrap();
         assert!(text.starts_with(BODY));
         assert!(text[BODY.len()..].starts_with("\n\u{2014} example.org/log "));
-        let verified = open_note(&text, &[signer.verifier()]).unwrap();
+        let verified = open(&text, &[signer.verifier()]).unwrap();
         assert_eq!(verified.body(), BODY);
         assert_eq!(verified.verified().len(), 1);
         assert!(verified.is_verified_by(&signer.verifier()));
         assert_eq!(verified.verified()[0].timestamp, None);
-        assert_eq!(signer.verifier().verify_note(&text).unwrap(), verified);
-        assert!(other_key().verifier().verify_note(&text).is_err());
+        assert!(open(&text, &[other_key().verifier()]).is_err());
         // Parsing and writing is the identity.
         assert_eq!(Note::parse(&text).unwrap().to_text().unwrap(), text);
     }
 
     #[test]
     fn unknown_signatures_are_ignored_but_kept() {
-        let text = sign_note(BODY, &[&other_key(), &log_key()]).unwrap();
-        let verified = open_note(&text, &[log_key().verifier()]).unwrap();
+        let text = sign_body(BODY, &[&other_key(), &log_key()]).unwrap();
+        let verified = open(&text, &[log_key().verifier()]).unwrap();
         assert_eq!(verified.verified().len(), 1);
         assert_eq!(verified.unverified().len(), 1);
         assert_eq!(verified.unverified()[0].name(), "example.org/other");
         // No known key at all.
-        assert!(matches!(open_note(&text, &[]), Err(Error::UnverifiedNote)));
+        assert!(matches!(open(&text, &[]), Err(Error::UnverifiedNote)));
         let stranger = NoteSigner::from_seed("stranger", &seed(9)).unwrap();
         assert!(matches!(
-            open_note(&text, &[stranger.verifier()]),
+            open(&text, &[stranger.verifier()]),
             Err(Error::UnverifiedNote)
         ));
     }
 
     #[test]
     fn same_name_or_same_id_alone_is_an_unknown_key() {
-        let text = sign_note(BODY, &[&log_key()]).unwrap();
+        let text = sign_body(BODY, &[&log_key()]).unwrap();
         // Same name, different key (so different ID): unknown, so unverified.
         let impostor = NoteSigner::from_seed("example.org/log", &seed(7)).unwrap();
         assert!(matches!(
-            open_note(&text, &[impostor.verifier()]),
+            open(&text, &[impostor.verifier()]),
             Err(Error::UnverifiedNote)
         ));
         // Same ID, different name: a line with a renamed key is ignored.
         let renamed = text.replace("\u{2014} example.org/log ", "\u{2014} example.org/other ");
         assert!(matches!(
-            open_note(&renamed, &[log_key().verifier()]),
+            open(&renamed, &[log_key().verifier()]),
             Err(Error::UnverifiedNote)
         ));
     }
 
     #[test]
     fn a_bad_signature_by_a_known_key_rejects_the_note() {
-        let good = sign_note(BODY, &[&log_key(), &other_key()]).unwrap();
+        let good = sign_body(BODY, &[&log_key(), &other_key()]).unwrap();
         let mut note = Note::parse(&good).unwrap();
         let mut bad = note.signatures()[1].clone();
         bad.signature[0] ^= 1;
         note.add_signature(bad).unwrap();
         let text = note.to_text().unwrap();
         // Still fine for someone who only knows the log key...
-        assert!(open_note(&text, &[log_key().verifier()]).is_ok());
+        assert!(open(&text, &[log_key().verifier()]).is_ok());
         // ...but rejected by someone who knows the key whose signature is bad.
         assert!(matches!(
-            open_note(&text, &[log_key().verifier(), other_key().verifier()]),
+            open(&text, &[log_key().verifier(), other_key().verifier()]),
             Err(Error::UnverifiedNote)
         ));
     }
 
     #[test]
     fn repeated_signatures_count_once() {
-        let line = log_key().sign(BODY).unwrap();
+        let line = log_key().sign(BODY).unwrap().to_line();
         let text = format!("{BODY}\n{line}{line}{line}");
-        let verified = open_note(&text, &[log_key().verifier()]).unwrap();
+        let verified = open(&text, &[log_key().verifier()]).unwrap();
         assert_eq!(verified.verified().len(), 1);
-        let other = other_key().sign(BODY).unwrap();
+        let other = other_key().sign(BODY).unwrap().to_line();
         let text = format!("{BODY}\n{other}{other}{line}");
-        let verified = open_note(&text, &[log_key().verifier()]).unwrap();
+        let verified = open(&text, &[log_key().verifier()]).unwrap();
         assert_eq!(verified.unverified().len(), 1);
     }
 
     #[test]
     fn signature_count_is_capped() {
-        let line = log_key().sign(BODY).unwrap();
+        let line = log_key().sign(BODY).unwrap().to_line();
         let at_cap = format!("{BODY}\n{}", line.repeat(MAX_SIGNATURES));
-        assert!(open_note(&at_cap, &[log_key().verifier()]).is_ok());
+        assert!(open(&at_cap, &[log_key().verifier()]).is_ok());
         let over = format!("{BODY}\n{}", line.repeat(MAX_SIGNATURES + 1));
         assert!(matches!(
-            open_note(&over, &[log_key().verifier()]),
+            open(&over, &[log_key().verifier()]),
             Err(Error::MalformedNote(_))
         ));
         // Adding one more to a full note fails too.
@@ -1256,7 +1216,7 @@ mod tests {
 
     #[test]
     fn malformed_notes_are_rejected() {
-        let line = log_key().sign(BODY).unwrap();
+        let line = log_key().sign(BODY).unwrap().to_line();
         let good = format!("{BODY}\n{line}");
         let sig64 = line.trim_end().rsplit(' ').next().unwrap().to_string();
         let bad = [
@@ -1285,7 +1245,7 @@ mod tests {
         for text in &bad {
             assert!(
                 matches!(
-                    open_note(text, &[log_key().verifier()]),
+                    open(text, &[log_key().verifier()]),
                     Err(Error::MalformedNote(_))
                 ),
                 "accepted {text:?}"
@@ -1299,7 +1259,7 @@ mod tests {
             format!("{BODY}\n{line}")
         );
         assert!(matches!(
-            open_note(&split, &[log_key().verifier()]),
+            open(&split, &[log_key().verifier()]),
             Err(Error::UnverifiedNote)
         ));
     }
@@ -1308,48 +1268,48 @@ mod tests {
     fn bodies_must_end_in_newline_and_be_clean() {
         let signer = log_key();
         for body in ["", "abc", "a\n\u{7}\n", "a\r\n"] {
-            assert!(sign_note(body, &[&signer]).is_err(), "{body:?}");
+            assert!(sign_body(body, &[&signer]).is_err(), "{body:?}");
         }
-        assert!(sign_note(BODY, &[]).is_err());
+        assert!(sign_body(BODY, &[]).is_err());
         // Bodies may contain blank lines, even at the end.
         for body in ["\n", "a\n\nb\n", "a\n\n", "\u{2014} x y\n\n\u{2014} z w\n"] {
-            let text = sign_note(body, &[&signer]).unwrap();
-            assert_eq!(open_note(&text, &[signer.verifier()]).unwrap().body(), body);
+            let text = sign_body(body, &[&signer]).unwrap();
+            assert_eq!(open(&text, &[signer.verifier()]).unwrap().body(), body);
         }
     }
 
     #[test]
     fn adding_signatures_replaces_earlier_ones_by_the_same_key() {
-        let text = sign_note(BODY, &[&log_key()]).unwrap();
-        let text = add_signatures(&text, &[&other_key(), &log_key()]).unwrap();
+        let text = sign_body(BODY, &[&log_key()]).unwrap();
+        let text = sign_parsed(&text, &[&other_key(), &log_key()]).unwrap();
         let note = Note::parse(&text).unwrap();
         let names: Vec<&str> = note.signatures().iter().map(|s| s.name()).collect();
         assert_eq!(names, ["example.org/other", "example.org/log"]);
-        let verified = open_note(&text, &[log_key().verifier(), other_key().verifier()]).unwrap();
+        let verified = open(&text, &[log_key().verifier(), other_key().verifier()]).unwrap();
         assert_eq!(verified.verified().len(), 2);
     }
 
     #[test]
     fn ambiguous_verifiers_are_refused() {
-        let text = sign_note(BODY, &[&log_key()]).unwrap();
+        let text = sign_body(BODY, &[&log_key()]).unwrap();
         let v = log_key().verifier();
         // The same verifier twice is harmless.
-        assert!(open_note(&text, &[v.clone(), v.clone()]).is_ok());
+        assert!(open(&text, &[v.clone(), v.clone()]).is_ok());
         // A different key claiming the same name and ID is a configuration error.
         let mut forged = other_key().verifier();
         forged.name = v.name.clone();
         forged.key_id = v.key_id;
         assert!(matches!(
-            open_note(&text, &[v, forged]),
+            open(&text, &[v, forged]),
             Err(Error::MalformedKey(_))
         ));
     }
 
     #[test]
     fn cosignatures_round_trip_and_state_their_time() {
-        let text = sign_note(BODY, &[&log_key()]).unwrap();
-        let cosigned = add_cosignature(&text, &witness(), 1_679_315_147).unwrap();
-        let verified = open_note(&cosigned, &[log_key().verifier(), witness().verifier()]).unwrap();
+        let text = sign_body(BODY, &[&log_key()]).unwrap();
+        let cosigned = sign_parsed(&text, &[&witness().at(1_679_315_147)]).unwrap();
+        let verified = open(&cosigned, &[log_key().verifier(), witness().verifier()]).unwrap();
         assert_eq!(verified.verified().len(), 2);
         assert_eq!(
             verified.cosignature_time(&witness().verifier()),
@@ -1361,17 +1321,17 @@ mod tests {
         assert_eq!(cosig.signature_bytes().len(), 72);
         assert_eq!(cosig.cosignature_time(), Some(1_679_315_147));
         // The witness alone is enough to open the note, as a note.
-        assert!(open_note(&cosigned, &[witness().verifier()]).is_ok());
+        assert!(open(&cosigned, &[witness().verifier()]).is_ok());
     }
 
     #[test]
     fn cosignatures_bind_body_and_time() {
         let w = witness();
-        let line = w.cosign(BODY, 1000).unwrap();
+        let line = w.at(1000).sign(BODY).map(|s| s.to_line()).unwrap();
         let other_body = BODY.replace("\n3\n", "\n4\n");
         let moved = format!("{other_body}\n{line}");
         assert!(matches!(
-            open_note(&moved, &[w.verifier()]),
+            open(&moved, &[w.verifier()]),
             Err(Error::UnverifiedNote)
         ));
         // Change the stated time: the signature no longer checks.
@@ -1379,7 +1339,7 @@ mod tests {
         signature.signature[7] ^= 1;
         let text = format!("{BODY}\n{}", signature.to_line());
         assert!(matches!(
-            open_note(&text, &[w.verifier()]),
+            open(&text, &[w.verifier()]),
             Err(Error::UnverifiedNote)
         ));
         // A plain Ed25519 verifier of the same key does not accept a cosignature.
@@ -1389,11 +1349,19 @@ mod tests {
             &w.verifier().public_key(),
         )
         .unwrap();
-        assert!(open_note(&format!("{BODY}\n{line}"), &[plain]).is_err());
+        assert!(open(&format!("{BODY}\n{line}"), &[plain]).is_err());
         // Times beyond 2^63 - 1 are refused.
-        assert!(w.cosign(BODY, MAX_COSIGNATURE_TIME).is_ok());
-        assert!(w.cosign(BODY, MAX_COSIGNATURE_TIME + 1).is_err());
-        assert!(w.cosign_now(BODY).is_ok());
+        assert!(w
+            .at(MAX_COSIGNATURE_TIME)
+            .sign(BODY)
+            .map(|s| s.to_line())
+            .is_ok());
+        assert!(w
+            .at(MAX_COSIGNATURE_TIME + 1)
+            .sign(BODY)
+            .map(|s| s.to_line())
+            .is_err());
+        assert!(w.sign(BODY).map(|s| s.to_line()).is_ok());
     }
 
     #[test]
@@ -1406,7 +1374,7 @@ mod tests {
 
     #[test]
     fn signature_lines_round_trip() {
-        let line = log_key().sign(BODY).unwrap();
+        let line = log_key().sign(BODY).unwrap().to_line();
         let signature = NoteSignature::parse_line(&line).unwrap();
         assert_eq!(signature.to_line(), line);
         assert_eq!(signature.key_id(), log_key().key_id());

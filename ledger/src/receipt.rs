@@ -28,7 +28,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::checkpoint::{decode_hash_base64, open_checkpoint, parse_decimal_u64, Checkpoint};
+use crate::checkpoint::{open_checkpoint, parse_decimal_u64, Checkpoint};
 use crate::merkle::verify_inclusion;
 use crate::note::{Note, NoteVerifier};
 use crate::{Error, Hash, HashAlg, Result};
@@ -78,7 +78,7 @@ impl Receipt {
         }
         text.push_str(&format!("index {}\n", self.index));
         for hash in &self.proof {
-            text.push_str(&BASE64.encode(hash));
+            text.push_str(&hash.to_string());
             text.push('\n');
         }
         text.push('\n');
@@ -125,7 +125,7 @@ impl Receipt {
             if proof.len() == MAX_PROOF_HASHES {
                 return Err(Error::MalformedReceipt("proof has more than 64 hashes"));
             }
-            proof.push(decode_hash_base64(line).ok_or(Error::MalformedReceipt(
+            proof.push(Hash::parse(line).ok().ok_or(Error::MalformedReceipt(
                 "proof hash must be 32 bytes in padded standard base64",
             ))?);
         }
@@ -181,7 +181,11 @@ fn next_line(text: &str) -> Result<(&str, &str)> {
 mod tests {
     use super::*;
     use crate::checkpoint::sign_checkpoint;
-    use crate::note::{add_cosignature, CosignatureSigner, NoteSigner};
+    use crate::note::{self, CosignatureSigner, Note, NoteSigner, Signer};
+
+    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
+        note::sign(Note::parse(text)?, signers)
+    }
 
     const ORIGIN: &str = "example.org/receipts";
 
@@ -292,7 +296,7 @@ mod tests {
         for h in 0..receipt.proof.len() {
             for bit in 0..256 {
                 let mut flipped = receipt.clone();
-                flipped.proof[h][bit / 8] ^= 1 << (bit % 8);
+                flipped.proof[h].0[bit / 8] ^= 1 << (bit % 8);
                 assert!(flipped.verify(alg, &entries[6], &key).is_err());
             }
         }
@@ -301,7 +305,7 @@ mod tests {
         short.proof.pop();
         assert!(short.verify(alg, &entries[6], &key).is_err());
         let mut long = receipt.clone();
-        long.proof.push([0; 32]);
+        long.proof.push(Hash([0; 32]));
         assert!(long.verify(alg, &entries[6], &key).is_err());
         // Another checkpoint: a bigger tree, signed by the same key.
         let (other, _) = receipt_for(alg, 14, 6);
@@ -326,7 +330,8 @@ mod tests {
         let alg = HashAlg::Sha256;
         let (mut receipt, entries) = receipt_for(alg, 5, 4);
         let witness = CosignatureSigner::from_seed("w.example", &[13; 32]).unwrap();
-        receipt.checkpoint_note = add_cosignature(&receipt.checkpoint_note, &witness, 99).unwrap();
+        receipt.checkpoint_note =
+            sign_parsed(&receipt.checkpoint_note, &[&witness.at(99)]).unwrap();
         let parsed = Receipt::parse(&receipt.to_text()).unwrap();
         assert!(parsed
             .verify(alg, &entries[4], &log_key().verifier())
@@ -376,9 +381,9 @@ mod tests {
         }
         // 64 proof hashes parse, 65 do not.
         let mut many = receipt.clone();
-        many.proof = vec![[0; 32]; 64];
+        many.proof = vec![Hash([0; 32]); 64];
         assert!(Receipt::parse(&many.to_text()).is_ok());
-        many.proof.push([0; 32]);
+        many.proof.push(Hash([0; 32]));
         assert!(Receipt::parse(&many.to_text()).is_err());
         // Every truncation is rejected.
         for cut in 0..text.len() {

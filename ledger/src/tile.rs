@@ -112,19 +112,6 @@ impl TilePath {
         self.width() == FULL_TILE_WIDTH
     }
 
-    /// The leaves the tile covers, `start..end` (`end` exclusive), or `None` if that
-    /// range does not fit in u64.
-    pub fn leaf_range(&self) -> Option<(u64, u64)> {
-        let level = self.level().unwrap_or(0);
-        let leaves_per_hash = leaves_per_hash(level)?;
-        let start = self
-            .index()
-            .checked_mul(u64::from(FULL_TILE_WIDTH))?
-            .checked_mul(leaves_per_hash)?;
-        let end = start.checked_add(u64::from(self.width()).checked_mul(leaves_per_hash)?)?;
-        Some((start, end))
-    }
-
     /// Parses a path relative to the log prefix, e.g. `tile/0/x001/x234/067.p/8`.
     ///
     /// Strict: the level is decimal 0 to 63 without leading zeros, or `entries`; the
@@ -177,11 +164,6 @@ impl TilePath {
             None => TilePath::Entries { index, width },
         })
     }
-}
-
-/// Leaves under one hash of a tile at `level`: `256^level`, or `None` past u64.
-fn leaves_per_hash(level: u8) -> Option<u64> {
-    1u64.checked_shl(TILE_HEIGHT * u32::from(level))
 }
 
 /// Decimal without sign or leading zeros, at most 3 digits (levels and widths).
@@ -275,43 +257,11 @@ impl FromStr for TilePath {
 
 /// The number of hashes at tile level `level` in a tree of `tree_size` leaves:
 /// `floor(tree_size / 256^level)`.
-pub fn hashes_at_level(tree_size: u64, level: u8) -> u64 {
+fn hashes_at_level(tree_size: u64, level: u8) -> u64 {
     match u32::from(level).checked_mul(TILE_HEIGHT) {
         Some(shift) if shift < 64 => tree_size >> shift,
         _ => 0,
     }
-}
-
-/// The hash tile `level`/`index` as it exists in a tree of `tree_size` leaves: full, or
-/// partial with its width. `None` if the tree has no hash in that tile.
-pub fn hash_tile_in_tree(level: u8, index: u64, tree_size: u64) -> Option<TilePath> {
-    if level > MAX_TILE_LEVEL {
-        return None;
-    }
-    let width = width_in_tree(index, hashes_at_level(tree_size, level))?;
-    Some(TilePath::Hash {
-        level,
-        index,
-        width,
-    })
-}
-
-/// The entry bundle holding entry `entry_index` in a tree of `tree_size` leaves, or
-/// `None` if `entry_index >= tree_size`.
-pub fn entry_bundle_in_tree(entry_index: u64, tree_size: u64) -> Option<TilePath> {
-    if entry_index >= tree_size {
-        return None;
-    }
-    let index = entry_index / u64::from(FULL_TILE_WIDTH);
-    let width = width_in_tree(index, tree_size)?;
-    Some(TilePath::Entries { index, width })
-}
-
-/// Width of tile `index` at a level holding `count` hashes, if it has any.
-fn width_in_tree(index: u64, count: u64) -> Option<u16> {
-    let start = index.checked_mul(u64::from(FULL_TILE_WIDTH))?;
-    let available = count.checked_sub(start).filter(|n| *n > 0)?;
-    Some(available.min(u64::from(FULL_TILE_WIDTH)) as u16)
 }
 
 /// Every tile of a tree of `tree_size` leaves: at each level, every full tile and the
@@ -364,55 +314,6 @@ pub fn tiles_added(old_size: u64, new_size: u64) -> Vec<TilePath> {
     tiles
 }
 
-/// Where a Merkle tree node's hash comes from in the hash tiles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TileCoordinates {
-    /// Tile level: `floor(node level / 8)`.
-    pub tile_level: u8,
-    /// Tile index within that level.
-    pub tile_index: u64,
-    /// Position in the tile of the first hash under the node.
-    pub first_hash: u16,
-    /// Number of consecutive tile hashes under the node: `2^(node level mod 8)`. The
-    /// node's hash is [`tile_root`] of those hashes (the hash itself when 1).
-    pub hash_count: u16,
-}
-
-impl TileCoordinates {
-    /// The tile width needed to hold every hash under the node.
-    pub fn needed_width(&self) -> u16 {
-        self.first_hash + self.hash_count
-    }
-
-    /// The tile, as it exists in a tree of `tree_size` leaves, if that tile holds every
-    /// hash under the node (i.e. the node is complete in that tree).
-    pub fn tile_in_tree(&self, tree_size: u64) -> Option<TilePath> {
-        hash_tile_in_tree(self.tile_level, self.tile_index, tree_size)
-            .filter(|tile| tile.width() >= self.needed_width())
-    }
-}
-
-/// The tile coordinates of the node at tree level `level_in_tree` (0 = leaves) and
-/// position `node_index` within that level; it covers leaves
-/// `node_index * 2^level .. (node_index + 1) * 2^level`. `None` if `level_in_tree > 63`
-/// or the position does not fit u64.
-pub fn hash_tile_coordinates(level_in_tree: u8, node_index: u64) -> Option<TileCoordinates> {
-    if level_in_tree > 63 {
-        return None;
-    }
-    let tile_level = level_in_tree / TILE_HEIGHT as u8;
-    let below = u32::from(level_in_tree) % TILE_HEIGHT;
-    let hash_count = 1u64 << below;
-    let first = node_index.checked_mul(hash_count)?;
-    let full = u64::from(FULL_TILE_WIDTH);
-    Some(TileCoordinates {
-        tile_level,
-        tile_index: first / full,
-        first_hash: (first % full) as u16,
-        hash_count: hash_count as u16,
-    })
-}
-
 // ---------------------------------------------------------------------------------
 // Encodings
 // ---------------------------------------------------------------------------------
@@ -422,7 +323,7 @@ pub fn encode_hash_tile(hashes: &[Hash]) -> Result<Vec<u8>> {
     if hashes.is_empty() || hashes.len() > usize::from(FULL_TILE_WIDTH) {
         return Err(Error::MalformedTile("a hash tile holds 1 to 256 hashes"));
     }
-    Ok(hashes.concat())
+    Ok(hashes.iter().flat_map(|h| h.0).collect())
 }
 
 /// Splits hash tile bytes into its `width` hashes; the length must be `32 * width`.
@@ -435,11 +336,7 @@ pub fn decode_hash_tile(bytes: &[u8], width: u16) -> Result<Vec<Hash>> {
     }
     Ok(bytes
         .chunks_exact(HASH_LEN)
-        .map(|chunk| {
-            let mut hash = [0u8; HASH_LEN];
-            hash.copy_from_slice(chunk);
-            hash
-        })
+        .map(|chunk| Hash::try_from(chunk).expect("HASH_LEN bytes"))
         .collect())
 }
 
@@ -776,96 +673,15 @@ mod tests {
     }
 
     #[test]
-    fn tiles_in_a_tree_have_the_right_width() {
-        assert_eq!(
-            hash_tile_in_tree(0, 273, 70_000),
-            Some(hash_path(0, 273, 112))
-        );
-        assert_eq!(
-            hash_tile_in_tree(0, 272, 70_000),
-            Some(hash_path(0, 272, 256))
-        );
-        assert_eq!(hash_tile_in_tree(0, 274, 70_000), None);
-        assert_eq!(hash_tile_in_tree(2, 0, 70_000), Some(hash_path(2, 0, 1)));
-        assert_eq!(hash_tile_in_tree(3, 0, 70_000), None);
-        assert_eq!(
-            hash_tile_in_tree(7, 0, u64::MAX),
-            Some(hash_path(7, 0, 255))
-        );
-        assert_eq!(hash_tile_in_tree(8, 0, u64::MAX), None);
-        assert_eq!(hash_tile_in_tree(64, 0, u64::MAX), None);
-        assert_eq!(hash_tile_in_tree(0, u64::MAX, u64::MAX), None);
-        assert_eq!(
-            entry_bundle_in_tree(69_999, 70_000),
-            Some(TilePath::Entries {
-                index: 273,
-                width: 112
-            })
-        );
-        assert_eq!(entry_bundle_in_tree(70_000, 70_000), None);
+    fn levels_past_the_tree_hold_nothing() {
+        assert_eq!(hashes_at_level(70_000, 1), 273);
         assert_eq!(hashes_at_level(u64::MAX, 8), 0);
         assert_eq!(hashes_at_level(u64::MAX, 63), 0);
-        assert_eq!(
-            hash_path(1, 2, 3).leaf_range(),
-            Some((2 * 65_536, 2 * 65_536 + 3 * 256))
-        );
-        assert_eq!(hash_path(8, 0, 1).leaf_range(), None);
-        assert_eq!(
-            TilePath::Entries {
-                index: 1,
-                width: 256
-            }
-            .leaf_range(),
-            Some((256, 512))
-        );
-    }
-
-    #[test]
-    fn node_coordinates() {
-        // A leaf.
-        let leaf = hash_tile_coordinates(0, 70_000).unwrap();
-        assert_eq!(
-            (
-                leaf.tile_level,
-                leaf.tile_index,
-                leaf.first_hash,
-                leaf.hash_count
-            ),
-            (0, 273, 112, 1)
-        );
-        // A node of level 3 spans 8 leaf hashes of one level-0 tile.
-        let node = hash_tile_coordinates(3, 40).unwrap();
-        assert_eq!(
-            (
-                node.tile_level,
-                node.tile_index,
-                node.first_hash,
-                node.hash_count
-            ),
-            (0, 1, 64, 8)
-        );
-        assert_eq!(node.needed_width(), 72);
-        assert_eq!(node.tile_in_tree(256 + 72), Some(hash_path(0, 1, 72)));
-        assert_eq!(node.tile_in_tree(256 + 71), None);
-        // Level 8 is stored directly in level-1 tiles.
-        let stored = hash_tile_coordinates(8, 300).unwrap();
-        assert_eq!(
-            (
-                stored.tile_level,
-                stored.tile_index,
-                stored.first_hash,
-                stored.hash_count
-            ),
-            (1, 1, 44, 1)
-        );
-        assert_eq!(hash_tile_coordinates(63, 1).map(|c| c.tile_level), Some(7));
-        assert!(hash_tile_coordinates(64, 0).is_none());
-        assert!(hash_tile_coordinates(7, u64::MAX).is_none());
     }
 
     #[test]
     fn hash_tiles_encode_and_decode() {
-        let hashes: Vec<Hash> = (0u8..=255).map(|i| [i; 32]).collect();
+        let hashes: Vec<Hash> = (0u8..=255).map(|i| Hash([i; 32])).collect();
         let bytes = encode_hash_tile(&hashes).unwrap();
         assert_eq!(bytes.len(), 8192);
         assert_eq!(decode_hash_tile(&bytes, 256).unwrap(), hashes);
@@ -878,7 +694,7 @@ mod tests {
         assert!(decode_hash_tile(&[], 0).is_err());
         assert!(decode_hash_tile(&[0; 8224], 257).is_err());
         assert!(encode_hash_tile(&[]).is_err());
-        assert!(encode_hash_tile(&vec![[0; 32]; 257]).is_err());
+        assert!(encode_hash_tile(&vec![Hash([0; 32]); 257]).is_err());
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn unhex(text: &str) -> Hash {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect();
-    bytes.try_into().unwrap()
+    Hash::try_from(bytes.as_slice()).unwrap()
 }
 
 /// The child's body; does nothing unless started by [`sigkill_never_loses_acknowledged_entries`].
@@ -64,9 +64,17 @@ fn crash_child() {
                     let appended = store.append_blocking(entries).unwrap();
                     let mut text = String::new();
                     for (i, leaf) in appended.leaf_hashes.iter().enumerate() {
-                        text += &format!("ack {} {}\n", appended.first_index + i as u64, hex(leaf));
+                        text += &format!(
+                            "ack {} {}\n",
+                            appended.first_index + i as u64,
+                            hex(leaf.as_bytes())
+                        );
                     }
-                    text += &format!("cp {} {}\n", appended.tree_size, hex(&appended.root));
+                    text += &format!(
+                        "cp {} {}\n",
+                        appended.tree_size,
+                        hex(appended.root.as_bytes())
+                    );
                     let mut out = out.lock().unwrap();
                     out.write_all(text.as_bytes()).unwrap();
                     out.flush().unwrap();
@@ -166,7 +174,10 @@ fn sigkill_never_loses_acknowledged_entries() {
         let root = store.head().root;
         checkpoints.extend(last_head.filter(|(s, _)| *s > 0));
         for (&old_size, old_root) in &checkpoints {
-            let proof = store.prove_consistency(old_size, size).unwrap();
+            let proof = store
+                .consistency_proof(old_size, Some(size))
+                .map(|p| p.proof)
+                .unwrap();
             verify_consistency(HashAlg::Blake3, old_size, size, old_root, &root, &proof)
                 .unwrap_or_else(|_| {
                     panic!("round {round}: checkpoint {old_size} is not a prefix of {size}")

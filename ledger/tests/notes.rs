@@ -10,8 +10,8 @@ use ledger::checkpoint::{
     open_checkpoint, open_checkpoint_with_cosigners, sign_checkpoint, Checkpoint,
 };
 use ledger::note::{
-    add_cosignature, add_signatures, cosignature_message, key_id, open_note, sign_note,
-    CosignatureSigner, Note, NoteSigner, NoteVerifier, SignatureType, MAX_SIGNATURES,
+    cosignature_message, key_id, open, sign, CosignatureSigner, Note, NoteSigner, NoteVerifier,
+    SignatureType, Signer, MAX_SIGNATURES,
 };
 use ledger::receipt::Receipt;
 use ledger::tile::{
@@ -19,6 +19,16 @@ use ledger::tile::{
     encode_hash_tile, tile_root, tiles_for_size, TilePath,
 };
 use ledger::{Error, Hash, HashAlg};
+
+/// Signs a new note with `body`.
+fn sign_body(body: &str, signers: &[&dyn Signer]) -> ledger::Result<String> {
+    sign(Note::new(body)?, signers)
+}
+
+/// Adds signatures to the signed note `text`.
+fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> ledger::Result<String> {
+    sign(Note::parse(text)?, signers)
+}
 
 // ---------------------------------------------------------------------------------
 // C2SP spec examples (tests/data/c2sp, CC BY 4.0)
@@ -52,12 +62,12 @@ fn spec_signed_note_example_parses_and_needs_a_known_key() {
     // note." The spec publishes no key: with none, or with another key of that name,
     // the note is rejected.
     assert!(matches!(
-        open_note(SPEC_SIGNED_NOTE, &[]),
+        open(SPEC_SIGNED_NOTE, &[]),
         Err(Error::UnverifiedNote)
     ));
     let same_name = NoteSigner::from_seed("quasimodo.example/salvatore", &[1; 32]).unwrap();
     assert!(matches!(
-        open_note(SPEC_SIGNED_NOTE, &[same_name.verifier()]),
+        open(SPEC_SIGNED_NOTE, &[same_name.verifier()]),
         Err(Error::UnverifiedNote)
     ));
 }
@@ -166,7 +176,7 @@ fn go_reference_keys_and_signature_are_reproduced() {
         0xc74f_20a3
     );
     // Ed25519 is deterministic: signing gives the reference note byte for byte.
-    assert_eq!(sign_note(GO_TEXT, &[&signer]).unwrap(), GO_NOTE_PETER);
+    assert_eq!(sign_body(GO_TEXT, &[&signer]).unwrap(), GO_NOTE_PETER);
 }
 
 #[test]
@@ -174,32 +184,32 @@ fn go_reference_notes_open_as_the_reference_says() {
     let peter = NoteVerifier::parse(GO_PETER_VKEY).unwrap();
     let enoch = NoteVerifier::parse(GO_ENOCH_VKEY).unwrap();
     // One known key: one verified, the other kept as unverified.
-    let note = open_note(GO_NOTE_BOTH, std::slice::from_ref(&peter)).unwrap();
+    let note = open(GO_NOTE_BOTH, std::slice::from_ref(&peter)).unwrap();
     assert_eq!(note.body(), GO_TEXT);
     assert_eq!(note.verified().len(), 1);
     assert_eq!(note.verified()[0].name, "PeterNeumann");
     assert_eq!(note.unverified().len(), 1);
     assert_eq!(note.unverified()[0].key_id(), 0xaf0c_fe78);
     // Both known.
-    let note = open_note(GO_NOTE_BOTH, &[peter.clone(), enoch.clone()]).unwrap();
+    let note = open(GO_NOTE_BOTH, &[peter.clone(), enoch.clone()]).unwrap();
     assert_eq!(note.verified().len(), 2);
     assert!(note.unverified().is_empty());
     // None known.
     assert!(matches!(
-        open_note(GO_NOTE_BOTH, &[]),
+        open(GO_NOTE_BOTH, &[]),
         Err(Error::UnverifiedNote)
     ));
     // Too many signatures, even if all are good.
     let peter_line = &GO_NOTE_PETER[GO_TEXT.len() + 1..];
     let many = format!("{GO_TEXT}\n{}", peter_line.repeat(MAX_SIGNATURES + 1));
     assert!(matches!(
-        open_note(&many, std::slice::from_ref(&peter)),
+        open(&many, std::slice::from_ref(&peter)),
         Err(Error::MalformedNote(_))
     ));
     // A known key's signature with bytes inserted.
     let broken = format!("{GO_TEXT}\n{}ABCD{}", &peter_line[..60], &peter_line[60..]);
     assert!(matches!(
-        open_note(&broken, std::slice::from_ref(&peter)),
+        open(&broken, std::slice::from_ref(&peter)),
         Err(Error::UnverifiedNote)
     ));
     // The reference implementation's table of malformed messages.
@@ -214,7 +224,7 @@ fn go_reference_notes_open_as_the_reference_says() {
     for text in &bad {
         assert!(
             matches!(
-                open_note(text, std::slice::from_ref(&peter)),
+                open(text, std::slice::from_ref(&peter)),
                 Err(Error::MalformedNote(_))
             ),
             "accepted {text:?}"
@@ -283,11 +293,11 @@ fn extra_unknown_signatures_do_not_stop_verification() {
         .map(|i| NoteSigner::from_seed(&format!("stranger{i}.example"), &[i; 32]).unwrap())
         .collect();
     let body = checkpoint(5).to_body();
-    let mut signers: Vec<&NoteSigner> = strangers.iter().collect();
+    let mut signers: Vec<&dyn Signer> = strangers.iter().map(|s| s as &dyn Signer).collect();
     let key = log_key();
     signers.insert(7, &key);
-    let text = sign_note(&body, &signers).unwrap();
-    let text = add_cosignature(&text, &auditor(), 1_700_000_000).unwrap();
+    let text = sign_body(&body, &signers).unwrap();
+    let text = sign_parsed(&text, &[&auditor().at(1_700_000_000)]).unwrap();
     let (opened, note) = open_checkpoint(&text, &key.verifier()).unwrap();
     assert_eq!(opened, checkpoint(5));
     assert_eq!(note.verified().len(), 1);
@@ -310,7 +320,7 @@ fn every_single_byte_flip_of_the_body_is_rejected() {
             // Not UTF-8 is not a note at all; otherwise it must not open.
             if let Ok(tampered) = String::from_utf8(bytes) {
                 assert!(
-                    open_note(&tampered, std::slice::from_ref(&verifier)).is_err(),
+                    open(&tampered, std::slice::from_ref(&verifier)).is_err(),
                     "flip {flip:#x} at {position} verified"
                 );
                 assert!(open_checkpoint(&tampered, &verifier).is_err());
@@ -333,7 +343,7 @@ fn cosignatures_round_trip_and_do_not_move_between_checkpoints() {
     let auditor = CosignatureSigner::from_private_key(&auditor.to_private_key()).unwrap();
 
     let first = sign_checkpoint(&checkpoint(10), &key).unwrap();
-    let cosigned = add_cosignature(&first, &auditor, 1_700_000_123).unwrap();
+    let cosigned = sign_parsed(&first, &[&auditor.at(1_700_000_123)]).unwrap();
     let (opened, note) = open_checkpoint_with_cosigners(
         &cosigned,
         &key.verifier(),
@@ -361,7 +371,7 @@ fn cosignatures_round_trip_and_do_not_move_between_checkpoints() {
     // The log signature alone still opens it; the bad cosignature is then unknown.
     assert!(open_checkpoint(&moved, &key.verifier()).is_ok());
     // Cosigning twice replaces the first cosignature.
-    let recosigned = add_cosignature(&cosigned, &auditor, 1_700_000_999).unwrap();
+    let recosigned = sign_parsed(&cosigned, &[&auditor.at(1_700_000_999)]).unwrap();
     assert_eq!(Note::parse(&recosigned).unwrap().signatures().len(), 2);
     let (_, note) = open_checkpoint_with_cosigners(
         &recosigned,
@@ -375,8 +385,8 @@ fn cosignatures_round_trip_and_do_not_move_between_checkpoints() {
     );
     // Adding more log-style signatures keeps the cosignature.
     let other = NoteSigner::from_seed("mirror.example", &[23; 32]).unwrap();
-    let more = add_signatures(&recosigned, &[&other]).unwrap();
-    let note = open_note(&more, &[auditor_verifier.clone(), other.verifier()]).unwrap();
+    let more = sign_parsed(&recosigned, &[&other]).unwrap();
+    let note = open(&more, &[auditor_verifier.clone(), other.verifier()]).unwrap();
     assert_eq!(note.verified().len(), 2);
 }
 
@@ -479,7 +489,7 @@ fn malformed_bundles_and_tiles_are_rejected() {
         );
     }
     assert!(decode_entry_bundle_with_width(&good, 3).is_err());
-    let hashes: Vec<Hash> = vec![[1; 32], [2; 32], [3; 32]];
+    let hashes: Vec<Hash> = vec![Hash([1; 32]), Hash([2; 32]), Hash([3; 32])];
     let tile = encode_hash_tile(&hashes).unwrap();
     assert_eq!(decode_hash_tile(&tile, 3).unwrap(), hashes);
     assert!(decode_hash_tile(&tile, 4).is_err());
@@ -587,7 +597,7 @@ fn receipts_round_trip_and_corruptions_are_rejected() {
             // A flipped bit in any proof hash.
             for h in 0..parsed.proof.len() {
                 let mut flipped = parsed.clone();
-                flipped.proof[h][31] ^= 0x01;
+                flipped.proof[h].0[31] ^= 0x01;
                 assert!(matches!(
                     flipped.verify(alg, &log.entries[index], &verifier),
                     Err(Error::ProofFailed)
@@ -662,7 +672,7 @@ fn worked_example() -> WorkedExample {
     let root = mth(alg, &leaves);
     let checkpoint = Checkpoint::new(log_key.name(), 3, root);
     let checkpoint_note = sign_checkpoint(&checkpoint, &log_key).unwrap();
-    let cosigned_note = add_cosignature(&checkpoint_note, &auditor, 1_700_000_000).unwrap();
+    let cosigned_note = sign_parsed(&checkpoint_note, &[&auditor.at(1_700_000_000)]).unwrap();
     let receipt = Receipt::new(1, inclusion_path(alg, 1, &leaves), cosigned_note.clone());
     let tally_text = "motions/passed 1\npetition/uk-detwin/total 2\n".to_string();
     let tally_body = format!(
@@ -670,13 +680,13 @@ fn worked_example() -> WorkedExample {
         BASE64.encode(root),
         BASE64.encode(alg.digest(tally_text.as_bytes()))
     );
-    let tally_note = sign_note(&tally_body, &[&log_key]).unwrap();
-    let tally_note = add_cosignature(&tally_note, &auditor, 1_700_000_000).unwrap();
+    let tally_note = sign_body(&tally_body, &[&log_key]).unwrap();
+    let tally_note = sign_parsed(&tally_note, &[&auditor.at(1_700_000_000)]).unwrap();
     WorkedExample {
         log_skey: log_key.to_private_key(),
         log_vkey: log_key.verifier_key(),
         auditor_vkey: auditor.verifier_key(),
-        leaf_hashes: leaves.iter().map(|h| hex(h)).collect(),
+        leaf_hashes: leaves.iter().map(|h| hex(h.as_bytes())).collect(),
         root: BASE64.encode(root),
         checkpoint_note,
         cosigned_note,
@@ -704,7 +714,7 @@ fn the_worked_example_verifies() {
         receipt.verify(HashAlg::Blake3, b"entry 1", &log).unwrap(),
         checkpoint
     );
-    let tally = open_note(&w.tally_note, &[log, auditor]).unwrap();
+    let tally = open(&w.tally_note, &[log, auditor]).unwrap();
     assert_eq!(tally.verified().len(), 2);
     let leaves: Vec<Hash> = decode_hash_tile(
         &(0..w.level0_tile_hex.len())

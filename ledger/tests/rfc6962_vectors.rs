@@ -33,7 +33,7 @@ fn cases(kind: &str) -> Vec<(PathBuf, Value)> {
 /// A base64 proof element as a hash; `None` when it does not decode to exactly 32 bytes,
 /// which a verifier must treat as a failed proof.
 fn hash(value: &Value) -> Option<Hash> {
-    bytes(value)?.try_into().ok()
+    Hash::try_from(bytes(value)?.as_slice()).ok()
 }
 
 fn bytes(value: &Value) -> Option<Vec<u8>> {
@@ -151,6 +151,7 @@ fn reference_roots() {
         frontier.push(HashAlg::Sha256, HashAlg::Sha256.leaf_hash(input), |_, _| {});
         let root: String = frontier
             .root(HashAlg::Sha256)
+            .as_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();

@@ -132,10 +132,11 @@ fn tiles_match_the_tree() {
         .collect();
     // Level 0: leaf hashes; level 1: roots of each 256-leaf subtree.
     let tile = store.hash_tile(0, 3, 256).unwrap();
-    assert_eq!(tile, leaves[768..1024].concat());
+    let want: Vec<u8> = leaves[768..1024].iter().flat_map(|h| h.0).collect();
+    assert_eq!(tile, want);
     let tile = store.hash_tile(1, 0, 5).unwrap();
     let want: Vec<u8> = (0..5)
-        .flat_map(|i| reference::root(HashAlg::Sha256, &entries[i * 256..(i + 1) * 256]))
+        .flat_map(|i| reference::root(HashAlg::Sha256, &entries[i * 256..(i + 1) * 256]).0)
         .collect();
     assert_eq!(tile, want);
     let level1_count = 70_000 / 256;
@@ -179,32 +180,38 @@ fn every_proof_up_to_64_matches_the_reference() {
         let root = reference::root(alg, prefix);
         assert_eq!(store.root_at(size).unwrap(), root);
         for index in 0..size {
-            let proof = store.prove_inclusion(index, size).unwrap();
+            let proof = store
+                .inclusion_proof(index, Some(size))
+                .map(|p| p.proof)
+                .unwrap();
             assert_eq!(proof, reference::inclusion(alg, index as usize, prefix));
             let leaf = alg.leaf_hash(&entries[index as usize]);
             verify_inclusion(alg, index, size, &leaf, &proof, &root).unwrap();
         }
         for from in 1..=size {
-            let proof = store.prove_consistency(from, size).unwrap();
+            let proof = store
+                .consistency_proof(from, Some(size))
+                .map(|p| p.proof)
+                .unwrap();
             assert_eq!(proof, reference::consistency(alg, from as usize, prefix));
             let old = reference::root(alg, &entries[..from as usize]);
             verify_consistency(alg, from, size, &old, &root, &proof).unwrap();
         }
     }
     assert!(matches!(
-        store.prove_inclusion(64, 64),
+        store.inclusion_proof(64, Some(64)).map(|p| p.proof),
         Err(Error::IndexOutOfRange { .. })
     ));
     assert!(matches!(
-        store.prove_inclusion(0, 65),
+        store.inclusion_proof(0, Some(65)).map(|p| p.proof),
         Err(Error::SizeOutOfRange { .. })
     ));
     assert!(matches!(
-        store.prove_consistency(0, 5),
+        store.consistency_proof(0, Some(5)).map(|p| p.proof),
         Err(Error::BadRange { .. })
     ));
     assert!(matches!(
-        store.prove_consistency(6, 5),
+        store.consistency_proof(6, Some(5)).map(|p| p.proof),
         Err(Error::BadRange { .. })
     ));
     assert!(matches!(
@@ -233,7 +240,7 @@ fn big_log() -> &'static (Fixture, Store, Vec<ledger::Hash>) {
 }
 
 fn flip(hash: &mut ledger::Hash, bit: usize) {
-    hash[bit / 8 % 32] ^= 1 << (bit % 8);
+    hash.0[bit / 8 % 32] ^= 1 << (bit % 8);
 }
 
 proptest! {
@@ -247,7 +254,7 @@ proptest! {
         let alg = HashAlg::Blake3;
         let index = index_seed % size;
         let root = reference::root_of_leaves(alg, &leaves[..size as usize]);
-        let proof = store.prove_inclusion(index, size).unwrap();
+        let proof = store.inclusion_proof(index, Some(size)).map(|p| p.proof).unwrap();
         let leaf = leaves[index as usize];
         prop_assert!(verify_inclusion(alg, index, size, &leaf, &proof, &root).is_ok());
         let (mut leaf2, mut root2, mut proof2, mut size2, mut index2) = (leaf, root, proof.clone(), size, index);
@@ -276,7 +283,7 @@ proptest! {
         let from = 1 + from_seed % (to - 1);
         let old = reference::root_of_leaves(alg, &leaves[..from as usize]);
         let new = reference::root_of_leaves(alg, &leaves[..to as usize]);
-        let proof = store.prove_consistency(from, to).unwrap();
+        let proof = store.consistency_proof(from, Some(to)).map(|p| p.proof).unwrap();
         prop_assert!(verify_consistency(alg, from, to, &old, &new, &proof).is_ok());
         let (mut old2, mut new2, mut proof2, mut from2, mut to2) = (old, new, proof.clone(), from, to);
         match which {
@@ -440,8 +447,14 @@ fn bad_appends_change_nothing() {
     assert!(store.hash_tile(0, u64::MAX / 256, 256).is_err());
     assert!(store.hash_tile(255, 0, 1).is_err());
     assert!(store.entry_bundle(u64::MAX / 256, 256).is_err());
-    assert!(store.prove_inclusion(u64::MAX, u64::MAX).is_err());
-    assert!(store.prove_consistency(1, u64::MAX).is_err());
+    assert!(store
+        .inclusion_proof(u64::MAX, Some(u64::MAX))
+        .map(|p| p.proof)
+        .is_err());
+    assert!(store
+        .consistency_proof(1, Some(u64::MAX))
+        .map(|p| p.proof)
+        .is_err());
     assert!(store.root_at(u64::MAX).is_err());
     assert!(store.receipt(u64::MAX).is_err());
     assert_eq!(store.checkpoint_at(u64::MAX).unwrap(), None);

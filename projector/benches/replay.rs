@@ -3,8 +3,8 @@
 //! run on the same bytes.
 //!
 //! The log is a realistic campaign generated from a fixed seed before any timing starts
-//! (`tests/support/campaign.rs`: ≈97 % `signature.added` across 650 constituencies,
-//! with withdrawals, invalidations, paper batches, motions, twin links and events), and
+//! (`test_support::campaign`: ≈97 % `signature.added` across 650 constituencies, with
+//! withdrawals, invalidations, paper batches, motions, twin links and events), and
 //! checked first: replaying it must reject nothing, or the bench stops.
 //!
 //! 1. decode vs replay: `Entry::decode` of every entry (one thread), then
@@ -30,8 +30,8 @@
 //!
 //! Run: `cargo bench -p projector --bench replay`. `BENCH_SCALE=0.05` (default 1.0)
 //! multiplies the 1,000,000 entries for a quick smoke run. Figures go to stdout and end
-//! with one `RESULT` line (DESIGN.md §8); progress goes to stderr only when it is a
-//! terminal.
+//! with one `RESULT` line of `key=value` figures, the one line to keep when comparing
+//! runs; progress goes to stderr only when it is a terminal.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -45,9 +45,11 @@ use ledger::store::{LogConfig, Store};
 use ledger::{Entry, HashAlg, Record};
 use projector::persist::{self, Snapshots};
 use projector::{audit, tally, Projection};
-
-#[path = "../tests/support/campaign.rs"]
-mod campaign;
+use test_support::bench::{
+    bench_scale, millis, scaled_count, temp_dir, temp_root, thousands, BenchResult, Context,
+    Progress,
+};
+use test_support::campaign;
 
 const ORIGIN: &str = "bench.ledger.example/replay";
 const HASH: HashAlg = HashAlg::Blake3;
@@ -67,13 +69,6 @@ const TARGET_REPLAY_PER_S: f64 = 2_000_000.0;
 const TARGET_RATIO: f64 = 0.5;
 const TARGET_AUDIT_PER_S: f64 = 1_000_000.0;
 const TARGET_RESTART_MS: f64 = 2_000.0;
-
-#[path = "../../ledger/benches/report.rs"]
-mod report;
-use report::{
-    bench_scale, millis, scaled_count, temp_dir, temp_root, thousands, BenchResult, Context,
-    Progress,
-};
 
 fn main() {
     if let Err(err) = run() {
@@ -337,7 +332,7 @@ fn check_log(entries: &[Vec<u8>]) -> BenchResult<(Vec<u64>, String)> {
     let petitions = projection.petitions().view;
     let live: Vec<String> = petitions
         .iter()
-        .map(|p| format!("{} {}", p.id, thousands(p.total)))
+        .map(|p| format!("{} {}", p.id(), thousands(p.total)))
         .collect();
     Ok((census, live.join(", ")))
 }

@@ -3,7 +3,7 @@
 //! What it is: a [`Projection`] folded entry by entry from the log (petition counts by
 //! country, constituency, ward, council and channel; twin-link status and history;
 //! motions; events; campaigns), the decision rules that need that state ([`rules`]),
-//! tallies in the signed format of DESIGN §3 ([`tally`]), persistence with snapshots
+//! tallies as signed notes (docs/FORMAT.md part C §5, [`tally`]), persistence with snapshots
 //! ([`persist`]) and offline audit ([`audit`]).
 //!
 //! What it is not: it never writes to the log, and knows no HTTP and no personal data.
@@ -23,7 +23,10 @@ pub mod rules;
 pub mod tally;
 pub mod views;
 
-pub use projection::{EventStatus, MotionStatus, Projection};
+pub use projection::state::{
+    Campaign, Event, EventStatus, Logged, Motion, MotionStatus, ThresholdCrossing, TwinLink,
+};
+pub use projection::{CityRef, Concerns, Projection};
 pub use rules::Rejection;
 
 /// The one error type of the projector crate.

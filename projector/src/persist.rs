@@ -40,7 +40,7 @@ impl Snapshots {
     /// snapshot (durably). Cost: one sort of every signature and one redb commit.
     pub fn save(&self, projection: &Projection, root: &Hash) -> Result<()> {
         let mut value = projection.tree_size().to_le_bytes().to_vec();
-        value.extend_from_slice(root);
+        value.extend_from_slice(root.as_bytes());
         value.extend(projection.to_snapshot());
         let txn = self.db.begin_write().map_err(db_err)?;
         {
@@ -87,7 +87,7 @@ impl Snapshots {
             return Err(Error::BadSnapshot("record too short"));
         }
         let size = u64::from_le_bytes(value[..8].try_into().expect("8 bytes"));
-        let root: Hash = value[8..40].try_into().expect("32 bytes");
+        let root = Hash::try_from(&value[8..40]).expect("32 bytes");
         let projection = Projection::from_snapshot(&value[40..])?;
         if projection.tree_size() != size {
             return Err(Error::BadSnapshot("size does not match its projection"));

@@ -20,10 +20,6 @@ pub enum Rejection {
     NotALiveSignature {
         index: u64,
     },
-    /// The same index twice in one invalidation.
-    RepeatedIndex {
-        index: u64,
-    },
     UnknownPaperBatch,
     PaperBatchExists,
     /// A paper signature naming a batch of another petition.
@@ -54,7 +50,6 @@ impl Rejection {
             Rejection::PetitionExists => "petition_exists",
             Rejection::PetitionClosed => "petition_closed",
             Rejection::NotALiveSignature { .. } => "not_a_live_signature",
-            Rejection::RepeatedIndex { .. } => "repeated_index",
             Rejection::UnknownPaperBatch => "unknown_paper_batch",
             Rejection::PaperBatchExists => "paper_batch_exists",
             Rejection::PaperBatchOfOtherPetition => "paper_batch_of_other_petition",
@@ -84,7 +79,6 @@ impl fmt::Display for Rejection {
             Rejection::NotALiveSignature { index } => {
                 write!(f, "entry {index} is not a live signature")
             }
-            Rejection::RepeatedIndex { index } => write!(f, "index {index} is listed twice"),
             Rejection::UnknownPaperBatch => {
                 f.write_str("no paper batch with this id has been recorded")
             }

@@ -2,7 +2,7 @@
 //!
 //! The tally text has one LF-terminated line `<key> <count>` per counter, sorted
 //! bytewise; anyone who replays the same log prefix gets byte-identical text. The keys
-//! are listed in `docs/FORMAT.md` (part D). The tally note (DESIGN §3) is a signed note
+//! are listed in `docs/FORMAT.md` (part D). The tally note is a signed note
 //! whose body is
 //!
 //! ```text
@@ -14,13 +14,12 @@
 //! <base64 H(tally text)>
 //! ```
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use ledger::note::{NoteSigner, NoteVerifier};
+use ledger::note::{Note, NoteSigner, NoteVerifier, Signer};
 use ledger::record::{InvalidationReason, LinkStatus};
 use ledger::{Hash, HashAlg};
 
-use crate::projection::{EventStatus, MotionStatus, Projection};
+use crate::projection::state::{EventStatus, MotionStatus};
+use crate::Projection;
 use crate::{Error, Result};
 
 /// Names the fold that produced a tally; bumped whenever any counter's meaning changes.
@@ -51,9 +50,8 @@ impl Projection {
         put("log/entries".into(), self.tree_size);
         put("log/rejected".into(), self.rejected_in_log);
 
-        for campaign in self.campaigns.values() {
-            let id = campaign.id.as_str();
-            let mut countries: Vec<_> = campaign.cities.iter().map(|c| c.country).collect();
+        for (id, campaign) in &self.campaigns {
+            let mut countries: Vec<_> = campaign.cities.iter().map(|c| c.record.country).collect();
             countries.sort_unstable();
             countries.dedup();
             put(
@@ -67,35 +65,28 @@ impl Projection {
             let n = self.links.values().filter(|l| l.status == *status).count();
             put(format!("links/{}", status.as_str()), n as u64);
         }
-        for status in [
-            MotionStatus::Tabled,
-            MotionStatus::Amended,
-            MotionStatus::Passed,
-            MotionStatus::Failed,
-            MotionStatus::Withdrawn,
-        ] {
-            let n = self.motions.values().filter(|m| m.status == status).count();
+        for status in MotionStatus::ALL {
+            let n = self
+                .motions
+                .values()
+                .filter(|m| m.status == *status)
+                .count();
             put(format!("motions/{}", status.as_str()), n as u64);
         }
-        for status in [
-            EventStatus::Scheduled,
-            EventStatus::Changed,
-            EventStatus::Cancelled,
-            EventStatus::Held,
-        ] {
-            let n = self.events.values().filter(|e| e.status == status).count();
+        for status in EventStatus::ALL {
+            let n = self.events.values().filter(|e| e.status == *status).count();
             put(format!("events/{}", status.as_str()), n as u64);
         }
         let attendance: u64 = self
             .events
             .values()
-            .filter_map(|e| e.attendance)
+            .filter_map(|e| e.held.as_ref()?.record.attendance)
             .map(u64::from)
             .sum();
         put("events/attendance".into(), attendance);
 
         for petition in &self.petitions {
-            let p = format!("petition/{}", petition.id.as_str());
+            let p = format!("petition/{}", petition.opened.record.petition_id);
             put(format!("{p}/total"), petition.total());
             put(format!("{p}/added"), petition.added);
             put(format!("{p}/withdrawn"), petition.withdrawn);
@@ -133,9 +124,12 @@ impl Projection {
                 .batches
                 .iter()
                 .filter(|b| b.petition == petition_slot)
-                .map(|b| u64::from(b.declared))
+                .map(|b| u64::from(b.recorded.record.count.get()))
                 .sum();
-            let id = self.petitions[petition_slot as usize].id.as_str();
+            let id = &self.petitions[petition_slot as usize]
+                .opened
+                .record
+                .petition_id;
             counters.push((format!("petition/{id}/paper_declared"), declared));
         }
         counters.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -181,11 +175,7 @@ impl TallyBody {
     pub fn to_text(&self) -> String {
         format!(
             "{TALLY_HEADER}\n{}\n{}\n{}\n{}\n{}\n",
-            self.origin,
-            self.tree_size,
-            BASE64.encode(self.root),
-            self.projector_version,
-            BASE64.encode(self.text_hash)
+            self.origin, self.tree_size, self.root, self.projector_version, self.text_hash
         )
     }
 
@@ -203,11 +193,7 @@ impl TallyBody {
             return Err(Error::MalformedTally("not a campaign-ledger/tally/v1 body"));
         }
         let hash = |b64: &str| -> Result<Hash> {
-            BASE64
-                .decode(b64)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Error::MalformedTally("a hash is not 32 bytes of base64"))
+            Hash::parse(b64).map_err(|_| Error::MalformedTally("a hash is not 32 bytes of base64"))
         };
         let tree_size: u64 = size
             .parse()
@@ -236,7 +222,7 @@ pub fn sign_tally(
     text: &str,
 ) -> Result<String> {
     let body = TallyBody::new(alg, log_key.name(), tree_size, root, text);
-    Ok(ledger::note::sign_note(&body.to_text(), &[log_key])?)
+    Ok(ledger::note::sign(Note::new(&body.to_text())?, &[log_key])?)
 }
 
 /// Opens a tally note signed by `log_key` and checks that it commits to `text`.
@@ -246,7 +232,7 @@ pub fn open_tally(
     log_key: &NoteVerifier,
     text: &str,
 ) -> Result<TallyBody> {
-    let verified = ledger::note::open_note(note, std::slice::from_ref(log_key))?;
+    let verified = ledger::note::open(note, std::slice::from_ref(log_key))?;
     let body = TallyBody::parse(verified.body())?;
     if body.origin != log_key.name() {
         return Err(Error::MalformedTally("origin is not the log key's name"));

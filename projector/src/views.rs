@@ -1,22 +1,28 @@
-//! Read models as plain values for the API and the dashboard: petitions, twin links,
-//! motions, events and campaigns. Every list comes wrapped in [`AsOf`], which states the
-//! tree size it reflects. Maps are `BTreeMap`s, so JSON output is sorted and stable.
+//! Read models for the API and the dashboard: petitions, twin links, motions, events
+//! and campaigns, each wrapped in [`AsOf`], which states the tree size it reflects.
+//!
+//! A view serializes the projection's state as it is (the records each read model
+//! holds, with their index and time, and what later records made of them); only what
+//! the state keeps as interned slots (a petition's counts, its paper batches) is
+//! resolved to names here. Views borrow the projection, so serialize them while holding
+//! it. Maps are `BTreeMap`s, so JSON output is sorted and stable.
 
 use std::collections::BTreeMap;
 
 use ledger::record::{
-    CountryCode, Date, EventKind, Id, InvalidationReason, LinkKind, LinkStatus, PartialDate,
-    PetitionText, Timestamp,
+    Date, Id, InvalidationReason, LinkStatus, PaperBatchRecorded, PetitionClosed, PetitionOpened,
 };
 use serde::Serialize;
 
-use crate::projection::{
-    CityJoined, Closure, EventStatus, LinkChange, MotionStatus, Projection, ThresholdCrossing, Vote,
+use crate::projection::state::{
+    Campaign, Counts, Event, Logged, Motion, MotionStatus, Petition, ThresholdCrossing, TwinLink,
+    MS_PER_HOUR,
 };
+use crate::projection::Interner;
+use crate::Projection;
 
-const MS_PER_HOUR: u64 = 3_600_000;
-
-/// A read model and the log size it reflects.
+/// A read model and the log size it reflects. In JSON the view's fields sit beside
+/// `tree_size`, so a view that is a list is named first ([`AsOf::named`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AsOf<T> {
     pub tree_size: u64,
@@ -24,126 +30,102 @@ pub struct AsOf<T> {
     pub view: T,
 }
 
+impl<T> AsOf<Vec<T>> {
+    /// The list under `name`: `{"tree_size": N, "<name>": [...]}` in JSON.
+    pub fn named(self, name: &'static str) -> AsOf<Named<T>> {
+        AsOf {
+            tree_size: self.tree_size,
+            view: Named {
+                name,
+                list: self.view,
+            },
+        }
+    }
+}
+
+/// A list read model under its name, for [`AsOf`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named<T> {
+    pub name: &'static str,
+    pub list: Vec<T>,
+}
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.name, &self.list)?;
+        map.end()
+    }
+}
+
+/// A petition: the record that opened it (and the one that closed it), and its counts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PetitionView {
-    pub id: Id,
-    pub title: String,
-    pub target: String,
-    /// The full text, or the hash of a text published elsewhere.
-    pub text: PetitionText,
+pub struct PetitionView<'a> {
+    pub opened: &'a Logged<PetitionOpened>,
+    pub closed: Option<&'a Logged<PetitionClosed>>,
+    /// `open` or `closed` (by a `petition.closed` record).
     pub status: &'static str,
-    pub opened_index: u64,
-    pub opened_ms: u64,
-    pub closes_on: Option<Date>,
-    pub closed: Option<Closure>,
     /// Live signatures: added, less withdrawn and invalidated.
     pub total: u64,
     pub added: u64,
     pub withdrawn: u64,
     pub invalidated: BTreeMap<&'static str, u64>,
-    pub by_country: BTreeMap<String, u64>,
-    pub by_constituency: BTreeMap<String, u64>,
-    pub by_ward: BTreeMap<String, u64>,
-    pub by_council: BTreeMap<String, u64>,
+    pub by_country: BTreeMap<&'a str, u64>,
+    pub by_constituency: BTreeMap<&'a str, u64>,
+    pub by_ward: BTreeMap<&'a str, u64>,
+    pub by_council: BTreeMap<&'a str, u64>,
     /// `online`, or `paper/<batch id>`.
     pub by_channel: BTreeMap<String, u64>,
-    pub paper_batches: Vec<PaperBatchView>,
-    pub thresholds: Vec<u64>,
-    pub crossed: Vec<ThresholdCrossing>,
+    pub paper_batches: Vec<PaperBatchView<'a>>,
+    pub crossed: &'a [ThresholdCrossing],
     /// Signatures added per hour: (start of the hour in Unix ms, count), ascending.
     pub hourly: Vec<(u64, u64)>,
     /// Signatures added per UTC day: (`YYYY-MM-DD`, count), ascending.
     pub daily: Vec<(String, u64)>,
 }
 
+impl PetitionView<'_> {
+    pub fn id(&self) -> &Id {
+        &self.opened.record.petition_id
+    }
+}
+
+/// A paper batch as recorded (`count` is what was written on it) and how many live
+/// signatures were entered against it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PaperBatchView {
-    pub id: Id,
-    pub event_id: Option<Id>,
-    pub stall: Option<String>,
-    pub collector: Id,
-    /// The count written on the batch when it was recorded.
-    pub declared: u32,
-    /// Live signatures recorded against it.
+pub struct PaperBatchView<'a> {
+    pub recorded: &'a Logged<PaperBatchRecorded>,
     pub counted: u64,
-    pub recorded_index: u64,
 }
 
+/// A campaign with its cities, and the cities counted by country.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TwinLinkView {
-    pub id: Id,
-    pub city: String,
-    pub country: CountryCode,
-    pub partner_city: String,
-    pub partner_country: CountryCode,
-    pub kind: LinkKind,
-    pub since: Option<PartialDate>,
-    pub status: LinkStatus,
-    pub registered_index: u64,
-    pub history: Vec<LinkChange>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct MotionView {
-    pub id: Id,
-    pub council: String,
-    pub link_id: Option<Id>,
-    pub proposer: Option<String>,
-    pub title: String,
-    pub tabled_on: Option<Date>,
-    pub source_url: Option<String>,
-    pub status: MotionStatus,
-    pub tabled_index: u64,
-    pub amendments: Vec<u64>,
-    pub vote: Option<Vote>,
-    pub withdrawn_on: Option<Date>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct EventView {
-    pub id: Id,
-    pub kind: EventKind,
-    pub title: String,
-    pub city: String,
-    pub country: Option<CountryCode>,
-    pub place: Option<String>,
-    pub starts_at: Timestamp,
-    pub ends_at: Option<Timestamp>,
-    pub group: Option<String>,
-    pub joint_action: Option<Id>,
-    pub status: EventStatus,
-    pub attendance: Option<u32>,
-    pub cancel_reason: Option<String>,
-    pub scheduled_index: u64,
+pub struct CampaignView<'a> {
+    #[serde(flatten)]
+    pub campaign: &'a Campaign,
+    pub cities_by_country: BTreeMap<&'a str, u64>,
 }
 
 /// Events grouped by the joint action they belong to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct JointActionView {
-    pub id: Id,
-    pub cities: Vec<String>,
-    pub events: Vec<Id>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CampaignView {
-    pub id: Id,
-    pub title: String,
-    pub launched_on: Option<Date>,
-    pub target_cities: Option<u32>,
-    pub countries: Option<u32>,
-    pub cities: Vec<CityJoined>,
-    /// Cities joined, by country code.
-    pub cities_by_country: BTreeMap<String, u64>,
+pub struct JointActionView<'a> {
+    pub id: &'a Id,
+    pub cities: Vec<&'a str>,
+    pub events: Vec<&'a Id>,
 }
 
 /// Totals across the whole campaign log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OverviewView {
-    pub campaigns: Vec<CampaignView>,
-    pub links_severed: Vec<Id>,
+pub struct OverviewView<'a> {
+    pub campaigns: Vec<CampaignView<'a>>,
+    pub links_severed: Vec<&'a Id>,
     pub motions_passed: u64,
-    pub joint_actions: Vec<JointActionView>,
+    pub joint_actions: Vec<JointActionView<'a>>,
+}
+
+fn named<'a>(counts: &Counts, names: &'a Interner) -> BTreeMap<&'a str, u64> {
+    counts.non_zero().map(|(s, c)| (names.name(s), c)).collect()
 }
 
 impl Projection {
@@ -155,7 +137,7 @@ impl Projection {
     }
 
     /// Every petition, in the order they were opened.
-    pub fn petitions(&self) -> AsOf<Vec<PetitionView>> {
+    pub fn petitions(&self) -> AsOf<Vec<PetitionView<'_>>> {
         self.as_of(
             (0..self.petitions.len())
                 .map(|slot| self.petition_view(slot))
@@ -164,19 +146,13 @@ impl Projection {
     }
 
     /// One petition by id.
-    pub fn petition(&self, id: &str) -> Option<AsOf<PetitionView>> {
-        let slot = self.petition_ids.names.iter().position(|p| p == id)?;
-        Some(self.as_of(self.petition_view(slot)))
+    pub fn petition(&self, id: &str) -> Option<AsOf<PetitionView<'_>>> {
+        let slot = self.petition_ids.find(id)?;
+        Some(self.as_of(self.petition_view(slot as usize)))
     }
 
-    fn petition_view(&self, slot: usize) -> PetitionView {
-        let p = &self.petitions[slot];
-        let named = |counts: &crate::projection::Counts, names: &crate::projection::Interner| {
-            counts
-                .non_zero()
-                .map(|(s, c)| (names.name(s).to_string(), c))
-                .collect()
-        };
+    fn petition_view(&self, slot: usize) -> PetitionView<'_> {
+        let p: &Petition = &self.petitions[slot];
         let by_channel = p
             .by_channel
             .non_zero()
@@ -197,25 +173,14 @@ impl Projection {
             .enumerate()
             .filter(|(_, b)| b.petition as usize == slot)
             .map(|(b, batch)| PaperBatchView {
-                id: batch.id.clone(),
-                event_id: batch.event_id.clone(),
-                stall: batch.stall.clone(),
-                collector: batch.collector.clone(),
-                declared: batch.declared,
+                recorded: &batch.recorded,
                 counted: p.by_channel.0.get(b + 1).copied().unwrap_or(0),
-                recorded_index: batch.recorded_index,
             })
             .collect();
         PetitionView {
-            id: p.id.clone(),
-            title: p.title.clone(),
-            target: p.target.clone(),
-            text: p.text.clone(),
+            opened: &p.opened,
+            closed: p.closed.as_ref(),
             status: if p.closed.is_some() { "closed" } else { "open" },
-            opened_index: p.opened_index,
-            opened_ms: p.opened_ms,
-            closes_on: p.closes_on,
-            closed: p.closed.clone(),
             total: p.total(),
             added: p.added,
             withdrawn: p.withdrawn,
@@ -230,8 +195,7 @@ impl Projection {
             by_council: named(&p.by_council, &self.councils),
             by_channel,
             paper_batches,
-            thresholds: p.thresholds.clone(),
-            crossed: p.crossed.clone(),
+            crossed: &p.crossed,
             hourly: p
                 .hourly
                 .iter()
@@ -242,131 +206,67 @@ impl Projection {
     }
 
     /// Every twin link, by id.
-    pub fn twin_links(&self) -> AsOf<Vec<TwinLinkView>> {
-        self.as_of(
-            self.links
-                .values()
-                .map(|l| TwinLinkView {
-                    id: l.id.clone(),
-                    city: l.city.clone(),
-                    country: l.country,
-                    partner_city: l.partner_city.clone(),
-                    partner_country: l.partner_country,
-                    kind: l.kind,
-                    since: l.since,
-                    status: l.status,
-                    registered_index: l.registered_index,
-                    history: l.history.clone(),
-                })
-                .collect(),
-        )
+    pub fn twin_links(&self) -> AsOf<Vec<&TwinLink>> {
+        self.as_of(self.links.values().collect())
     }
 
     /// Every motion, grouped by council (then by id).
-    pub fn motions(&self) -> AsOf<Vec<MotionView>> {
-        let mut motions: Vec<MotionView> = self
-            .motions
-            .values()
-            .map(|m| MotionView {
-                id: m.id.clone(),
-                council: m.council.clone(),
-                link_id: m.link_id.clone(),
-                proposer: m.proposer.clone(),
-                title: m.title.clone(),
-                tabled_on: m.tabled_on,
-                source_url: m.source_url.clone(),
-                status: m.status,
-                tabled_index: m.tabled_index,
-                amendments: m.amendments.clone(),
-                vote: m.vote.clone(),
-                withdrawn_on: m.withdrawn_on,
-            })
-            .collect();
-        motions.sort_by(|a, b| {
-            (a.council.as_str(), a.id.as_str()).cmp(&(b.council.as_str(), b.id.as_str()))
-        });
+    pub fn motions(&self) -> AsOf<Vec<&Motion>> {
+        let mut motions: Vec<&Motion> = self.motions.values().collect();
+        motions.sort_by_key(|m| (&m.tabled.record.council, &m.tabled.record.motion_id));
         self.as_of(motions)
     }
 
     /// The event timeline: by start time, then city, then id.
-    pub fn events(&self) -> AsOf<Vec<EventView>> {
-        let mut events: Vec<EventView> = self
-            .events
-            .values()
-            .map(|e| EventView {
-                id: e.id.clone(),
-                kind: e.kind,
-                title: e.title.clone(),
-                city: e.city.clone(),
-                country: e.country,
-                place: e.place.clone(),
-                starts_at: e.starts_at,
-                ends_at: e.ends_at,
-                group: e.group.clone(),
-                joint_action: e.joint_action.clone(),
-                status: e.status,
-                attendance: e.attendance,
-                cancel_reason: e.cancel_reason.clone(),
-                scheduled_index: e.scheduled_index,
-            })
-            .collect();
-        events.sort_by(|a, b| {
-            (a.starts_at, a.city.as_str(), a.id.as_str()).cmp(&(
-                b.starts_at,
-                b.city.as_str(),
-                b.id.as_str(),
-            ))
+    pub fn events(&self) -> AsOf<Vec<&Event>> {
+        let mut events: Vec<&Event> = self.events.values().collect();
+        events.sort_by_key(|e| {
+            let s = &e.scheduled.record;
+            (s.starts_at, &s.city, &s.event_id)
         });
         self.as_of(events)
     }
 
     /// Campaigns, severed links, passed motions and joint actions.
-    pub fn overview(&self) -> AsOf<OverviewView> {
+    pub fn overview(&self) -> AsOf<OverviewView<'_>> {
         let campaigns = self
             .campaigns
             .values()
-            .map(|c| {
-                let mut by_country: BTreeMap<String, u64> = BTreeMap::new();
-                for city in &c.cities {
-                    *by_country
-                        .entry(city.country.as_str().to_string())
+            .map(|campaign| {
+                let mut cities_by_country = BTreeMap::new();
+                for city in &campaign.cities {
+                    *cities_by_country
+                        .entry(city.record.country.as_str())
                         .or_insert(0) += 1;
                 }
                 CampaignView {
-                    id: c.id.clone(),
-                    title: c.title.clone(),
-                    launched_on: c.launched_on,
-                    target_cities: c.target_cities,
-                    countries: c.countries,
-                    cities: c.cities.clone(),
-                    cities_by_country: by_country,
+                    campaign,
+                    cities_by_country,
                 }
             })
             .collect();
-        let mut joint: BTreeMap<String, JointActionView> = BTreeMap::new();
+        let mut joint: BTreeMap<&Id, JointActionView<'_>> = BTreeMap::new();
         for event in self.events().view {
-            if let Some(action) = &event.joint_action {
-                let view =
-                    joint
-                        .entry(action.as_str().to_string())
-                        .or_insert_with(|| JointActionView {
-                            id: action.clone(),
-                            cities: Vec::new(),
-                            events: Vec::new(),
-                        });
-                if !view.cities.contains(&event.city) {
-                    view.cities.push(event.city.clone());
+            let scheduled = &event.scheduled.record;
+            if let Some(action) = &scheduled.joint_action {
+                let view = joint.entry(action).or_insert_with(|| JointActionView {
+                    id: action,
+                    cities: Vec::new(),
+                    events: Vec::new(),
+                });
+                if !view.cities.contains(&scheduled.city.as_str()) {
+                    view.cities.push(&scheduled.city);
                 }
-                view.events.push(event.id.clone());
+                view.events.push(&scheduled.event_id);
             }
         }
         self.as_of(OverviewView {
             campaigns,
             links_severed: self
                 .links
-                .values()
-                .filter(|l| l.status == LinkStatus::Severed)
-                .map(|l| l.id.clone())
+                .iter()
+                .filter(|(_, l)| l.status == LinkStatus::Severed)
+                .map(|(id, _)| id)
                 .collect(),
             motions_passed: self
                 .motions

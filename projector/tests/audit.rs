@@ -2,15 +2,14 @@
 //! entries, a changed tally count and a forked checkpoint are each detected and named.
 //! Also: restarts load the latest snapshot and catch up from the store.
 
-mod fixtures;
-
-use fixtures::*;
 use ledger::note::{NoteSigner, NoteVerifier};
 use ledger::store::{LogConfig, Store};
 use ledger::{Hash, HashAlg};
 use projector::audit::{audit_dir, audit_entries, Finding, Published};
 use projector::persist::{self, Snapshots};
 use projector::Projection;
+use test_support::campaign;
+use test_support::records::{entry, signature, small_log, T0};
 
 const ORIGIN: &str = "audit.test/log";
 const ALG: HashAlg = HashAlg::Blake3;
@@ -229,7 +228,7 @@ fn a_forked_checkpoint_is_named() {
     let fork = ledger::checkpoint::Checkpoint {
         origin: ORIGIN.into(),
         size: 20,
-        root: [0x66; 32],
+        root: Hash([0x66; 32]),
         extensions: vec![],
     };
     let forked = ledger::checkpoint::sign_checkpoint(&fork, &p.signer()).unwrap();
@@ -392,14 +391,11 @@ fn restarts_load_the_snapshot_and_catch_up() {
     );
     assert!(persist::replay_prefix(&store, 1_000).is_err());
     // A snapshot whose root is not this log's at its size is ignored, not trusted.
-    snapshots.save(&partial, &[0x42; 32]).unwrap();
+    snapshots.save(&partial, &Hash([0x42; 32])).unwrap();
     let loaded = persist::load(&snapshots, &store).unwrap();
     assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
     store.close().unwrap();
 }
-
-#[path = "support/campaign.rs"]
-mod campaign;
 
 /// Logs large enough for the two-thread paths (replay_many, push_many) give the same
 /// state as entry-by-entry replay, and a finding deep inside still names its entry.

@@ -1,15 +1,19 @@
 //! The fold and its decision rules: every rule refuses what it should and changes
 //! nothing when it does; counts and views add up; and a projection is a pure function
 //! of the log prefix (incremental, snapshot-restored and rebuilt-from-zero projections
-//! give byte-identical snapshots and tally text).
+//! give byte-identical snapshots and tally text). Also: what each record concerns (the
+//! petitions and cities an organiser's scope is checked against), and the JSON shape of
+//! the views.
 
-mod fixtures;
-
-use fixtures::*;
-use ledger::record::{InvalidationReason, LinkStatus, VoteResult};
-use ledger::{Entry, Record};
-use projector::{Projection, Rejection};
+use ledger::record::{
+    InvalidationReason, LinkStatus, PaperBatchRecorded, SignatureIndexes, SignaturesInvalidated,
+    TwinLinkRegistered, VoteResult,
+};
+use ledger::{Entry, Hash, Record};
+use projector::{CityRef, Concerns, EventStatus, MotionStatus, Projection, Rejection};
 use proptest::prelude::*;
+use serde_json::json;
+use test_support::records::*;
 
 fn replayed(log: &[Vec<u8>]) -> Projection {
     let mut p = Projection::new();
@@ -61,10 +65,7 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
         ),
         (
             "closed petition",
-            with(vec![Record::PetitionClosed {
-                petition_id: id("p"),
-                reason: None,
-            }]),
+            with(vec![petition_closed("p").into()]),
             signature("p", 1, 0),
             "petition_closed",
         ),
@@ -82,14 +83,8 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
         ),
         (
             "close twice",
-            with(vec![Record::PetitionClosed {
-                petition_id: id("p"),
-                reason: None,
-            }]),
-            Record::PetitionClosed {
-                petition_id: id("p"),
-                reason: None,
-            },
+            with(vec![petition_closed("p").into()]),
+            petition_closed("p").into(),
             "petition_closed",
         ),
         (
@@ -121,12 +116,10 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
             "not_a_live_signature",
         ),
         (
-            // Not encodable (a valid record lists indexes strictly ascending); the rule
-            // still guards try_apply.
-            "invalidate twice in one record",
+            "invalidate a non-signature",
             with(vec![signature("p", 1, 0)]),
-            invalidate(&[3, 3], InvalidationReason::Duplicate),
-            "repeated_index",
+            invalidate(&[2, 3], InvalidationReason::Fraud),
+            "not_a_live_signature",
         ),
         (
             "unknown paper batch",
@@ -246,16 +239,54 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
         (
             "paper batch at an unknown event",
             vec![petition("p", &[], None)],
-            Record::PaperBatchRecorded {
-                batch_id: id("b"),
-                petition_id: id("p"),
+            PaperBatchRecorded {
                 event_id: Some(id("e")),
-                stall: None,
-                collector: id("v"),
-                sheet_scan_hash: None,
-                count: 1,
-            },
+                ..paper_batch_recorded("b", "p", 1)
+            }
+            .into(),
             "unknown_event",
+        ),
+        (
+            "close an unknown petition",
+            vec![],
+            petition_closed("p").into(),
+            "unknown_petition",
+        ),
+        (
+            "amend an unknown motion",
+            vec![],
+            motion_amended("m").into(),
+            "unknown_motion",
+        ),
+        (
+            "amend a passed motion",
+            vec![motion("m", None), vote("m", VoteResult::Passed)],
+            motion_amended("m").into(),
+            "invalid_transition",
+        ),
+        (
+            "withdraw a failed motion",
+            vec![motion("m", None), vote("m", VoteResult::Failed)],
+            withdraw_motion("m"),
+            "invalid_transition",
+        ),
+        (
+            "change an unknown event",
+            vec![],
+            event_changed("e").into(),
+            "unknown_event",
+        ),
+        (
+            "change a held event",
+            vec![event("e", "Leeds"), held("e", None)],
+            event_changed("e").into(),
+            "invalid_transition",
+        ),
+        (
+            "cancel twice",
+            vec![event("e", "Leeds"), cancelled("e")],
+            cancelled("e"),
+            "invalid_transition",
         ),
     ]
 }
@@ -282,6 +313,22 @@ fn every_rule_refuses_and_changes_nothing() {
         assert_eq!(p.tree_size(), size + 1);
         assert_eq!(p.rejected_in_log(), (1, Some((size, reason))), "{name}");
     }
+}
+
+/// The same index twice in one invalidation used to be a rule of the fold
+/// (`repeated_index`); now the record cannot state it: its indexes are strictly
+/// ascending by their type, in code and in JSON alike.
+#[test]
+fn repeated_indexes_cannot_be_stated() {
+    assert!(SignatureIndexes::new(vec![3, 3]).is_err());
+    assert!(SignatureIndexes::new(vec![4, 3]).is_err());
+    let json = json!({"indexes": [3, 3], "reason": "duplicate", "note": null});
+    assert!(serde_json::from_value::<SignaturesInvalidated>(json).is_err());
+    let json = json!({"indexes": [3, 4], "reason": "duplicate", "note": null});
+    assert_eq!(
+        serde_json::from_value::<SignaturesInvalidated>(json).unwrap(),
+        signatures_invalidated(&[3, 4], InvalidationReason::Duplicate)
+    );
 }
 
 #[test]
@@ -316,8 +363,14 @@ fn counts_views_and_thresholds_add_up() {
     assert_eq!(v.by_constituency.values().sum::<u64>(), 11);
     assert_eq!(v.by_channel["online"], 9);
     assert_eq!(v.by_channel["paper/stall-1"], 2);
-    assert_eq!(v.paper_batches[0].declared, 2);
+    assert_eq!(v.paper_batches[0].recorded.record.count.get(), 2);
+    assert_eq!(v.paper_batches[0].recorded.index, 4);
     assert_eq!(v.paper_batches[0].counted, 2);
+    assert_eq!(v.status, "open");
+    assert!(v.closed.is_none());
+    assert_eq!(v.id().as_str(), "uk-detwin");
+    assert_eq!((v.opened.index, v.opened.time_ms), (3, T0 + 3 * 60_000));
+    assert_eq!(&*v.opened.record.thresholds, &[3, 10]);
     assert_eq!(
         v.crossed.iter().map(|c| c.threshold).collect::<Vec<_>>(),
         vec![3, 10]
@@ -326,19 +379,76 @@ fn counts_views_and_thresholds_add_up() {
     assert_eq!(v.hourly.iter().map(|(_, c)| c).sum::<u64>(), 14);
     assert_eq!(v.daily, vec![("2022-07-01".to_string(), 14)]);
 
+    // Each read model holds the records that made it, with their index and time.
     let links = p.twin_links().view;
-    assert_eq!(links[0].status, LinkStatus::Severed);
+    assert_eq!(links.len(), 1);
     assert_eq!(
-        links[0].history[0].motion_id.as_ref().unwrap().as_str(),
+        links[0].registered.record,
+        twin_link_registered("newcastle-taiyuan")
+    );
+    assert_eq!(links[0].registered.index, 5);
+    assert_eq!(links[0].status, LinkStatus::Severed);
+    assert_eq!(links[0].history.len(), 1);
+    assert_eq!(links[0].history[0].index, 26);
+    assert_eq!(links[0].history[0].time_ms, T0 + 26 * 60_000);
+    assert_eq!(links[0].history[0].record.status, LinkStatus::Severed);
+    assert_eq!(
+        links[0].history[0]
+            .record
+            .motion_id
+            .as_ref()
+            .unwrap()
+            .as_str(),
         "ncc-2022-11"
     );
     let motions = p.motions().view;
-    assert_eq!(motions[0].status, projector::MotionStatus::Passed);
+    assert_eq!(motions[0].status, MotionStatus::Passed);
+    assert_eq!(motions[0].tabled.index, 6);
+    assert_eq!(
+        motions[0].tabled.record.link_id.as_ref().unwrap().as_str(),
+        "newcastle-taiyuan"
+    );
+    let voted = motions[0].vote.as_ref().unwrap();
+    assert_eq!((voted.index, voted.record.result), (25, VoteResult::Passed));
+    assert!(motions[0].amendments.is_empty() && motions[0].withdrawn.is_none());
     let events = p.events().view;
     assert_eq!(events.len(), 2);
+    let status = |id: &str| {
+        let e = events
+            .iter()
+            .find(|e| e.scheduled.record.event_id.as_str() == id)
+            .unwrap();
+        (
+            e.status,
+            e.held.as_ref().map(|h| h.record.attendance),
+            e.cancelled.as_ref().map(|c| c.index),
+        )
+    };
+    assert_eq!(
+        status("rally-newcastle"),
+        (EventStatus::Held, Some(Some(200)), None)
+    );
+    assert_eq!(
+        status("rally-bath"),
+        (EventStatus::Cancelled, None, Some(28))
+    );
     let overview = p.overview().view;
-    assert_eq!(overview.campaigns[0].cities.len(), 2);
+    let campaign = overview.campaigns[0].campaign;
+    assert_eq!(
+        campaign.launched.record.campaign_id.as_str(),
+        "global-detwin"
+    );
+    assert_eq!(campaign.launched.index, 0);
+    let cities: Vec<&str> = campaign
+        .cities
+        .iter()
+        .map(|c| c.record.city.as_str())
+        .collect();
+    assert_eq!(cities, ["Newcastle upon Tyne", "Bath"]);
+    assert_eq!(campaign.cities[1].index, 2);
+    assert_eq!(overview.campaigns[0].cities_by_country["GB"], 2);
     assert_eq!(overview.links_severed.len(), 1);
+    assert_eq!(overview.motions_passed, 1);
     assert_eq!(overview.joint_actions[0].cities.len(), 2);
     assert_eq!(p.rejected_in_log(), (0, None));
 }
@@ -385,7 +495,7 @@ fn tally_notes_sign_and_open() {
     let signer = ledger::note::NoteSigner::generate("example.org/log").unwrap();
     let p = replayed(&small_log());
     let text = p.tally_text();
-    let root = [7u8; 32];
+    let root = Hash([7u8; 32]);
     let note = projector::tally::sign_tally(alg, &signer, p.tree_size(), root, &text).unwrap();
     assert!(note.starts_with("campaign-ledger/tally/v1\nexample.org/log\n29\n"));
     let body = projector::tally::open_tally(alg, &note, &signer.verifier(), &text).unwrap();
@@ -427,6 +537,470 @@ fn an_undecodable_entry_names_its_index_and_changes_nothing() {
     assert_eq!(p.to_snapshot(), before);
 }
 
+// --- what a record concerns (organiser scopes) ---------------------------------------
+
+/// The state the scope cases are read against, one entry per line:
+///
+/// 0 petition p, 1 petition q, 2 paper batch b of p, 3 campaign c,
+/// 4 link l (Newcastle upon Tyne), 5 motion m-link about l,
+/// 6 motion m-council without a link (Newcastle City Council), 7 event e in Leeds,
+/// 8 a signature on p from Newcastle upon Tyne, 9 one on p without a council,
+/// 10 one on q from Bath and North East Somerset, 11 one on p from Newcastle upon Tyne,
+/// 12 the withdrawal of 11.
+fn scoped_state() -> Projection {
+    let mut p = Projection::new();
+    apply_all(
+        &mut p,
+        vec![
+            petition("p", &[], None),
+            petition("q", &[], None),
+            paper_batch("b", "p", 5),
+            campaign("c"),
+            link("l"),
+            motion("m-link", Some("l")),
+            motion("m-council", None),
+            event("e", "Leeds"),
+            signature("p", 1, 0),
+            signature_added("p", 2).into(),
+            signature("q", 3, 1),
+            signature("p", 4, 2),
+            withdraw(11),
+        ],
+    );
+    p
+}
+
+const NEWCASTLE: CityRef<'static> = CityRef::City("Newcastle upon Tyne");
+const NEWCASTLE_COUNCIL: CityRef<'static> = CityRef::Council("Newcastle City Council");
+const BATH_COUNCIL: CityRef<'static> = CityRef::City("Bath and North East Somerset");
+const LEEDS: CityRef<'static> = CityRef::City("Leeds");
+
+/// (record, the petitions it concerns, the cities it concerns), for every kind.
+#[allow(clippy::type_complexity)]
+fn concern_cases() -> Vec<(
+    Record,
+    Vec<Option<&'static str>>,
+    Vec<Option<CityRef<'static>>>,
+)> {
+    let bath = || TwinLinkRegistered {
+        city: name("Bath"),
+        ..twin_link_registered("l-bath")
+    };
+    vec![
+        // Launching a campaign and opening a petition concern neither.
+        (campaign("c2"), vec![], vec![]),
+        (petition("r", &[], None), vec![], vec![]),
+        (
+            city_joined("c", "Bath", "GB"),
+            vec![],
+            vec![Some(CityRef::City("Bath"))],
+        ),
+        (petition_closed("p").into(), vec![Some("p")], vec![]),
+        // A signature: its petition, and the council it names (if any).
+        (
+            signature("p", 20, 0),
+            vec![Some("p")],
+            vec![Some(NEWCASTLE)],
+        ),
+        (signature_added("q", 21).into(), vec![Some("q")], vec![]),
+        // A withdrawal: the petition and council of the signature at that index, live
+        // or not; an index that is not a signature resolves to nothing.
+        (withdraw(8), vec![Some("p")], vec![Some(NEWCASTLE)]),
+        (withdraw(9), vec![Some("p")], vec![None]),
+        (withdraw(10), vec![Some("q")], vec![Some(BATH_COUNCIL)]),
+        (withdraw(11), vec![Some("p")], vec![Some(NEWCASTLE)]),
+        (withdraw(0), vec![None], vec![None]),
+        (withdraw(999), vec![None], vec![None]),
+        // An invalidation: the petition of every signature it names, and no city.
+        (
+            invalidate(&[8, 9], InvalidationReason::Fraud),
+            vec![Some("p"), Some("p")],
+            vec![],
+        ),
+        (
+            invalidate(&[8, 10], InvalidationReason::Fraud),
+            vec![Some("p"), Some("q")],
+            vec![],
+        ),
+        (
+            invalidate(&[7, 8], InvalidationReason::Fraud),
+            vec![None, Some("p")],
+            vec![],
+        ),
+        (paper_batch("b2", "q", 1), vec![Some("q")], vec![]),
+        (link("l2"), vec![], vec![Some(NEWCASTLE)]),
+        (bath().into(), vec![], vec![Some(CityRef::City("Bath"))]),
+        (
+            link_status("l", LinkStatus::Suspended, None),
+            vec![],
+            vec![Some(NEWCASTLE)],
+        ),
+        (
+            link_status("nope", LinkStatus::Suspended, None),
+            vec![],
+            vec![None],
+        ),
+        // A motion: its link's city, or without a link its council.
+        (motion("m2", Some("l")), vec![], vec![Some(NEWCASTLE)]),
+        (motion("m3", None), vec![], vec![Some(NEWCASTLE_COUNCIL)]),
+        (motion("m4", Some("nope")), vec![], vec![None]),
+        (
+            motion_amended("m-link").into(),
+            vec![],
+            vec![Some(NEWCASTLE)],
+        ),
+        (
+            motion_amended("m-council").into(),
+            vec![],
+            vec![Some(NEWCASTLE_COUNCIL)],
+        ),
+        (motion_amended("nope").into(), vec![], vec![None]),
+        (
+            vote("m-link", VoteResult::Passed),
+            vec![],
+            vec![Some(NEWCASTLE)],
+        ),
+        (
+            vote("m-council", VoteResult::Failed),
+            vec![],
+            vec![Some(NEWCASTLE_COUNCIL)],
+        ),
+        (vote("nope", VoteResult::Passed), vec![], vec![None]),
+        (withdraw_motion("m-link"), vec![], vec![Some(NEWCASTLE)]),
+        (
+            withdraw_motion("m-council"),
+            vec![],
+            vec![Some(NEWCASTLE_COUNCIL)],
+        ),
+        (withdraw_motion("nope"), vec![], vec![None]),
+        (
+            event("e2", "Bath"),
+            vec![],
+            vec![Some(CityRef::City("Bath"))],
+        ),
+        (event_changed("e").into(), vec![], vec![Some(LEEDS)]),
+        (event_changed("nope").into(), vec![], vec![None]),
+        (cancelled("e"), vec![], vec![Some(LEEDS)]),
+        (cancelled("nope"), vec![], vec![None]),
+        (held("e", Some(40)), vec![], vec![Some(LEEDS)]),
+        (held("nope", None), vec![], vec![None]),
+    ]
+}
+
+#[test]
+fn every_kind_concerns_what_it_names_or_refers_to() {
+    let state = scoped_state();
+    let before = state.to_snapshot();
+    let cases = concern_cases();
+    let mut kinds: Vec<&str> = cases.iter().map(|(r, _, _)| r.kind()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut all = Record::KINDS.to_vec();
+    all.sort_unstable();
+    assert_eq!(kinds, all, "a case for every record kind");
+    for (record, petitions, cities) in &cases {
+        assert_eq!(
+            state.concerns(record),
+            Concerns {
+                petitions: petitions.clone(),
+                cities: cities.clone(),
+            },
+            "{record:?}"
+        );
+    }
+    assert_eq!(state.to_snapshot(), before, "asking changes nothing");
+}
+
+#[test]
+fn scopes_cover_only_what_a_record_concerns() {
+    let state = scoped_state();
+    let covers = |record: &Record, scope: &str| {
+        let concerns = state.concerns(record);
+        match scope.split_once(':').unwrap() {
+            ("petition", id) => concerns.only_petition(id),
+            ("city", name) => concerns.only_city(name),
+            _ => unreachable!("{scope}"),
+        }
+    };
+    // A petition's organisers: its closing, paper batches and signatures, nothing else.
+    for record in [
+        petition_closed("p").into(),
+        paper_batch("b2", "p", 1),
+        signature("p", 20, 0),
+        signature_added("p", 21).into(),
+        withdraw(8),
+        withdraw(9),
+        invalidate(&[8, 9], InvalidationReason::Duplicate),
+    ] {
+        assert!(covers(&record, "petition:p"), "{record:?}");
+        assert!(!covers(&record, "petition:q"), "{record:?}");
+    }
+    // They can neither open a petition (not even one of that id) nor launch a campaign.
+    for (record, scope) in [
+        (petition("p2", &[], None), "petition:p2"),
+        (petition("p", &[], None), "petition:p"),
+        (campaign("c2"), "petition:p"),
+        (city_joined("c", "Leeds", "GB"), "petition:p"),
+        (link("l2"), "petition:p"),
+        (vote("m-link", VoteResult::Passed), "petition:p"),
+        (event("e2", "Leeds"), "petition:p"),
+        // A signature of another petition among those named: not theirs alone.
+        (
+            invalidate(&[8, 10], InvalidationReason::Fraud),
+            "petition:p",
+        ),
+        // References that do not resolve are covered by no scope.
+        (withdraw(0), "petition:p"),
+        (withdraw(999), "petition:p"),
+        (invalidate(&[7, 8], InvalidationReason::Fraud), "petition:p"),
+    ] {
+        assert!(!covers(&record, scope), "{scope} covers {record:?}");
+    }
+
+    // A city's organisers: names compare trimmed and ASCII case-insensitively.
+    for record in [
+        link("l2"),
+        link_status("l", LinkStatus::Severed, None),
+        motion("m2", Some("l")),
+        motion_amended("m-link").into(),
+        vote("m-link", VoteResult::Passed),
+        withdraw_motion("m-link"),
+        signature("p", 20, 0),
+        withdraw(8),
+        withdraw(11),
+    ] {
+        assert!(covers(&record, "city:Newcastle upon Tyne"), "{record:?}");
+        assert!(covers(&record, "city: newcastle UPON tyne "), "{record:?}");
+        assert!(!covers(&record, "city:Newcastle"), "{record:?}");
+        // A signature (or its withdrawal) concerns its petition too, so either scope
+        // covers it; the rest belong to the city alone.
+        let signature = matches!(
+            record,
+            Record::SignatureAdded(_) | Record::SignatureWithdrawn(_)
+        );
+        assert_eq!(covers(&record, "petition:p"), signature, "{record:?}");
+    }
+    for record in [
+        event_changed("e").into(),
+        cancelled("e"),
+        held("e", None),
+        event("e2", "leeds"),
+        city_joined("c", "Leeds", "GB"),
+    ] {
+        assert!(covers(&record, "city:Leeds"), "{record:?}");
+        assert!(!covers(&record, "city:Bath"), "{record:?}");
+    }
+    // A motion without a link belongs to the city its council's name starts with.
+    for record in [
+        motion("m3", None),
+        motion_amended("m-council").into(),
+        vote("m-council", VoteResult::Passed),
+        withdraw_motion("m-council"),
+    ] {
+        assert!(covers(&record, "city:Newcastle"), "{record:?}");
+        assert!(covers(&record, "city:newcastle city"), "{record:?}");
+        assert!(!covers(&record, "city:Newcastle upon Tyne"), "{record:?}");
+        assert!(!covers(&record, "city:Bath"), "{record:?}");
+    }
+    // Nothing a city scope covers: records of no city, signatures without a council,
+    // invalidations, unknown references.
+    for record in [
+        campaign("c2"),
+        petition("r", &[], None),
+        petition_closed("p").into(),
+        paper_batch("b2", "p", 1),
+        signature_added("p", 21).into(),
+        withdraw(9),
+        invalidate(&[8], InvalidationReason::Fraud),
+        withdraw(0),
+        withdraw(999),
+        link_status("nope", LinkStatus::Severed, None),
+        motion("m4", Some("nope")),
+        vote("nope", VoteResult::Passed),
+        event_changed("nope").into(),
+        held("nope", None),
+    ] {
+        for city in ["Newcastle upon Tyne", "Newcastle", "Leeds", "Bath"] {
+            assert!(
+                !covers(&record, &format!("city:{city}")),
+                "{city}: {record:?}"
+            );
+        }
+    }
+}
+
+/// The sequencer asks about each record of a batch after folding the ones before it
+/// into its working projection: references to entries of the same batch resolve.
+#[test]
+fn references_resolve_to_entries_just_applied() {
+    let mut p = Projection::new();
+    apply_all(&mut p, vec![petition("p", &[], None)]);
+    let link_bath: Record = TwinLinkRegistered {
+        city: name("Bath"),
+        ..twin_link_registered("l")
+    }
+    .into();
+    assert_eq!(p.concerns(&withdraw(1)).petitions, vec![None]);
+    assert_eq!(
+        p.concerns(&vote("m", VoteResult::Passed)).cities,
+        vec![None]
+    );
+    for (i, record) in [signature("p", 1, 1), link_bath, motion("m", Some("l"))]
+        .into_iter()
+        .enumerate()
+    {
+        p.try_apply(&entry(T0 + i as u64, record)).unwrap();
+    }
+    assert_eq!(
+        p.concerns(&withdraw(1)),
+        Concerns {
+            petitions: vec![Some("p")],
+            cities: vec![Some(BATH_COUNCIL)],
+        }
+    );
+    assert!(p.concerns(&vote("m", VoteResult::Passed)).only_city("Bath"));
+    assert!(p
+        .concerns(&link_status("l", LinkStatus::Severed, Some("m")))
+        .only_city("bath"));
+}
+
+// --- the views as JSON -----------------------------------------------------------------
+
+/// Views serialize the records each read model holds, flat beside their `index` and
+/// `time_ms`, and what later records made of them.
+#[test]
+fn views_read_as_documented_in_json() {
+    let p = replayed(&small_log());
+    let minute = |i: u64| T0 + i * 60_000;
+
+    let links = serde_json::to_value(p.twin_links().view).unwrap();
+    assert_eq!(
+        links,
+        json!([{
+            "registered": {
+                "index": 5,
+                "time_ms": minute(5),
+                "link_id": "newcastle-taiyuan",
+                "city": "Newcastle upon Tyne",
+                "country": "GB",
+                "partner_city": "Taiyuan",
+                "partner_country": "CN",
+                "kind": "sister",
+                "since": null,
+            },
+            "status": "severed",
+            "history": [{
+                "index": 26,
+                "time_ms": minute(26),
+                "link_id": "newcastle-taiyuan",
+                "status": "severed",
+                "effective_on": "2022-11-02",
+                "motion_id": "ncc-2022-11",
+            }],
+        }])
+    );
+    // And it reads back as the same state.
+    let back: projector::TwinLink = serde_json::from_value(links[0].clone()).unwrap();
+    assert_eq!(&back, p.twin_links().view[0]);
+
+    let motions = serde_json::to_value(p.motions().view).unwrap();
+    let m = &motions[0];
+    assert_eq!(m["tabled"]["index"], 6);
+    assert_eq!(m["tabled"]["motion_id"], "ncc-2022-11");
+    assert_eq!(m["tabled"]["council"], "Newcastle City Council");
+    assert_eq!(m["tabled"]["link_id"], "newcastle-taiyuan");
+    assert_eq!(m["tabled"]["proposer"], "Cllr Wendy Taylor");
+    assert_eq!(m["status"], "passed");
+    assert_eq!(m["amendments"], json!([]));
+    assert_eq!(m["vote"]["index"], 25);
+    assert_eq!(m["vote"]["time_ms"], minute(25));
+    assert_eq!(m["vote"]["result"], "passed");
+    assert_eq!(m["vote"]["majority"], "unanimous");
+    assert_eq!(m["vote"]["voted_on"], "2022-11-02");
+    assert!(m["withdrawn"].is_null());
+    assert!(m.get("record").is_none() && m["tabled"].get("record").is_none());
+
+    let events = serde_json::to_value(p.events().view).unwrap();
+    let event = |id: &str| {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["scheduled"]["event_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let newcastle = event("rally-newcastle");
+    assert_eq!(newcastle["scheduled"]["index"], 7);
+    assert_eq!(newcastle["scheduled"]["city"], "Newcastle upon Tyne");
+    assert_eq!(newcastle["scheduled"]["joint_action"], "uk-joint-action");
+    assert_eq!(newcastle["status"], "held");
+    assert_eq!(newcastle["held"]["attendance"], 200);
+    assert_eq!(newcastle["held"]["index"], 27);
+    assert!(newcastle["cancelled"].is_null());
+    assert_eq!(newcastle["changes"], json!([]));
+    let bath = event("rally-bath");
+    assert_eq!(bath["status"], "cancelled");
+    assert_eq!(bath["cancelled"]["index"], 28);
+    assert_eq!(bath["cancelled"]["event_id"], "rally-bath");
+    assert!(bath["held"].is_null());
+
+    let petition = serde_json::to_value(p.petition("uk-detwin").unwrap()).unwrap();
+    assert_eq!(petition["tree_size"], 29);
+    assert_eq!(petition["opened"]["index"], 3);
+    assert_eq!(petition["opened"]["time_ms"], minute(3));
+    assert_eq!(petition["opened"]["petition_id"], "uk-detwin");
+    assert_eq!(petition["opened"]["target"], "UK Parliament");
+    assert_eq!(petition["opened"]["thresholds"], json!([3, 10]));
+    assert!(petition["closed"].is_null());
+    assert_eq!(petition["status"], "open");
+    assert_eq!(petition["total"], 11);
+    assert_eq!(petition["invalidated"]["duplicate"], 2);
+    assert_eq!(petition["by_channel"]["paper/stall-1"], 2);
+    assert_eq!(petition["paper_batches"][0]["recorded"]["index"], 4);
+    assert_eq!(
+        petition["paper_batches"][0]["recorded"]["batch_id"],
+        "stall-1"
+    );
+    assert_eq!(petition["paper_batches"][0]["recorded"]["count"], 2);
+    assert_eq!(
+        petition["paper_batches"][0]["recorded"]["stall"],
+        "Northumberland Street"
+    );
+    assert_eq!(petition["paper_batches"][0]["counted"], 2);
+    assert_eq!(
+        petition["crossed"][0],
+        json!({"threshold": 3, "index": 11, "time_ms": minute(11)})
+    );
+
+    let mut closed = p.clone();
+    closed
+        .try_apply(&entry(minute(29), petition_closed("uk-detwin")))
+        .unwrap();
+    let petition = serde_json::to_value(closed.petition("uk-detwin").unwrap()).unwrap();
+    assert_eq!(petition["tree_size"], 30);
+    assert_eq!(petition["status"], "closed");
+    assert_eq!(
+        petition["closed"],
+        json!({"index": 29, "time_ms": minute(29), "petition_id": "uk-detwin", "reason": null})
+    );
+
+    let overview = serde_json::to_value(p.overview()).unwrap();
+    assert_eq!(overview["tree_size"], 29);
+    let campaign = &overview["campaigns"][0];
+    assert_eq!(campaign["launched"]["index"], 0);
+    assert_eq!(campaign["launched"]["campaign_id"], "global-detwin");
+    assert_eq!(campaign["launched"]["launched_on"], "2022-07-01");
+    assert_eq!(campaign["launched"]["target_cities"], 163);
+    assert_eq!(campaign["cities"][1]["index"], 2);
+    assert_eq!(campaign["cities"][1]["city"], "Bath");
+    assert_eq!(campaign["cities"][1]["country"], "GB");
+    assert_eq!(campaign["cities_by_country"], json!({"GB": 2}));
+    assert_eq!(overview["links_severed"], json!(["newcastle-taiyuan"]));
+    assert_eq!(overview["motions_passed"], 1);
+    assert_eq!(overview["joint_actions"][0]["id"], "uk-joint-action");
+}
+
 /// A record from a small universe, so that random streams hit every rule, valid and not.
 fn arb_record() -> impl Strategy<Value = Record> {
     let pid = prop::sample::select(vec!["p0", "p1", "p2"]);
@@ -439,10 +1013,11 @@ fn arb_record() -> impl Strategy<Value = Record> {
     let reason = prop::sample::select(InvalidationReason::ALL.to_vec());
     prop_oneof![
         8 => (pid.clone(), who.clone(), 0u32..6).prop_map(|(p, w, a)| signature(p, w, a)),
+        1 => (pid.clone(), who.clone()).prop_map(|(p, w)| Record::from(signature_added(p, w))),
         2 => (pid.clone(), who.clone()).prop_map(|(p, w)| paper_signature(p, w, "b0")),
         1 => pid.clone().prop_map(|p| petition(p, &[2, 5, 9], None)),
         1 => pid.clone().prop_map(|p| paper_batch("b0", p, 3)),
-        1 => pid.prop_map(|p| Record::PetitionClosed { petition_id: id(p), reason: None }),
+        1 => pid.clone().prop_map(|p| Record::from(petition_closed(p))),
         2 => index.clone().prop_map(withdraw),
         1 => (prop::collection::btree_set(index, 1..4), reason)
             .prop_map(|(i, r)| invalidate(&i.into_iter().collect::<Vec<_>>(), r)),
@@ -450,9 +1025,11 @@ fn arb_record() -> impl Strategy<Value = Record> {
         1 => (lid.clone(), status, prop::option::of(mid.clone())).prop_map(|(l, s, m)| link_status(l, s, m)),
         1 => (mid.clone(), prop::option::of(lid)).prop_map(|(m, l)| motion(m, l)),
         1 => (mid.clone(), any::<bool>()).prop_map(|(m, p)| vote(m, if p { VoteResult::Passed } else { VoteResult::Failed })),
+        1 => mid.clone().prop_map(|m| Record::from(motion_amended(m))),
         1 => mid.prop_map(withdraw_motion),
         1 => eid.clone().prop_map(|e| event(e, "Leeds")),
         1 => (eid.clone(), prop::option::of(0u32..500)).prop_map(|(e, a)| held(e, a)),
+        1 => eid.clone().prop_map(|e| Record::from(event_changed(e))),
         1 => eid.prop_map(cancelled),
         1 => Just(campaign("c")),
         1 => prop::sample::select(vec!["Leeds", "Bath"]).prop_map(|c| city_joined("c", c, "GB")),

@@ -1,5 +1,5 @@
 //! The HTTP API under load, beside what a typical web app would do, in one run
-//! (DESIGN §8): the ledger server, a SQLite-backed baseline app and a trivial handler
+//! (README, Benchmarks): the ledger server, a SQLite-backed baseline app and a trivial handler
 //! are served in-process on loopback, and a load generator in the same process drives
 //! them over 64 keep-alive HTTP/1.1 connections (hyper client, one request in flight
 //! per connection, each sent as soon as the previous answer arrived).
@@ -58,9 +58,7 @@ use tokio::sync::oneshot;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../../ledger/benches/report.rs"]
-mod report;
-use report::{temp_dir, temp_root, thousands, BenchResult, Context};
+use test_support::bench::{temp_dir, temp_root, thousands, BenchResult, Context};
 
 const ORIGIN: &str = "bench.campaign-ledger.example/http";
 const PETITION: &str = "uk-detwin-http-bench";
@@ -428,7 +426,7 @@ fn post_request(
         .expect("a valid request")
 }
 
-/// A `signature.added` body as DESIGN §6 shows it; signer `n` has its own email.
+/// A `signature.added` body as docs/API.md shows it; signer `n` has its own email.
 fn signature_body(n: u64) -> String {
     let (constituency, council, postcode) = AREAS[(n % AREAS.len() as u64) as usize];
     let consent = n.is_multiple_of(3);

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::response::Html;
 
-use crate::api::AppState;
+use crate::http::AppState;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -26,16 +26,10 @@ pub fn escape(text: &str) -> String {
 
 pub async fn page(State(state): State<std::sync::Arc<AppState>>) -> Html<String> {
     let head = state.store.head();
-    let (size, petitions, links) = {
-        let projection = state.published.read().unwrap_or_else(|e| e.into_inner());
-        (
-            projection.tree_size(),
-            projection.petitions().view,
-            projection.twin_links().view,
-        )
-    };
-    let mut html = String::new();
     let origin = escape(state.store.origin());
+    let mut html = String::new();
+    let projection = state.published.read().unwrap_or_else(|e| e.into_inner());
+    let size = projection.tree_size();
     let _ = write!(
         html,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -47,6 +41,7 @@ pub async fn page(State(state): State<std::sync::Arc<AppState>>) -> Html<String>
          </head><body>\n<h1>{origin}</h1>\n<p>A verifiable campaign log: every count below can be \
          re-derived from the log by anyone. Counts as of tree size {size}.</p>\n<h2>Petitions</h2>\n"
     );
+    let petitions = projection.petitions().view;
     if petitions.is_empty() {
         html.push_str("<p>No petitions yet.</p>\n");
     } else {
@@ -55,37 +50,41 @@ pub async fn page(State(state): State<std::sync::Arc<AppState>>) -> Html<String>
              <th>Signatures</th></tr></thead><tbody>\n",
         );
         for petition in &petitions {
+            let opened = &petition.opened.record;
             let _ = writeln!(
                 html,
                 "<tr><td><a href=\"/api/v1/petitions/{id}\">{title}</a></td><td>{target}</td>\
                  <td>{status}</td><td class=\"n\">{total}</td></tr>",
-                id = escape(petition.id.as_str()),
-                title = escape(&petition.title),
-                target = escape(&petition.target),
+                id = escape(&opened.petition_id),
+                title = escape(&opened.title),
+                target = escape(&opened.target),
                 status = petition.status,
                 total = petition.total,
             );
         }
         html.push_str("</tbody></table>\n");
     }
+    let links = projection.twin_links().view;
     if !links.is_empty() {
         html.push_str(
             "<h2>Twin links</h2>\n<table><thead><tr><th>City</th><th>Partner</th>\
              <th>Kind</th><th>Status</th></tr></thead><tbody>\n",
         );
         for link in &links {
+            let registered = &link.registered.record;
             let _ = writeln!(
                 html,
                 "<tr><td>{city}</td><td>{partner} ({country})</td><td>{kind}</td><td>{status}</td></tr>",
-                city = escape(&link.city),
-                partner = escape(&link.partner_city),
-                country = escape(link.partner_country.as_str()),
-                kind = link.kind.as_str(),
+                city = escape(&registered.city),
+                partner = escape(&registered.partner_city),
+                country = escape(registered.partner_country.as_str()),
+                kind = registered.kind.as_str(),
                 status = link.status.as_str(),
             );
         }
         html.push_str("</tbody></table>\n");
     }
+    drop(projection);
     let _ = write!(
         html,
         "<h2>Checkpoint</h2>\n<p>The log's latest signed checkpoint (tree size {head_size}). \

@@ -20,7 +20,8 @@
 //! 5. [`SYNTHETIC_SIGNATURES`] synthetic signatures on that petition: most online,
 //!    and one paper batch from the Lord Street stall followed by its signatures.
 //!
-//! Only the facts of DESIGN.md §1 and the demo brief are used. Whatever those facts do
+//! Only the campaign's public facts (README: the global detwin campaign, the 14-city UK
+//! joint action of 1 October, the Newcastle and Bath votes) are used. Whatever they do
 //! not give (vote counts, the date a motion was tabled, when a link began, the kind of
 //! the joint-action events, attendance on the joint action day) is left out of the
 //! record rather than made up; the few placeholders the record shapes force on us
@@ -60,7 +61,7 @@ struct City {
     constituencies: &'static [&'static str],
 }
 
-/// The 14 cities of the UK joint action of 1 October 2022, in the order DESIGN §1
+/// The 14 cities of the UK joint action of 1 October 2022, in the order the campaign
 /// lists them. "Newcastle" is written out as Newcastle upon Tyne, the name the twin
 /// link and the rally use; "Kingston" stays as given.
 const CITIES: [City; 14] = [
@@ -327,7 +328,7 @@ fn events(out: &mut Vec<Value>) {
         }));
     }
 
-    // The LHKA stall on Lord Street, exactly as DESIGN §6 shows it. Whether and how it
+    // The LHKA stall on Lord Street, exactly as docs/API.md shows it. Whether and how it
     // was held is not given, so there is no event.held.
     out.push(json!({
         "type": "event.scheduled",

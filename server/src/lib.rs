@@ -2,7 +2,7 @@
 //! verbs, on top of the [`ledger`] log and the [`projector`] read models.
 //!
 //! What it is: handlers that parse a request, call a library and map the result
-//! ([`api`]); one sequencer thread that decides and appends records in order
+//! ([`http`]); one sequencer thread that decides and appends records in order
 //! ([`sequencer`]); bearer tokens ([`auth`]); encrypted personal data ([`vault`]);
 //! idempotency keys ([`idempotency`]); the data directory and its keys ([`datadir`]).
 //!
@@ -15,11 +15,11 @@
 //! - A refused request appends nothing and changes no state.
 //! - Blocking storage calls never run on the async executor's threads.
 
-pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod datadir;
 pub mod demo;
+pub mod http;
 pub mod idempotency;
 pub mod input;
 pub mod metrics;
@@ -29,7 +29,7 @@ pub mod sequencer;
 pub mod vault;
 
 /// The one error type of the server crate's library code (not HTTP answers: those are
-/// [`api::ApiError`]).
+/// [`http::ApiError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]

@@ -1,4 +1,5 @@
-//! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles` (DESIGN §7).
+//! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles`; README.md says
+//! how to use them.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -66,7 +67,8 @@ enum Command {
         /// Hash function; fixed when the log is created.
         #[arg(long, value_enum)]
         hash: Option<HashChoice>,
-        /// Seed a new log with the demo campaign (DESIGN §1).
+        /// Seed a new log with the demo campaign: the global detwin campaign, the 14-city UK
+        /// joint action and 2,400 clearly labelled synthetic signatures.
         #[arg(long)]
         demo: bool,
     },
@@ -346,7 +348,7 @@ fn check(data: &Path) -> Result<(), String> {
         "ok: {} entries re-hashed and replayed, {} signed checkpoints checked",
         report.entries, report.checkpoints_checked
     );
-    println!("root: {}", base64_encode(&report.root));
+    println!("root: {}", report.root);
     if report.rejected_in_log > 0 {
         if let Some((index, reason)) = &report.first_rejected {
             println!(
@@ -356,11 +358,6 @@ fn check(data: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn tiles(data: &Path, out: &Path) -> Result<(), String> {

@@ -10,9 +10,9 @@ use axum::Router;
 use ledger::HashAlg;
 use projector::persist::Snapshots;
 
-use crate::api::AppState;
 use crate::auth::{Role, TokenRecord, TokenStore};
 use crate::datadir;
+use crate::http::AppState;
 use crate::idempotency::IdempotencyStore;
 use crate::sequencer::Sequencer;
 use crate::vault::Vault;
@@ -137,10 +137,10 @@ impl Node {
 
     /// The HTTP router over this node.
     pub fn router(&self) -> Router {
-        crate::api::app(self.state.clone())
+        crate::http::app(self.state.clone())
     }
 
-    /// Seeds the demo campaign (DESIGN §1) through the normal append path. Returns how
+    /// Seeds the demo campaign (`crate::demo`) through the normal append path. Returns how
     /// many entries were appended.
     pub async fn seed_demo(&self) -> Result<u64> {
         let seeder = TokenRecord {
@@ -157,7 +157,7 @@ impl Node {
         for chunk in records.chunks(500) {
             let body = serde_json::to_vec(&serde_json::json!({ "records": chunk }))
                 .map_err(|e| Error::Config(format!("demo records do not encode: {e}")))?;
-            let staged = crate::api::stage(&self.state, &body)
+            let staged = crate::http::stage(&self.state, &body)
                 .map_err(|e| Error::Config(format!("demo record refused: {}", e.detail)))?;
             let count = staged.len() as u64;
             self.sequencer()?

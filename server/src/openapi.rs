@@ -1,11 +1,25 @@
-//! `GET /api/v1/openapi.json`, generated from the handlers' annotations in [`crate::api`].
+//! `GET /api/v1/openapi.json`: generated from the handlers' annotations in
+//! [`crate::http`], the answer types, and the record kinds' own definitions (each kind
+//! is its struct in `ledger::record::kinds`, except the two hand-written input shapes of
+//! `crate::input`), so no shape is described twice.
 
 use std::sync::OnceLock;
 
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use ledger::merkle::{ConsistencyProof, InclusionProof};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::api;
+use crate::http::paths::*;
+use crate::http::{
+    AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, LogInfo, Problem, TallyAnswer,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,35 +28,38 @@ use crate::api;
         description = "A verifiable campaign log: petition signatures, council motions, twin-city links and events, with counts anyone can re-derive. Errors are RFC 9457 problem+json with a stable `reason`."
     ),
     paths(
-        api::checkpoint,
-        api::tile,
-        api::healthz,
-        api::metrics_text,
-        api::openapi,
-        api::log_info,
-        api::entry,
-        api::inclusion_proof,
-        api::consistency_proof,
-        api::receipt,
-        api::tally,
-        api::petitions,
-        api::petition,
-        api::motions,
-        api::twin_links,
-        api::events,
-        api::campaigns,
-        api::post_records,
+        checkpoint,
+        tile,
+        healthz,
+        metrics_text,
+        serve,
+        log_info,
+        entry,
+        inclusion_proof,
+        consistency_proof,
+        receipt,
+        tally,
+        petitions,
+        petition,
+        motions,
+        twin_links,
+        events,
+        campaigns,
+        post_records,
     ),
     components(schemas(
-        api::Problem,
-        api::LogInfo,
-        api::TallyAnswer,
-        api::InclusionAnswer,
-        api::AppendAnswer,
-        api::AppendedEntry,
-        api::HealthAnswer
+        Problem,
+        LogInfo,
+        EntryAnswer,
+        TallyAnswer,
+        InclusionProof,
+        ConsistencyProof,
+        AppendAnswer,
+        AppendedEntry,
+        HealthAnswer,
+        crate::input::RecordsBody
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &RecordSchemas)
 )]
 struct ApiDoc;
 
@@ -58,10 +75,109 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds one schema per record kind, named by its `type` (`type` plus the fields of the
+/// kind's struct, whose schema is named after it), `RecordInput` (any one of them) and
+/// `RecordBatch` (`{"records": [...]}`).
+struct RecordSchemas;
+
+impl Modify for RecordSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let (kinds, referred) = crate::input::schemas();
+        for (name, schema) in referred {
+            components.schemas.entry(name).or_insert(schema);
+        }
+        let mut any = OneOfBuilder::new().description(Some(
+            "One record: `type` names its kind and the other fields are the kind's.",
+        ));
+        for (kind, name, fields) in kinds {
+            let tag = ObjectBuilder::new()
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([kind])),
+                )
+                .required("type");
+            components.schemas.insert(name.clone(), fields);
+            let with_type = AllOfBuilder::new()
+                .item(tag)
+                .item(Ref::from_schema_name(&name))
+                .description(Some(format!(
+                    "A `{kind}` record: `type` and the fields of {name}."
+                )));
+            components
+                .schemas
+                .insert(kind.to_owned(), Schema::AllOf(with_type.build()).into());
+            any = any.item(Ref::from_schema_name(kind));
+        }
+        components
+            .schemas
+            .insert("RecordInput".into(), RefOr::T(Schema::OneOf(any.build())));
+        let batch = ObjectBuilder::new()
+            .property(
+                "records",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name("RecordInput"))
+                    .min_items(Some(1))
+                    .max_items(Some(crate::http::MAX_RECORDS_PER_REQUEST)),
+            )
+            .required("records")
+            .description(Some("Records appended together, all or none."));
+        components.schemas.insert(
+            "RecordBatch".into(),
+            RefOr::T(Schema::Object(batch.build())),
+        );
+    }
+}
+
 /// The OpenAPI document as JSON, built once.
-pub fn document() -> String {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
+pub fn document() -> Bytes {
+    static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
     DOCUMENT
-        .get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into()))
+        .get_or_init(|| Bytes::from(ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into())))
         .clone()
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service", responses((status = 200, description = "This document")))]
+pub(crate) async fn serve() -> Response {
+    let mut response = document().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::Record;
+
+    #[test]
+    fn the_document_lists_every_record_kind() {
+        let document: serde_json::Value = serde_json::from_slice(&document()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let any = schemas["RecordInput"]["oneOf"].as_array().unwrap();
+        assert_eq!(any.len(), Record::KINDS.len());
+        for kind in Record::KINDS {
+            let named = any.iter().any(|item| {
+                let name = item["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+                schemas[name]["allOf"][0]["properties"]["type"]["enum"][0] == *kind
+            });
+            assert!(named, "{kind}");
+        }
+        // The hand-written shapes are the ones documented for their kinds.
+        assert!(schemas["SignatureInput"]["properties"]["email"].is_object());
+        assert!(schemas["PetitionOpenedInput"]["properties"]["text_hash"].is_object());
+        for answer in [
+            "InclusionProof",
+            "ConsistencyProof",
+            "AppendAnswer",
+            "Hash",
+            "Id",
+        ] {
+            assert!(schemas[answer].is_object(), "{answer}");
+        }
+    }
 }

@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
-use ledger::record::Id;
 use ledger::store::Store;
 use ledger::{Entry, Hash, Record};
 use projector::persist::Snapshots;
@@ -386,7 +385,7 @@ impl State {
         let author = token.author();
         for (position, staged) in records.into_iter().enumerate() {
             if let Some(scope) = &token.scope {
-                if !self.in_scope(scope, &staged.record, base, entries) {
+                if !self.in_scope(scope, &staged.record) {
                     return Err(Refusal::OutOfScope { position });
                 }
             }
@@ -525,117 +524,16 @@ impl State {
         })
     }
 
-    /// Whether a token scoped to `scope` may append `record`. Records that name what
-    /// they concern are checked directly; records that refer to an earlier entry by id
-    /// or index are checked against what that entry concerns.
-    fn in_scope(&self, scope: &Scope, record: &Record, base: u64, batch: &[Entry]) -> bool {
+    /// Whether a token scoped to `scope` may append `record` as the next entry of the
+    /// working projection, which knows what every earlier entry concerns (those of this
+    /// batch included).
+    fn in_scope(&self, scope: &Scope, record: &Record) -> bool {
+        let concerns = self.working.concerns(record);
         match scope {
             // Exporter scopes never append; `decide` refuses the role first.
             Scope::Area(_) => false,
-            Scope::Petition(petition) => match record {
-                Record::PetitionClosed { petition_id, .. }
-                | Record::PaperBatchRecorded { petition_id, .. } => {
-                    petition_id.as_str() == petition
-                }
-                Record::SignatureAdded(signature) => signature.petition_id.as_str() == petition,
-                Record::SignatureWithdrawn { index } => self
-                    .signature_at(*index, base, batch)
-                    .is_some_and(|s| s.petition_id.as_str() == petition),
-                Record::SignaturesInvalidated { indexes, .. } => indexes.iter().all(|index| {
-                    self.signature_at(*index, base, batch)
-                        .is_some_and(|s| s.petition_id.as_str() == petition)
-                }),
-                _ => false,
-            },
-            Scope::City(city) => {
-                let same = |name: &str| name.trim().eq_ignore_ascii_case(city.trim());
-                match record {
-                    Record::CampaignCityJoined { city, .. }
-                    | Record::TwinLinkRegistered { city, .. }
-                    | Record::EventScheduled { city, .. } => same(city),
-                    Record::SignatureAdded(signature) => {
-                        signature.council.as_deref().is_some_and(same)
-                    }
-                    Record::SignatureWithdrawn { index } => self
-                        .signature_at(*index, base, batch)
-                        .and_then(|s| s.council)
-                        .is_some_and(|c| same(&c)),
-                    Record::TwinLinkStatusChanged { link_id, .. } => {
-                        self.link_city(link_id).is_some_and(|c| same(&c))
-                    }
-                    Record::MotionTabled {
-                        link_id, council, ..
-                    } => match link_id {
-                        Some(link) => self.link_city(link).is_some_and(|c| same(&c)),
-                        None => council
-                            .to_ascii_lowercase()
-                            .starts_with(&city.trim().to_ascii_lowercase()),
-                    },
-                    Record::MotionAmended { motion_id, .. }
-                    | Record::MotionVoted { motion_id, .. }
-                    | Record::MotionWithdrawn { motion_id, .. } => {
-                        self.motion_in_city(motion_id, &same)
-                    }
-                    Record::EventChanged { event_id, .. }
-                    | Record::EventCancelled { event_id, .. }
-                    | Record::EventHeld { event_id, .. } => {
-                        self.event_city(event_id).is_some_and(|c| same(&c))
-                    }
-                    _ => false,
-                }
-            }
-        }
-    }
-
-    /// The signature at log index `index`, committed or earlier in this batch.
-    fn signature_at(
-        &self,
-        index: u64,
-        base: u64,
-        batch: &[Entry],
-    ) -> Option<ledger::record::Signature> {
-        let entry = if index >= base {
-            batch.get((index - base) as usize).cloned()?
-        } else {
-            Entry::decode(&self.store.entry(index).ok()?).ok()?
-        };
-        match entry.record() {
-            Record::SignatureAdded(signature) => Some(signature.clone()),
-            _ => None,
-        }
-    }
-
-    fn link_city(&self, link_id: &Id) -> Option<String> {
-        self.working
-            .twin_links()
-            .view
-            .into_iter()
-            .find(|link| &link.id == link_id)
-            .map(|link| link.city)
-    }
-
-    fn event_city(&self, event_id: &Id) -> Option<String> {
-        self.working
-            .events()
-            .view
-            .into_iter()
-            .find(|event| &event.id == event_id)
-            .map(|event| event.city)
-    }
-
-    fn motion_in_city(&self, motion_id: &Id, same: &dyn Fn(&str) -> bool) -> bool {
-        let Some(motion) = self
-            .working
-            .motions()
-            .view
-            .into_iter()
-            .find(|motion| &motion.id == motion_id)
-        else {
-            return false;
-        };
-        match &motion.link_id {
-            Some(link) => self.link_city(link).is_some_and(|c| same(&c)),
-            None => false,
+            Scope::Petition(petition) => concerns.only_petition(petition),
+            Scope::City(city) => concerns.only_city(city),
         }
     }
 }

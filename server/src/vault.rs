@@ -11,20 +11,21 @@
 
 use std::path::Path;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::input::PersonalData;
 use crate::{Error, Result};
+use ledger::Hash;
 
 const SEALED: TableDefinition<u64, &[u8]> = TableDefinition::new("personal_data");
 const NONCE_LEN: usize = 24;
 
 /// Personal data sealed for the vault, with the commitment it was sealed under.
 pub struct Sealed {
-    pub commitment: [u8; 32],
+    pub commitment: Hash,
     pub bytes: Vec<u8>,
 }
 
@@ -47,22 +48,23 @@ impl Vault {
     }
 
     /// Encrypts `data` and its `salt` for the signature committing to `commitment`.
-    pub fn seal(&self, data: &PersonalData, salt: &[u8; 32], commitment: [u8; 32]) -> Sealed {
-        let plain = postcard::to_stdvec(&(data, salt)).expect("personal data always encodes");
+    pub fn seal(&self, data: &PersonalData, salt: &[u8; 32], commitment: Hash) -> Sealed {
+        // A 192-bit random nonce from the thread's CSPRNG (ChaCha, seeded and reseeded
+        // from the OS): never repeats in practice, without a system call per seal.
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let cipher = self
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let mut bytes = nonce.to_vec();
+        let plain_at = bytes.len();
+        bytes = postcard::to_extend(&(data, salt), bytes).expect("personal data always encodes");
+        let tag = self
             .cipher
-            .encrypt(
+            .encrypt_in_place_detached(
                 XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &commitment,
-                },
+                commitment.as_bytes(),
+                &mut bytes[plain_at..],
             )
             .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
-        let mut bytes = nonce.to_vec();
-        bytes.extend(cipher);
+        bytes.extend_from_slice(&tag);
         Sealed { commitment, bytes }
     }
 
@@ -85,11 +87,7 @@ impl Vault {
 
     /// The personal data and salt of the signature at `index`, which commits to
     /// `commitment`; `None` if there is none (erased, or never stored).
-    pub fn get(
-        &self,
-        index: u64,
-        commitment: &[u8; 32],
-    ) -> Result<Option<(PersonalData, [u8; 32])>> {
+    pub fn get(&self, index: u64, commitment: &Hash) -> Result<Option<(PersonalData, [u8; 32])>> {
         let txn = self.db.begin_read().map_err(Error::db("vault.redb"))?;
         let table = txn.open_table(SEALED).map_err(Error::db("vault.redb"))?;
         let Some(value) = table.get(index).map_err(Error::db("vault.redb"))? else {
@@ -105,7 +103,7 @@ impl Vault {
                 XNonce::from_slice(&bytes[..NONCE_LEN]),
                 Payload {
                     msg: &bytes[NONCE_LEN..],
-                    aad: commitment,
+                    aad: commitment.as_bytes(),
                 },
             )
             .map_err(|_| {
@@ -179,22 +177,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.redb");
         let vault = Vault::open(&path, &[7; 32]).unwrap();
-        let sealed = vault.seal(&data(), &[1; 32], [9; 32]);
+        let sealed = vault.seal(&data(), &[1; 32], Hash([9; 32]));
         vault.put_many(&[(5, &sealed), (8, &sealed)]).unwrap();
-        assert_eq!(vault.get(5, &[9; 32]).unwrap(), Some((data(), [1; 32])));
+        assert_eq!(
+            vault.get(5, &Hash([9; 32])).unwrap(),
+            Some((data(), [1; 32]))
+        );
         // Bound to the commitment and the key.
-        assert!(vault.get(5, &[8; 32]).is_err());
+        assert!(vault.get(5, &Hash([8; 32])).is_err());
         let raw = std::fs::read(&path).unwrap();
         assert!(!raw.windows(11).any(|w| w == b"Ada Example"));
         drop(vault);
         let other = Vault::open(&path, &[6; 32]).unwrap();
-        assert!(other.get(5, &[9; 32]).is_err());
+        assert!(other.get(5, &Hash([9; 32])).is_err());
         drop(other);
 
         let vault = Vault::open(&path, &[7; 32]).unwrap();
         assert!(vault.erase(5).unwrap());
         assert!(!vault.erase(5).unwrap());
-        assert_eq!(vault.get(5, &[9; 32]).unwrap(), None);
+        assert_eq!(vault.get(5, &Hash([9; 32])).unwrap(), None);
         assert_eq!(vault.forget_from(6).unwrap(), 1);
         assert!(vault.is_empty().unwrap());
     }

@@ -58,6 +58,27 @@ async fn appends_reads_and_refuses_through_the_router() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(petition["total"], 1);
     assert_eq!(petition["tree_size"], 2);
+    // The read model holds the record that opened the petition, with its index and time.
+    let opened = &petition["opened"];
+    assert_eq!(opened["index"], 0, "{petition}");
+    assert!(opened["time_ms"].as_u64().is_some(), "{petition}");
+    assert_eq!(opened["petition_id"], "p1");
+    assert_eq!(opened["text"]["full"], "Do it.");
+    assert_eq!(opened["closes_on"], serde_json::Value::Null);
+    assert_eq!(petition["closed"], serde_json::Value::Null);
+
+    // A typed inclusion proof of the signature that verifies.
+    let (status, _, answer) = call(
+        &node,
+        Request::get("/api/v1/proofs/inclusion?index=1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let proof: ledger::merkle::InclusionProof = serde_json::from_value(answer).unwrap();
+    assert_eq!((proof.index, proof.tree_size), (1, 2));
+    proof.verify(ledger::HashAlg::Blake3).unwrap();
 
     let (status, _, problem) = call(
         &node,

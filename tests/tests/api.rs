@@ -1,18 +1,22 @@
-//! Every route of DESIGN §6, happy path, against the real binary; `serve --demo`; and
-//! the CLI verbs `check`, `tiles` and `token`.
+//! Every route of the HTTP API (docs/API.md), happy path, against the real binary: the
+//! log and its proofs, the read models and their shapes, the OpenAPI document, the
+//! scopes of organiser tokens; `serve --demo`; and the CLI verbs `check`, `tiles` and
+//! `token`.
 
 mod support;
 
+use ledger::merkle::{ConsistencyProof, InclusionProof};
 use ledger::receipt::Receipt;
 use ledger::tile::{decode_entry_bundle_with_width, decode_hash_tile, tile_root};
-use ledger::HashAlg;
+use ledger::{Hash, HashAlg, Record};
 use support::*;
 
 /// How many signatures the big batch appends: more than one full tile.
 const BATCH: u64 = 300;
 
-/// Appends every record shape of DESIGN §6 plus a batch of signatures, and returns the
-/// 201 answers in order.
+/// Appends a campaign as organisers would record it (a launch, a city joining, a petition
+/// and its signatures, a twin link severed after a council vote, a stall held), plus a
+/// batch of signatures, and returns the 201 answers in order.
 fn populate(server: &Server) -> Vec<Value> {
     let admin = server.admin.clone();
     let mut answers = Vec::new();
@@ -97,7 +101,10 @@ fn every_route_answers_and_verifies() {
         next += entries.len() as u64;
         let checkpoint = open_checkpoint_text(answer["checkpoint"].as_str().unwrap(), &log.vkey);
         assert_eq!(checkpoint.size, answer["tree_size"].as_u64().unwrap());
-        assert_eq!(b64(&checkpoint.root), answer["root"].as_str().unwrap());
+        assert_eq!(
+            checkpoint.root.to_string(),
+            answer["root"].as_str().unwrap()
+        );
         assert!(checkpoint.size >= next);
         assert_eq!(answer["leaf_hash"], entries[0]["leaf_hash"]);
     }
@@ -158,7 +165,7 @@ fn every_route_answers_and_verifies() {
         assert_eq!(entry["index"], index);
         let bytes = b64_decode(entry["bytes"].as_str().unwrap());
         assert_eq!(bytes, entries[index as usize]);
-        assert_eq!(entry["leaf_hash"], b64(&leaves[index as usize]));
+        assert_eq!(entry["leaf_hash"], leaves[index as usize].to_string());
         assert!(entry["time_ms"].as_u64().unwrap() > 1_600_000_000_000);
         assert_eq!(
             entry["author"],
@@ -190,7 +197,9 @@ fn every_route_answers_and_verifies() {
         );
     }
 
-    // --- inclusion proofs, at the current size and at past sizes.
+    // --- inclusion proofs, at the current size and at past sizes: typed answers that
+    // verify on their own and connect the leaf hash of the tiles to the root of the
+    // tree of that size.
     for _ in 0..8 {
         let tree_size = 1 + rng.below(size);
         let index = rng.below(tree_size);
@@ -198,26 +207,51 @@ fn every_route_answers_and_verifies() {
             format!("/api/v1/proofs/inclusion?index={index}&tree_size={tree_size}"),
             format!("/api/v1/proofs/inclusion?index={index}"),
         ] {
-            let proof = server.get_json(&query);
-            let at = proof["tree_size"].as_u64().unwrap();
-            assert_eq!(proof["index"], index);
-            let leaf = b64_hash(proof["leaf_hash"].as_str().unwrap());
-            assert_eq!(leaf, leaves[index as usize]);
-            let root = b64_hash(proof["root"].as_str().unwrap());
+            let answer = server.get_json(&query);
+            let keys = object_keys(&answer);
             assert_eq!(
-                root,
+                keys,
+                ["index", "leaf_hash", "proof", "root", "tree_size"],
+                "{query}"
+            );
+            let proof: InclusionProof = serde_json::from_value(answer)
+                .unwrap_or_else(|e| panic!("{query}: not an InclusionProof: {e}"));
+            proof
+                .verify(log.alg)
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            let at = if query.contains("tree_size") {
+                tree_size
+            } else {
+                size
+            };
+            assert_eq!((proof.index, proof.tree_size), (index, at), "{query}");
+            assert_eq!(proof.leaf_hash, leaves[index as usize], "{query}");
+            assert_eq!(
+                proof.root,
                 merkle_root(log.alg, &leaves[..at as usize]),
                 "{query}"
             );
+            // The same check through the free function, and a proof for another leaf
+            // or another root does not check.
             ledger::merkle::verify_inclusion(
                 log.alg,
-                index,
-                at,
-                &leaf,
-                &hash_list(&proof["proof"]),
-                &root,
+                proof.index,
+                proof.tree_size,
+                &proof.leaf_hash,
+                &proof.proof,
+                &proof.root,
             )
             .unwrap_or_else(|e| panic!("{query}: {e}"));
+            let forged = InclusionProof {
+                leaf_hash: log.alg.leaf_hash(b"forged"),
+                ..proof.clone()
+            };
+            assert!(forged.verify(log.alg).is_err(), "{query}");
+            let forged = InclusionProof {
+                root: Hash([7; 32]),
+                ..proof
+            };
+            assert!(forged.verify(log.alg).is_err(), "{query}");
         }
     }
 
@@ -226,24 +260,41 @@ fn every_route_answers_and_verifies() {
         let old = open_checkpoint_text(answer["checkpoint"].as_str().unwrap(), &log.vkey);
         server.assert_consistent(log.alg, &old, &checkpoint);
     }
-    let proof = server.get_json("/api/v1/proofs/consistency?from=7");
-    assert_eq!(proof["to"], size);
-    assert_eq!(proof["from_root"], b64(&merkle_root(log.alg, &leaves[..7])));
-    assert_eq!(proof["to_root"], b64(&checkpoint.root));
+    let answer = server.get_json("/api/v1/proofs/consistency?from=7");
+    assert_eq!(
+        object_keys(&answer),
+        ["from", "from_root", "proof", "to", "to_root"],
+        "{answer}"
+    );
+    assert_eq!(answer["to"], size);
+    assert_eq!(
+        answer["from_root"],
+        merkle_root(log.alg, &leaves[..7]).to_string()
+    );
+    assert_eq!(answer["to_root"], checkpoint.root.to_string());
     let past = 3 + rng.below(size - 10);
     let later = past + 1 + rng.below(size - past);
-    let proof = server.get_json(&format!(
+    let proof: ConsistencyProof = serde_json::from_value(server.get_json(&format!(
         "/api/v1/proofs/consistency?from={past}&to={later}"
-    ));
-    ledger::merkle::verify_consistency(
-        log.alg,
-        past,
-        later,
-        &merkle_root(log.alg, &leaves[..past as usize]),
-        &merkle_root(log.alg, &leaves[..later as usize]),
-        &hash_list(&proof["proof"]),
-    )
-    .unwrap_or_else(|e| panic!("consistency {past} -> {later}: {e}"));
+    )))
+    .expect("a ConsistencyProof");
+    assert_eq!((proof.from, proof.to), (past, later));
+    assert_eq!(
+        proof.from_root,
+        merkle_root(log.alg, &leaves[..past as usize])
+    );
+    assert_eq!(
+        proof.to_root,
+        merkle_root(log.alg, &leaves[..later as usize])
+    );
+    proof
+        .verify(log.alg)
+        .unwrap_or_else(|e| panic!("consistency {past} -> {later}: {e}"));
+    let forged = ConsistencyProof {
+        to_root: Hash([7; 32]),
+        ..proof
+    };
+    assert!(forged.verify(log.alg).is_err());
 
     // --- a receipt for a random record, verified with only the vkey.
     for index in [rng.below(size), 3] {
@@ -310,52 +361,179 @@ fn every_route_answers_and_verifies() {
         "{past_text}"
     );
 
-    // --- read models, each stating its tree size.
+    // --- read models, each stating its tree size. Each holds the records that made
+    // it, as logged: the record's own fields (options as null) beside its index and
+    // time.
     let petitions = server.get_json("/api/v1/petitions");
+    assert_eq!(object_keys(&petitions), ["petitions", "tree_size"]);
     assert_eq!(petitions["tree_size"], size);
     let list = petitions["petitions"].as_array().expect("petitions list");
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["id"], "uk-detwin");
+    assert_eq!(list[0]["opened"]["petition_id"], "uk-detwin");
     assert_eq!(list[0]["total"], live);
-    let petition = server.get_json("/api/v1/petitions/uk-detwin");
-    assert_eq!(petition["tree_size"], size);
-    assert_eq!(petition["title"], "Review city diplomacy");
-    assert_eq!(petition["status"], "open");
+    let mut petition = server.get_json("/api/v1/petitions/uk-detwin");
+    let mut listed = list[0].clone();
+    listed["tree_size"] = json!(size);
+    assert_eq!(petition, listed, "the list holds the same petition");
+    // Signatures per hour (named by the hour's start in Unix ms) and per UTC day: each
+    // sums to what was added, and the first is when the first signature was.
+    let first_ms = server.get_json("/api/v1/entries/3")["time_ms"]
+        .as_u64()
+        .unwrap();
+    let first_day =
+        ledger::record::Date::from_days_since_unix_epoch((first_ms / 86_400_000) as i64)
+            .unwrap()
+            .to_string();
+    for (series, first) in [
+        ("hourly", json!(first_ms / 3_600_000 * 3_600_000)),
+        ("daily", json!(first_day)),
+    ] {
+        let points = petition
+            .as_object_mut()
+            .unwrap()
+            .remove(series)
+            .unwrap_or_else(|| panic!("no {series}"));
+        let points = points.as_array().unwrap();
+        let sum: u64 = points.iter().map(|point| point[1].as_u64().unwrap()).sum();
+        assert_eq!(sum, added, "{series}: {points:?}");
+        assert_eq!(points[0][0], first, "{series}: {points:?}");
+    }
     assert_eq!(
-        (petition["total"].as_u64(), petition["added"].as_u64()),
-        (Some(live), Some(added))
+        petition,
+        json!({
+            "tree_size": size,
+            "opened": logged(&server, 2, "petition.opened", json!({
+                "petition_id": "uk-detwin",
+                "title": "Review city diplomacy",
+                "text": {"full": "We ask for an independent advisory committee."},
+                "target": "UK Parliament",
+                "closes_on": "2030-04-01",
+                "thresholds": [],
+            })),
+            "closed": null,
+            "status": "open",
+            "total": live,
+            "added": added,
+            "withdrawn": 1,
+            "invalidated": {"duplicate": 2, "fraud": 0, "ineligible": 0},
+            "by_country": {"GB": live},
+            "by_constituency": {"E14000831": live},
+            "by_ward": {},
+            "by_council": {"Newcastle upon Tyne": live},
+            "by_channel": {"online": live},
+            "paper_batches": [],
+            "crossed": [],
+        })
     );
-    assert_eq!(petition["by_constituency"]["E14000831"], live);
-    let motions = server.get_json("/api/v1/motions");
-    assert_eq!(motions["tree_size"], size);
-    let motion = &motions["motions"][0];
-    assert_eq!(motion["id"], "ncc-2022-11");
-    assert_eq!(motion["status"], "passed", "{motion}");
-    assert_eq!(motion["vote"]["votes_for"], 60, "{motion}");
-    let links = server.get_json("/api/v1/twin-links");
-    assert_eq!(links["tree_size"], size);
-    let link = &links["twin_links"][0];
-    assert_eq!(link["id"], "newcastle-taiyuan");
-    assert_eq!(link["status"], "severed", "{link}");
-    let events = server.get_json("/api/v1/events");
-    assert_eq!(events["tree_size"], size);
-    let event = &events["events"][0];
-    assert_eq!(event["id"], "lhka-2022-12-11");
-    assert_eq!(event["status"], "held", "{event}");
-    assert_eq!(event["attendance"], 40);
-    let campaigns = server.get_json("/api/v1/campaigns");
-    assert_eq!(campaigns["tree_size"], size);
     assert_eq!(
-        campaigns["campaigns"][0]["id"], "global-detwin",
-        "{campaigns}"
+        server.get_json("/api/v1/motions"),
+        json!({
+            "tree_size": size,
+            "motions": [{
+                "tabled": logged(&server, 5, "motion.tabled", json!({
+                    "motion_id": "ncc-2022-11",
+                    "council": "Newcastle City Council",
+                    "link_id": "newcastle-taiyuan",
+                    "proposer": "Cllr Wendy Taylor",
+                    "title": "End the sister city link with Taiyuan",
+                    "text_hash": null,
+                    "tabled_on": "2022-10-05",
+                    "source_url": null,
+                })),
+                "status": "passed",
+                "amendments": [],
+                "vote": logged(&server, 6, "motion.voted", json!({
+                    "motion_id": "ncc-2022-11",
+                    "votes_for": 60,
+                    "votes_against": 0,
+                    "abstentions": 0,
+                    "result": "passed",
+                    "voted_on": "2022-11-02",
+                    "majority": null,
+                })),
+                "withdrawn": null,
+            }],
+        })
     );
     assert_eq!(
-        campaigns["campaigns"][0]["target_cities"], 163,
-        "{campaigns}"
+        server.get_json("/api/v1/twin-links"),
+        json!({
+            "tree_size": size,
+            "twin_links": [{
+                "registered": logged(&server, 4, "twin_link.registered", json!({
+                    "link_id": "newcastle-taiyuan",
+                    "city": "Newcastle upon Tyne",
+                    "country": "GB",
+                    "partner_city": "Taiyuan",
+                    "partner_country": "CN",
+                    "kind": "sister",
+                    "since": "1985",
+                })),
+                "status": "severed",
+                "history": [logged(&server, 7, "twin_link.status_changed", json!({
+                    "link_id": "newcastle-taiyuan",
+                    "status": "severed",
+                    "effective_on": "2022-11-02",
+                    "motion_id": "ncc-2022-11",
+                }))],
+            }],
+        })
     );
     assert_eq!(
-        campaigns["links_severed"][0], "newcastle-taiyuan",
-        "{campaigns}"
+        server.get_json("/api/v1/events"),
+        json!({
+            "tree_size": size,
+            "events": [{
+                "scheduled": logged(&server, 8, "event.scheduled", json!({
+                    "event_id": "lhka-2022-12-11",
+                    "kind": "stall",
+                    "title": "Global Detwin in UK",
+                    "city": "Liverpool",
+                    "country": null,
+                    "place": "Lord Street",
+                    "starts_at": "2022-12-11T12:00:00Z",
+                    "ends_at": null,
+                    "group": "LHKA",
+                    "joint_action": "global-detwin",
+                })),
+                "status": "held",
+                "changes": [],
+                "held": logged(&server, 9, "event.held", json!({
+                    "event_id": "lhka-2022-12-11",
+                    "attendance": 40,
+                })),
+                "cancelled": null,
+            }],
+        })
+    );
+    assert_eq!(
+        server.get_json("/api/v1/campaigns"),
+        json!({
+            "tree_size": size,
+            "campaigns": [{
+                "launched": logged(&server, 0, "campaign.launched", json!({
+                    "campaign_id": "global-detwin",
+                    "title": "End sister city links",
+                    "launched_on": "2022-07-01",
+                    "target_cities": 163,
+                    "countries": 7,
+                })),
+                "cities": [logged(&server, 1, "campaign.city_joined", json!({
+                    "campaign_id": "global-detwin",
+                    "city": "Newcastle upon Tyne",
+                    "country": "GB",
+                    "joined_on": "2022-10-01",
+                }))],
+                "cities_by_country": {"GB": 1},
+            }],
+            "links_severed": ["newcastle-taiyuan"],
+            "motions_passed": 1,
+            "joint_actions": [{
+                "id": "global-detwin",
+                "cities": ["Liverpool"],
+                "events": ["lhka-2022-12-11"],
+            }],
+        })
     );
 
     // --- service routes.
@@ -397,6 +575,7 @@ fn every_route_answers_and_verifies() {
         assert!(paths.contains_key(path), "openapi.json lacks {path}");
     }
     assert!(paths["/api/v1/records"].get("post").is_some());
+    assert_openapi_schemas(&openapi);
 
     // --- the dashboard.
     let response = server.get("/");
@@ -406,7 +585,7 @@ fn every_route_answers_and_verifies() {
     assert!(html.contains("Review city diplomacy"), "{html}");
     assert!(html.contains(&live.to_string()), "{html}");
     assert!(
-        html.contains(&b64(&checkpoint.root)),
+        html.contains(&checkpoint.root.to_string()),
         "the dashboard shows the checkpoint"
     );
     assert!(html.contains(&checkpoint_text.lines().next().unwrap().to_string()));
@@ -482,10 +661,11 @@ fn demo_seeds_the_campaign() {
     let links = links["twin_links"].as_array().unwrap();
     let newcastle = links
         .iter()
-        .find(|l| l["id"] == "newcastle-taiyuan")
+        .find(|l| l["registered"]["link_id"] == "newcastle-taiyuan")
         .expect("the Newcastle–Taiyuan link");
     assert_eq!(newcastle["status"], "severed");
-    assert_eq!(newcastle["partner_city"], "Taiyuan");
+    assert_eq!(newcastle["registered"]["partner_city"], "Taiyuan");
+    assert_eq!(newcastle["history"][0]["status"], "severed", "{newcastle}");
 
     let motions = server.get_json("/api/v1/motions");
     let passed: Vec<&Value> = motions["motions"]
@@ -500,23 +680,26 @@ fn demo_seeds_the_campaign() {
     );
     let bath = passed
         .iter()
-        .find(|m| m["council"].as_str().unwrap_or("").contains("Bath"))
+        .find(|m| {
+            m["tabled"]["council"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Bath")
+        })
         .expect("the Bath motion");
-    // Vote counts are unknown, so absent.
-    assert!(
-        bath["vote"].get("votes_for").is_none_or(Value::is_null),
-        "{bath}"
-    );
+    // Vote counts are unknown, so null.
+    assert_eq!(bath["vote"]["votes_for"], Value::Null, "{bath}");
+    assert_eq!(bath["vote"]["result"], "passed", "{bath}");
 
     let events = server.get_json("/api/v1/events");
     assert!(events["events"].as_array().unwrap().len() >= 14, "{events}");
     let campaigns = server.get_json("/api/v1/campaigns");
     let campaign = &campaigns["campaigns"][0];
-    assert_eq!(campaign["target_cities"], 163, "{campaign}");
-    assert_eq!(campaign["countries"], 7, "{campaign}");
+    assert_eq!(campaign["launched"]["target_cities"], 163, "{campaign}");
+    assert_eq!(campaign["launched"]["countries"], 7, "{campaign}");
 
     let html = server.get_text("/");
-    let title = petition["title"].as_str().unwrap();
+    let title = petition["opened"]["title"].as_str().unwrap();
     assert!(
         html.contains(&title.replace('&', "&amp;").replace('\'', "&#39;")),
         "{html}"
@@ -617,10 +800,7 @@ fn cli_check_tiles_and_tokens() {
         report.contains(&format!("{} entries", log.tree_size)),
         "{report}"
     );
-    assert!(
-        report.contains(&format!("root: {}", b64(&log.root))),
-        "{report}"
-    );
+    assert!(report.contains(&format!("root: {}", log.root)), "{report}");
 
     // tiles: a static export whose tiles make the exported checkpoint's root.
     let out = dir.path("static");
@@ -658,6 +838,184 @@ fn cli_check_tiles_and_tokens() {
     // The directory still serves after the offline verbs.
     let server = Server::start(&dir);
     assert_eq!(server.tree_size(), size);
+}
+
+/// The sorted keys of a JSON object.
+fn object_keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// What a read model holds of the entry at `index`, which must be a record of `kind`:
+/// the record's `fields` (every option written out, `null` when absent) beside the
+/// entry's `index` and `time_ms`.
+fn logged(server: &Server, index: u64, kind: &str, fields: Value) -> Value {
+    let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+    assert_eq!(entry["record"]["type"], kind, "entry {index}: {entry}");
+    let mut logged = json!({"index": index, "time_ms": entry["time_ms"]});
+    let logged_fields = logged.as_object_mut().unwrap();
+    for (key, value) in fields.as_object().expect("fields are an object") {
+        assert!(
+            logged_fields.insert(key.clone(), value.clone()).is_none(),
+            "{kind} has no field {key}"
+        );
+    }
+    logged
+}
+
+/// The OpenAPI document describes every record kind by its `type` (the fields of the
+/// kind's struct, or of the hand-written input shape of a signature and of a petition),
+/// any one record (`RecordInput`), a batch (`RecordBatch`), and the typed answers.
+fn assert_openapi_schemas(openapi: &Value) {
+    let schemas = openapi["components"]["schemas"]
+        .as_object()
+        .expect("components.schemas");
+    let reference = |name: &str| format!("#/components/schemas/{name}");
+    for kind in Record::KINDS {
+        let schema = schemas
+            .get(*kind)
+            .unwrap_or_else(|| panic!("openapi.json has no schema {kind}"));
+        let parts = schema["allOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{kind}: {schema}"));
+        assert_eq!(
+            parts[0]["properties"]["type"]["enum"],
+            json!([kind]),
+            "{kind}"
+        );
+        assert_eq!(parts[0]["required"], json!(["type"]), "{kind}");
+        let fields = parts[1]["$ref"]
+            .as_str()
+            .expect("a reference to the fields");
+        let name = fields.rsplit('/').next().unwrap();
+        assert!(
+            schemas[name]["properties"].is_object(),
+            "{kind}: the fields {name} are not described"
+        );
+    }
+    let field_names = |kind: &str| -> Vec<String> {
+        let fields = schemas[kind]["allOf"][1]["$ref"].as_str().unwrap();
+        object_keys(&schemas[fields.rsplit('/').next().unwrap()]["properties"])
+    };
+    // The two hand-written shapes: personal data and a channel name in, and a
+    // petition's wording as text or text_hash.
+    let signature = field_names("signature.added");
+    for field in [
+        "name", "email", "postcode", "address", "channel", "batch_id",
+    ] {
+        assert!(signature.contains(&field.to_owned()), "{signature:?}");
+    }
+    for field in ["dedup_tag", "commitment"] {
+        assert!(!signature.contains(&field.to_owned()), "{signature:?}");
+    }
+    let petition = field_names("petition.opened");
+    for field in ["text", "text_hash"] {
+        assert!(petition.contains(&field.to_owned()), "{petition:?}");
+    }
+    assert_eq!(
+        field_names("motion.voted"),
+        [
+            "abstentions",
+            "majority",
+            "motion_id",
+            "result",
+            "voted_on",
+            "votes_against",
+            "votes_for"
+        ]
+    );
+    let any: Vec<&str> = schemas["RecordInput"]["oneOf"]
+        .as_array()
+        .expect("RecordInput is one of the kinds")
+        .iter()
+        .map(|item| item["$ref"].as_str().unwrap())
+        .collect();
+    let every: Vec<String> = Record::KINDS.iter().map(|kind| reference(kind)).collect();
+    assert_eq!(any, every);
+    assert_eq!(
+        schemas["RecordBatch"]["properties"]["records"]["items"]["$ref"],
+        reference("RecordInput")
+    );
+    for (answer, fields) in [
+        (
+            "InclusionProof",
+            &["index", "leaf_hash", "proof", "root", "tree_size"][..],
+        ),
+        (
+            "ConsistencyProof",
+            &["from", "from_root", "proof", "to", "to_root"],
+        ),
+        (
+            "EntryAnswer",
+            &["author", "bytes", "index", "leaf_hash", "record", "time_ms"],
+        ),
+        (
+            "AppendAnswer",
+            &[
+                "checkpoint",
+                "entries",
+                "index",
+                "leaf_hash",
+                "root",
+                "tree_size",
+            ],
+        ),
+    ] {
+        let schema = schemas
+            .get(answer)
+            .unwrap_or_else(|| panic!("openapi.json has no schema {answer}"));
+        assert_eq!(object_keys(&schema["properties"]), fields, "{answer}");
+    }
+    // Every reference resolves.
+    fn references<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.push(target);
+                }
+                map.values().for_each(|v| references(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+            _ => {}
+        }
+    }
+    let mut targets = Vec::new();
+    references(openapi, &mut targets);
+    assert!(targets.len() > Record::KINDS.len(), "{targets:?}");
+    for target in targets {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a reference outside the schemas: {target}"));
+        assert!(schemas.contains_key(name), "dangling reference {target}");
+    }
+    let answered = |path: &str| {
+        openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .clone()
+    };
+    assert_eq!(
+        answered("/api/v1/proofs/inclusion"),
+        reference("InclusionProof")
+    );
+    assert_eq!(
+        answered("/api/v1/proofs/consistency"),
+        reference("ConsistencyProof")
+    );
+    assert_eq!(
+        answered("/api/v1/entries/{index}"),
+        reference("EntryAnswer")
+    );
+    assert_eq!(
+        openapi["paths"]["/api/v1/records"]["post"]["responses"]["201"]["content"]
+            ["application/json"]["schema"]["$ref"],
+        reference("AppendAnswer")
+    );
 }
 
 fn content_type(response: &reqwest::blocking::Response) -> String {
@@ -735,9 +1093,9 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
     let proof = server.get_json("/api/v1/proofs/consistency?from=1&to=1");
     assert_eq!(proof["proof"], json!([]));
     let petition = server.get_json("/api/v1/petitions/edge");
-    assert_eq!(petition["title"], title);
+    assert_eq!(petition["opened"]["title"], title);
     assert_eq!(
-        petition["text"]["full"],
+        petition["opened"]["text"]["full"],
         "Line one.\nLine two.\nLine three."
     );
 
@@ -768,14 +1126,14 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
         {"type":"event.scheduled","event_id":"stall-1","kind":"stall","title":"Stall","city":"Leeds","country":"GB",
          "place":"Briggate","starts_at":"2022-12-11T12:00:00Z","ends_at":"2022-12-11T15:00:00Z"},
         {"type":"paper_batch.recorded","batch_id":"stall-a","petition_id":"edge","event_id":"stall-1",
-         "stall":"Briggate","collector":"vol-17","sheet_scan_hash":b64(&[2u8; 32]),"count":1},
+         "stall":"Briggate","collector":"vol-17","sheet_scan_hash":b64([2u8; 32]),"count":1},
         {"type":"signature.added","petition_id":"edge","name":"Charles Babbage","postcode":"LS1 1UR","country":"GB",
          "constituency":"E14000777","ward":"E05001234","council":"Leeds","consent_to_share":false,"channel":"paper","batch_id":"stall-a"},
         {"type":"event.changed","event_id":"stall-1","place":"Kirkgate","starts_at":"2022-12-11T13:00:00Z"},
         {"type":"event.scheduled","event_id":"march-1","kind":"march","title":"March","city":"Leeds","starts_at":"2022-12-18T12:00:00+00:00"},
         {"type":"event.cancelled","event_id":"march-1","reason":"Storm warning"},
         {"type":"motion.tabled","motion_id":"leeds-1","council":"Leeds City Council","title":"End the link",
-         "text_hash":b64(&[3u8; 32]),"source_url":"https://example.org/motion"},
+         "text_hash":b64([3u8; 32]),"source_url":"https://example.org/motion"},
         {"type":"motion.amended","motion_id":"leeds-1","title":"End the link now","amended_on":"2022-10-20"},
         {"type":"motion.tabled","motion_id":"leeds-2","council":"Leeds City Council","title":"Another"},
         {"type":"motion.withdrawn","motion_id":"leeds-2","withdrawn_on":"2022-12-01"},
@@ -784,44 +1142,245 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
     ]});
     let answer = server.append(&admin, &batch);
     assert_eq!(answer["entries"].as_array().unwrap().len(), 12);
+    let base = answer["index"].as_u64().unwrap();
     let petition = server.get_json("/api/v1/petitions/edge");
     assert_eq!(petition["status"], "closed", "{petition}");
     assert_eq!(petition["total"], 2);
-    assert_eq!(petition["by_channel"]["paper/stall-a"], 1, "{petition}");
-    assert_eq!(petition["paper_batches"][0]["counted"], 1, "{petition}");
+    assert_eq!(petition["opened"]["thresholds"], json!([2, 100]));
+    assert_eq!(petition["opened"]["closes_on"], "2030-04-01");
     assert_eq!(
-        petition["crossed"].as_array().unwrap().len(),
-        1,
-        "threshold 2 crossed: {petition}"
+        petition["closed"],
+        logged(
+            &server,
+            base + 11,
+            "petition.closed",
+            json!({"petition_id": "edge", "reason": "Handed in"})
+        )
     );
-    let events = server.get_json("/api/v1/events")["events"].clone();
-    let status_of = |id: &str| {
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["id"] == id)
-            .map(|e| e["status"].clone())
-    };
-    assert_eq!(status_of("march-1"), Some(json!("cancelled")), "{events}");
-    let motions = server.get_json("/api/v1/motions")["motions"].clone();
-    let motion = |id: &str| {
-        motions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == id)
-            .cloned()
-            .unwrap()
-    };
-    assert_eq!(motion("leeds-1")["status"], "passed", "{motions}");
-    assert_eq!(motion("leeds-2")["status"], "withdrawn", "{motions}");
+    assert_eq!(
+        petition["by_channel"],
+        json!({"online": 1, "paper/stall-a": 1})
+    );
+    assert_eq!(
+        petition["by_council"],
+        json!({"Leeds": 1, "Newcastle upon Tyne": 1})
+    );
+    assert_eq!(petition["by_ward"], json!({"E05001234": 1}));
+    // A paper batch as recorded (its `count` is what was written on the sheets) and the
+    // live signatures entered against it.
+    assert_eq!(
+        petition["paper_batches"],
+        json!([{
+            "recorded": logged(&server, base + 1, "paper_batch.recorded", json!({
+                "batch_id": "stall-a",
+                "petition_id": "edge",
+                "event_id": "stall-1",
+                "stall": "Briggate",
+                "collector": "vol-17",
+                "sheet_scan_hash": b64([2u8; 32]),
+                "count": 1,
+            })),
+            "counted": 1,
+        }])
+    );
+    // Threshold 2 was crossed by the paper signature: the entry that crossed it.
+    let crossed_ms = server.get_json(&format!("/api/v1/entries/{}", base + 2))["time_ms"].clone();
+    assert_eq!(
+        petition["crossed"],
+        json!([{"threshold": 2, "index": base + 2, "time_ms": crossed_ms}]),
+        "{petition}"
+    );
+
+    // Events with their changes applied, by start time.
+    assert_eq!(
+        server.get_json("/api/v1/events")["events"],
+        json!([
+            {
+                "scheduled": logged(&server, base, "event.scheduled", json!({
+                    "event_id": "stall-1",
+                    "kind": "stall",
+                    "title": "Stall",
+                    "city": "Leeds",
+                    "country": "GB",
+                    "place": "Kirkgate",
+                    "starts_at": "2022-12-11T13:00:00Z",
+                    "ends_at": "2022-12-11T15:00:00Z",
+                    "group": null,
+                    "joint_action": null,
+                })),
+                "status": "changed",
+                "changes": [base + 3],
+                "held": null,
+                "cancelled": null,
+            },
+            {
+                "scheduled": logged(&server, base + 4, "event.scheduled", json!({
+                    "event_id": "march-1",
+                    "kind": "march",
+                    "title": "March",
+                    "city": "Leeds",
+                    "country": null,
+                    "place": null,
+                    "starts_at": "2022-12-18T12:00:00Z",
+                    "ends_at": null,
+                    "group": null,
+                    "joint_action": null,
+                })),
+                "status": "cancelled",
+                "changes": [],
+                "held": null,
+                "cancelled": logged(&server, base + 5, "event.cancelled", json!({
+                    "event_id": "march-1",
+                    "reason": "Storm warning",
+                })),
+            },
+        ])
+    );
+
+    // Motions by council, then id; a motion's title is the amended one.
+    assert_eq!(
+        server.get_json("/api/v1/motions")["motions"],
+        json!([
+            {
+                "tabled": logged(&server, base + 6, "motion.tabled", json!({
+                    "motion_id": "leeds-1",
+                    "council": "Leeds City Council",
+                    "link_id": null,
+                    "proposer": null,
+                    "title": "End the link now",
+                    "text_hash": b64([3u8; 32]),
+                    "tabled_on": null,
+                    "source_url": "https://example.org/motion",
+                })),
+                "status": "passed",
+                "amendments": [base + 7],
+                "vote": logged(&server, base + 10, "motion.voted", json!({
+                    "motion_id": "leeds-1",
+                    "votes_for": null,
+                    "votes_against": null,
+                    "abstentions": null,
+                    "result": "passed",
+                    "voted_on": null,
+                    "majority": "large majority",
+                })),
+                "withdrawn": null,
+            },
+            {
+                "tabled": logged(&server, base + 8, "motion.tabled", json!({
+                    "motion_id": "leeds-2",
+                    "council": "Leeds City Council",
+                    "link_id": null,
+                    "proposer": null,
+                    "title": "Another",
+                    "text_hash": null,
+                    "tabled_on": null,
+                    "source_url": null,
+                })),
+                "status": "withdrawn",
+                "amendments": [],
+                "vote": null,
+                "withdrawn": logged(&server, base + 9, "motion.withdrawn", json!({
+                    "motion_id": "leeds-2",
+                    "withdrawn_on": "2022-12-01",
+                })),
+            },
+        ])
+    );
+    // The log keeps the title as tabled; only the read model applies the amendment.
+    let tabled = server.get_json(&format!("/api/v1/entries/{}", base + 6));
+    assert_eq!(tabled["record"]["title"], "End the link", "{tabled}");
     // A closed petition takes no more signatures.
     expect_problem(
         server.post(&admin, &signature("edge", "after@example.org")),
         422,
         "petition_closed",
     );
+}
+
+/// A motion tabled without a twin link belongs to the city its council is named after
+/// (the council's name starts with the city's, ASCII case aside): that city's
+/// organisers may table it and append its amendments, vote and withdrawal; other
+/// cities' and petitions' organisers may append none of them. A motion on a twin link
+/// belongs to the link's city, whatever its council is called.
+#[test]
+fn a_linkless_motion_belongs_to_the_city_its_council_is_named_after() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+    let leeds = create_token(&server.data, "organiser", Some("city:Leeds"));
+    let leeds_lower = create_token(&server.data, "organiser", Some("city:leeds"));
+    let york = create_token(&server.data, "organiser", Some("city:York"));
+    server.append(&admin, &petition_opened("p", "A petition"));
+    let petition_organiser = create_token(&server.data, "organiser", Some("petition:p"));
+    let tabled = |id: &str| json!({"type":"motion.tabled","motion_id":id,"council":"Leeds City Council","title":"End the link"});
+    let amended =
+        |id: &str| json!({"type":"motion.amended","motion_id":id,"title":"End the link now"});
+    let voted = |id: &str| json!({"type":"motion.voted","motion_id":id,"result":"passed","votes_for":61,"votes_against":12,"voted_on":"2022-11-02"});
+    let withdrawn = |id: &str| json!({"type":"motion.withdrawn","motion_id":id});
+
+    // Tabling.
+    expect_problem(server.post(&york, &tabled("leeds-1")), 403, "out_of_scope");
+    server.append(&leeds, &tabled("leeds-1"));
+    server.append(&admin, &tabled("leeds-2"));
+    // Everything later, for a motion the city's organiser tabled and for one the admin
+    // did: refused to other scopes, and nothing of a refusal is appended.
+    let size = server.tree_size();
+    for other in [&york, &petition_organiser] {
+        for id in ["leeds-1", "leeds-2"] {
+            for record in [amended(id), voted(id), withdrawn(id)] {
+                expect_problem(server.post(other, &record), 403, "out_of_scope");
+            }
+        }
+    }
+    assert_eq!(server.tree_size(), size);
+    server.append(&leeds, &amended("leeds-1"));
+    server.append(&leeds, &voted("leeds-1"));
+    server.append(&leeds_lower, &withdrawn("leeds-2"));
+    // In one request the vote's motion is the one tabled just before it.
+    let batch = json!({"records": [tabled("leeds-3"), voted("leeds-3")]});
+    expect_problem(server.post(&york, &batch), 403, "out_of_scope");
+    let answer = server.append(&leeds, &batch);
+    assert_eq!(answer["entries"].as_array().unwrap().len(), 2);
+    let motions = server.get_json("/api/v1/motions")["motions"].clone();
+    let status: Vec<(&str, &str)> = motions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["tabled"]["motion_id"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("leeds-1", "passed"),
+            ("leeds-2", "withdrawn"),
+            ("leeds-3", "passed")
+        ]
+    );
+    assert_eq!(motions[0]["vote"]["votes_for"], 61, "{motions}");
+
+    // A motion on a twin link: the link's city, not the council's name, decides.
+    server.append(
+        &admin,
+        &json!({"type":"twin_link.registered","link_id":"newcastle-taiyuan","city":"Newcastle upon Tyne","country":"GB",
+                "partner_city":"Taiyuan","partner_country":"CN","kind":"sister"}),
+    );
+    let linked = json!({"type":"motion.tabled","motion_id":"ncc-1","council":"Newcastle City Council",
+                        "link_id":"newcastle-taiyuan","title":"End the sister city link"});
+    let newcastle = create_token(&server.data, "organiser", Some("city:Newcastle"));
+    let upon_tyne = create_token(&server.data, "organiser", Some("city:Newcastle upon Tyne"));
+    expect_problem(server.post(&newcastle, &linked), 403, "out_of_scope");
+    server.append(&upon_tyne, &linked);
+    expect_problem(
+        server.post(&newcastle, &voted("ncc-1")),
+        403,
+        "out_of_scope",
+    );
+    server.append(&upon_tyne, &voted("ncc-1"));
 }
 
 #[test]

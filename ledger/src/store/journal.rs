@@ -138,7 +138,7 @@ pub(crate) fn encode_commit(
 ) -> CheckpointRow {
     out.push(TAG_COMMIT);
     out.extend_from_slice(&tree_size.to_le_bytes());
-    out.extend_from_slice(root);
+    out.extend_from_slice(root.as_bytes());
     out.extend_from_slice(&(note.len() as u16).to_le_bytes());
     let note_offset = base + out.len() as u64;
     out.extend_from_slice(note.as_bytes());
@@ -275,7 +275,7 @@ impl<'f> RecordReader<'f> {
                     return Ok(Err(reason));
                 }
                 let tree_size = u64::from_le_bytes(header[0..8].try_into().unwrap());
-                let root: Hash = header[8..40].try_into().unwrap();
+                let root = Hash::try_from(&header[8..40]).expect("32 bytes");
                 let note_len = u16::from_le_bytes(header[40..42].try_into().unwrap());
                 let mut note = vec![0u8; note_len as usize];
                 if let Err(reason) = read(&mut note, "checkpoint") {

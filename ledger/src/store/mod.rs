@@ -29,8 +29,8 @@ use std::sync::{Arc, RwLock};
 use redb::{Database, TableDefinition};
 
 use crate::checkpoint::Checkpoint;
-use crate::merkle::{self, Frontier, HashReader, Node};
-use crate::note::{NoteSigner, NoteVerifier};
+use crate::merkle::{self, ConsistencyProof, Frontier, HashReader, InclusionProof, Node};
+use crate::note::{NoteSigner, NoteVerifier, Signer};
 use crate::tile::FULL_TILE_WIDTH;
 use crate::{Error, Hash, HashAlg, Result};
 use rustc_hash::FxHashMap;
@@ -376,25 +376,51 @@ impl Store {
         merkle::tree_hash(self.shared.alg, size, &*self.shared)
     }
 
-    /// The inclusion proof of entry `index` in the tree of size `size`
-    /// (`index < size <= current`).
-    pub fn prove_inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
-        self.check_size(size)?;
-        merkle::prove_inclusion(self.shared.alg, index, size, &*self.shared)
+    /// The inclusion proof of entry `index` in the tree of size `size` (the current
+    /// size if `None`), with the leaf hash and the root: one look at the head and one
+    /// batched read of stored hashes (about 3 µs at 1.6 million entries).
+    pub fn inclusion_proof(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
+        let head = self.head_size_and_root();
+        let size = self.size_within(size, head.0)?;
+        let known_root = (size == head.0).then_some(head.1);
+        InclusionProof::build(self.shared.alg, index, size, known_root, &*self.shared)
     }
 
-    /// The consistency proof between the trees of sizes `from` and `to`
-    /// (`0 < from <= to <= current`).
-    pub fn prove_consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
-        self.check_size(to)?;
-        merkle::prove_consistency(self.shared.alg, from, to, &*self.shared)
+    /// The consistency proof between the trees of sizes `from` and `to` (the current
+    /// size if `None`), with both roots: one look at the head and one batched read.
+    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof> {
+        let head = self.head_size_and_root();
+        let to = self.size_within(to, head.0)?;
+        let known_root = (to == head.0).then_some(head.1);
+        ConsistencyProof::build(self.shared.alg, from, to, known_root, &*self.shared)
+    }
+
+    fn head_size_and_root(&self) -> (u64, Hash) {
+        let head = self.shared.head.read().expect("head lock");
+        (head.size, head.root)
+    }
+
+    /// `size`, or `current` if `None`; an error if beyond `current`.
+    fn size_within(&self, size: Option<u64>, current: u64) -> Result<u64> {
+        match size {
+            Some(size) if size > current => Err(Error::SizeOutOfRange { size, current }),
+            Some(size) => Ok(size),
+            None => Ok(current),
+        }
     }
 
     /// A tlog-proof@v1 receipt for entry `index` against the latest checkpoint: the
     /// inclusion proof and the signed note, checkable offline with only the log's vkey.
     pub fn receipt(&self, index: u64) -> Result<crate::receipt::Receipt> {
         let head = self.head();
-        let proof = merkle::prove_inclusion(self.shared.alg, index, head.size, &*self.shared)?;
+        let proof = InclusionProof::build(
+            self.shared.alg,
+            index,
+            head.size,
+            Some(head.root),
+            &*self.shared,
+        )?
+        .proof;
         Ok(crate::receipt::Receipt::new(
             index,
             proof,
@@ -444,7 +470,7 @@ impl Store {
         let hashes = self
             .shared
             .read_level(level as usize, first, width as usize)?;
-        Ok(hashes.concat())
+        Ok(hashes.iter().flat_map(|h| h.0).collect())
     }
 
     /// The tlog-tiles entry bundle `tile/entries/<index>[.p/<width>]`: entries
@@ -593,7 +619,7 @@ impl Shared {
             .map_err(Error::io(self.dir.join(hashes_file(level))))?;
         Ok(buf
             .chunks_exact(32)
-            .map(|c| c.try_into().unwrap())
+            .map(|c| Hash::try_from(c).expect("32 bytes"))
             .collect())
     }
 

@@ -344,7 +344,9 @@ impl Writer {
                 let file = IndexFile::open(&self.shared, hashes_file(self.levels.len()), 32)?;
                 self.add_level(file)?;
             }
-            self.levels[level].pending.extend_from_slice(hash);
+            self.levels[level]
+                .pending
+                .extend_from_slice(hash.as_bytes());
         }
         for row in frames {
             row.encode(&mut self.frames.pending);
@@ -492,10 +494,8 @@ impl Writer {
         }
         let size = self.frontier.size();
         let root = self.frontier.root(alg);
-        let note = crate::note::sign_note(
-            &checkpoint_body(&self.shared.origin, size, &root),
-            &[&self.signer],
-        )?;
+        let body = checkpoint_body(&self.shared.origin, size, &root);
+        let note = crate::note::sign(crate::note::Note::new(&body)?, &[&self.signer])?;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let frames = journal::encode_frames(&mut buf, self.journal_len, first_index, entries);

@@ -1,5 +1,7 @@
-//! Shared test fixtures: a temporary data directory with a key, sample entries, and a
-//! naive RFC 6962 reference tree written straight from the RFC's definitions.
+//! The store tests' fixtures (`store.rs`, `crash.rs`): a temporary data directory with
+//! a key, deterministic entry bytes (the store does not interpret them), and a naive
+//! RFC 6962 reference tree written straight from the RFC's definitions. Record-level
+//! samples and strategies are in the `test-support` crate.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

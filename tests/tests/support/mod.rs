@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ledger::checkpoint::{open_checkpoint, Checkpoint};
+use ledger::merkle::ConsistencyProof;
 use ledger::note::NoteVerifier;
 use ledger::{Hash, HashAlg};
 use reqwest::blocking::{Client, Response};
@@ -502,8 +503,8 @@ impl Server {
         open_checkpoint_text(&self.get_text("/checkpoint"), vkey)
     }
 
-    /// Asks for a consistency proof from `old` to `new` and verifies it against the
-    /// roots of the two (already verified) checkpoints.
+    /// Asks for a consistency proof from `old` to `new`, checks that it connects the
+    /// roots of the two (already verified) checkpoints, and verifies it.
     pub fn assert_consistent(&self, alg: HashAlg, old: &Checkpoint, new: &Checkpoint) {
         assert!(
             old.size <= new.size,
@@ -514,18 +515,24 @@ impl Server {
         if old.size == 0 {
             return;
         }
-        let proof = self.get_json(&format!(
+        let path = format!(
             "/api/v1/proofs/consistency?from={}&to={}",
             old.size, new.size
-        ));
-        let hashes = hash_list(&proof["proof"]);
-        ledger::merkle::verify_consistency(alg, old.size, new.size, &old.root, &new.root, &hashes)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "checkpoint {} is not consistent with checkpoint {}: {e}",
-                    old.size, new.size
-                )
-            });
+        );
+        let proof: ConsistencyProof = serde_json::from_value(self.get_json(&path))
+            .unwrap_or_else(|e| panic!("GET {path}: not a ConsistencyProof: {e}"));
+        assert_eq!((proof.from, proof.to), (old.size, new.size), "{path}");
+        assert_eq!(
+            (proof.from_root, proof.to_root),
+            (old.root, new.root),
+            "{path}: the proof is not about the checkpoints' roots"
+        );
+        proof.verify(alg).unwrap_or_else(|e| {
+            panic!(
+                "checkpoint {} is not consistent with checkpoint {}: {e}",
+                old.size, new.size
+            )
+        });
     }
 }
 
@@ -594,7 +601,8 @@ impl LogInfo {
 // Encodings and checks
 // ---------------------------------------------------------------------------------
 
-pub fn b64(bytes: &[u8]) -> String {
+/// Standard base64 of bytes or of a [`Hash`] (whose `Display` is the same text).
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     BASE64.encode(bytes)
 }
 
@@ -604,20 +612,9 @@ pub fn b64_decode(text: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("not base64 ({e}): {text:?}"))
 }
 
+/// A hash in its text form: canonical standard base64 of 32 bytes.
 pub fn b64_hash(text: &str) -> Hash {
-    b64_decode(text)
-        .try_into()
-        .unwrap_or_else(|_| panic!("not a 32-byte hash: {text:?}"))
-}
-
-/// A JSON array of base64 hashes.
-pub fn hash_list(value: &Value) -> Vec<Hash> {
-    value
-        .as_array()
-        .expect("an array of hashes")
-        .iter()
-        .map(|h| b64_hash(h.as_str().expect("a base64 string")))
-        .collect()
+    Hash::parse(text).unwrap_or_else(|e| panic!("not a base64 32-byte hash ({e}): {text:?}"))
 }
 
 /// Opens a signed checkpoint note with the log key, or panics.
@@ -980,7 +977,7 @@ pub fn verify_acked(server: &Server, acked: &[Acked], entry_checks: Option<usize
             current.size
         );
         assert_eq!(
-            b64(&leaves[ack.index as usize]),
+            leaves[ack.index as usize].to_string(),
             ack.leaf_hash,
             "entry {} changed after it was acknowledged",
             ack.index
@@ -1029,7 +1026,7 @@ pub fn verify_acked(server: &Server, acked: &[Acked], entry_checks: Option<usize
                     assert_eq!(entry["index"], ack.index);
                     assert_eq!(entry["leaf_hash"], ack.leaf_hash.as_str(), "{url}");
                     let bytes = b64_decode(entry["bytes"].as_str().expect("bytes"));
-                    assert_eq!(b64(&alg.leaf_hash(&bytes)), ack.leaf_hash, "{url}");
+                    assert_eq!(alg.leaf_hash(&bytes).to_string(), ack.leaf_hash, "{url}");
                     assert_eq!(entry["record"]["type"], "signature.added", "{url}");
                 }
             })

@@ -1,8 +1,8 @@
-//! Helpers shared by the benchmark programs (included with `#[path]` by
-//! `ledger/benches/append.rs`, `projector/benches/replay.rs` and
-//! `server/benches/http.rs`): errors with context, `BENCH_SCALE`, temp dirs beside the
-//! build, number formatting and a progress line drawn only on a terminal.
-#![allow(dead_code)]
+//! What the benchmark programs share (`ledger/benches/append.rs`,
+//! `projector/benches/replay.rs`, `server/benches/http.rs`): errors with context,
+//! `BENCH_SCALE`, temp dirs beside the build, number formatting and a progress line
+//! drawn only on a terminal. Benchmarks print their figures and end with one `RESULT`
+//! line; nothing here prints to stdout, so that line stays theirs.
 
 use std::fmt::Display;
 use std::io::IsTerminal;
@@ -106,12 +106,25 @@ pub fn scaled_count(base: f64, scale: f64, at_least: usize) -> usize {
     ((base * scale).round() as usize).max(at_least)
 }
 
-/// Where the temp dirs go: cargo's per-target scratch dir when built by cargo, so the
-/// data sits on the same disk as the build, else the system temp dir.
+/// Where the temp dirs go: `<target dir>/tmp` (what cargo calls `CARGO_TARGET_TMPDIR`)
+/// when the running benchmark sits in cargo's `<target dir>/<profile>/deps/`, so the
+/// data is on the same disk as the build (and never on a tmpfs, where an fsync costs
+/// nothing); else the system temp dir.
+///
+/// Found from the running executable, not from `option_env!("CARGO_TARGET_TMPDIR")`:
+/// cargo sets that only while compiling a bench or an integration test, never while
+/// compiling a library such as this one.
 pub fn temp_root() -> BenchResult<PathBuf> {
-    let root = option_env!("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
+    let exe = std::env::current_exe().context("locate the running benchmark")?;
+    let target_dir = exe
+        .parent()
+        .filter(|deps| deps.ends_with("deps"))
+        .and_then(Path::parent) // the profile's dir
+        .and_then(Path::parent);
+    let root = match target_dir {
+        Some(target) => target.join("tmp"),
+        None => std::env::temp_dir(),
+    };
     std::fs::create_dir_all(&root).context(&format!("create {}", root.display()))?;
     Ok(root)
 }

@@ -1,0 +1,341 @@
+//! One struct per record kind, its fields in encoding order, and the rules that relate
+//! two fields of one record (docs/FORMAT.md part B §5). Every single-field rule lives
+//! in the field's type.
+//!
+//! A struct's fields are its JSON fields, snake_case; `Option` fields may be absent or
+//! `null`, every other field is required, and unknown fields are refused. Fields that
+//! reality may not tell us are `Option`. With the feature `arbitrary` every struct
+//! derives proptest's `Arbitrary` from its fields' (see `arbitrary.rs`); a new
+//! kind derives the same as its neighbours.
+
+use serde::{Deserialize, Serialize};
+
+use super::enums::{
+    Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText, VoteResult,
+};
+use super::text::{Name, Title, Url};
+use super::time::{Date, PartialDate, Timestamp};
+use super::values::{AreaCode, Count, CountryCode, Id, SignatureIndexes, Thresholds};
+use crate::{DedupTag, Error, Hash, Result};
+
+/// A rule broken: names the field, never its content.
+fn broken(field: &str, why: &str) -> Error {
+    Error::InvalidRecord(format!("{field}: {why}"))
+}
+
+fn ends_after_start(starts_at: Option<Timestamp>, ends_at: Option<Timestamp>) -> Result<()> {
+    match (starts_at, ends_at) {
+        (Some(start), Some(end)) if end <= start => {
+            Err(broken("ends_at", "must be after starts_at"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `campaign.launched`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CampaignLaunched {
+    pub campaign_id: Id,
+    pub title: Title,
+    pub launched_on: Option<Date>,
+    /// How many city councils the campaign addresses (163 for global detwin).
+    pub target_cities: Option<Count>,
+    /// In how many countries.
+    pub countries: Option<Count>,
+}
+
+/// `campaign.city_joined`: a local group takes up the campaign in a city.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CampaignCityJoined {
+    pub campaign_id: Id,
+    pub city: Name,
+    pub country: CountryCode,
+    pub joined_on: Option<Date>,
+}
+
+/// `petition.opened`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PetitionOpened {
+    pub petition_id: Id,
+    pub title: Title,
+    pub text: PetitionText,
+    /// The body petitioned (`UK Parliament`, `Leeds City Council`).
+    pub target: Name,
+    pub closes_on: Option<Date>,
+    /// Signature counts that matter to the target.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// `petition.closed`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PetitionClosed {
+    pub petition_id: Id,
+    pub reason: Option<Title>,
+}
+
+/// `signature.added`: where the signer is and a commitment to who they are, never who
+/// they are.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    pub petition_id: Id,
+    pub country: CountryCode,
+    /// Parliamentary constituency (UK: `E14000831`).
+    pub constituency: Option<AreaCode>,
+    /// Council ward (UK: `E05...`), for exports to councillors.
+    pub ward: Option<AreaCode>,
+    /// Council or city name (`Newcastle upon Tyne`).
+    pub council: Option<Name>,
+    pub channel: Channel,
+    /// The signer agreed that their details may be shown to the petition's target.
+    pub consent_to_share: bool,
+    /// `keyed_blake3(dedup_key, petition_id || normalised identity)`, first 16 bytes.
+    pub dedup_tag: DedupTag,
+    /// `H(salt32 || canonical personal data)`.
+    pub commitment: Hash,
+}
+
+/// `signature.withdrawn` by the signer; `index` is the log index of the
+/// `signature.added` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignatureWithdrawn {
+    pub index: u64,
+}
+
+/// `signatures.invalidated`: `signature.added` entries that no longer count.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignaturesInvalidated {
+    pub indexes: SignatureIndexes,
+    pub reason: InvalidationReason,
+    pub note: Option<Title>,
+}
+
+/// `paper_batch.recorded`: a bundle of paper sheets collected at a stall or event,
+/// before its signatures are entered.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PaperBatchRecorded {
+    pub batch_id: Id,
+    pub petition_id: Id,
+    pub event_id: Option<Id>,
+    pub stall: Option<Name>,
+    /// A handle for the collector assigned by the organisers; never a name.
+    pub collector: Id,
+    /// H(scanned sheets) under the log's hash function.
+    pub sheet_scan_hash: Option<Hash>,
+    /// Signatures on the sheets.
+    pub count: Count,
+}
+
+/// `twin_link.registered`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TwinLinkRegistered {
+    pub link_id: Id,
+    pub city: Name,
+    pub country: CountryCode,
+    pub partner_city: Name,
+    pub partner_country: CountryCode,
+    pub kind: LinkKind,
+    pub since: Option<PartialDate>,
+}
+
+impl TwinLinkRegistered {
+    /// A city cannot twin with itself.
+    pub fn check(&self) -> Result<()> {
+        if self.city == self.partner_city && self.country == self.partner_country {
+            return Err(broken("partner_city", "a city cannot twin with itself"));
+        }
+        Ok(())
+    }
+}
+
+/// `twin_link.status_changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TwinLinkStatusChanged {
+    pub link_id: Id,
+    pub status: LinkStatus,
+    pub effective_on: Option<Date>,
+    /// The motion that decided it, if any.
+    pub motion_id: Option<Id>,
+}
+
+/// `motion.tabled` in a council.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MotionTabled {
+    pub motion_id: Id,
+    pub council: Name,
+    pub link_id: Option<Id>,
+    /// The councillor proposing, as publicly recorded (`Cllr Wendy Taylor`).
+    pub proposer: Option<Name>,
+    pub title: Title,
+    /// H(motion text) under the log's hash function.
+    pub text_hash: Option<Hash>,
+    pub tabled_on: Option<Date>,
+    pub source_url: Option<Url>,
+}
+
+/// `motion.amended`: a new title, a new text, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MotionAmended {
+    pub motion_id: Id,
+    pub title: Option<Title>,
+    pub text_hash: Option<Hash>,
+    pub amended_on: Option<Date>,
+}
+
+impl MotionAmended {
+    /// An amendment changes the title, the text or both.
+    pub fn check(&self) -> Result<()> {
+        if self.title.is_none() && self.text_hash.is_none() {
+            return Err(broken(
+                "title",
+                "an amendment changes the title, the text or both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `motion.voted`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MotionVoted {
+    pub motion_id: Id,
+    pub votes_for: Option<u32>,
+    pub votes_against: Option<u32>,
+    pub abstentions: Option<u32>,
+    pub result: VoteResult,
+    pub voted_on: Option<Date>,
+    /// The majority as reported when counts are not (`unanimous`, `large majority`).
+    pub majority: Option<Name>,
+}
+
+/// `motion.withdrawn`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MotionWithdrawn {
+    pub motion_id: Id,
+    pub withdrawn_on: Option<Date>,
+}
+
+/// `event.scheduled`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventScheduled {
+    pub event_id: Id,
+    pub kind: EventKind,
+    pub title: Title,
+    pub city: Name,
+    /// Disambiguates cities such as Perth.
+    pub country: Option<CountryCode>,
+    pub place: Option<Name>,
+    pub starts_at: Timestamp,
+    /// After `starts_at`.
+    pub ends_at: Option<Timestamp>,
+    /// The organising group (`LHKA`).
+    pub group: Option<Name>,
+    /// The joint action (day of action) this event is part of.
+    pub joint_action: Option<Id>,
+}
+
+impl EventScheduled {
+    /// An event ends after it starts.
+    pub fn check(&self) -> Result<()> {
+        ends_after_start(Some(self.starts_at), self.ends_at)
+    }
+}
+
+/// `event.changed`: the fields given replace the scheduled ones; `None` leaves a field
+/// as it was. At least one is given.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventChanged {
+    pub event_id: Id,
+    pub title: Option<Title>,
+    pub place: Option<Name>,
+    pub starts_at: Option<Timestamp>,
+    pub ends_at: Option<Timestamp>,
+}
+
+impl EventChanged {
+    /// A change changes something, and a new end is after a new start.
+    pub fn check(&self) -> Result<()> {
+        let EventChanged {
+            event_id: _,
+            title,
+            place,
+            starts_at,
+            ends_at,
+        } = self;
+        if title.is_none() && place.is_none() && starts_at.is_none() && ends_at.is_none() {
+            return Err(broken(
+                "event_id",
+                "a change must change at least one field",
+            ));
+        }
+        ends_after_start(*starts_at, *ends_at)
+    }
+}
+
+/// `event.cancelled`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventCancelled {
+    pub event_id: Id,
+    pub reason: Option<Title>,
+}
+
+/// `event.held`, with an attendance estimate if there is one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventHeld {
+    pub event_id: Id,
+    pub attendance: Option<u32>,
+}

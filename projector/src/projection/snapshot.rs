@@ -1,0 +1,168 @@
+//! The projection's whole state as bytes, and back: the snapshots `persist.rs` keeps
+//! so that a restart replays only what came after.
+//!
+//! Everything is sorted, so two projections of the same log prefix give identical
+//! bytes however each was built. A snapshot is a cache, never a source of truth: one
+//! that does not decode, or that refers to slots that do not exist, is refused.
+
+use ledger::record::InvalidationReason;
+use ledger::DedupTag;
+use serde::{Deserialize, Serialize};
+
+use super::interning::{Interner, Places};
+use super::state::{
+    Campaign, Event, Motion, PaperBatch, Petition, SignatureRef, TwinLink, NONE, NOT_A_SIGNATURE,
+};
+use super::Projection;
+use crate::{Error, Result};
+
+/// The snapshot form: everything sorted, so equal projections give equal bytes.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    tree_size: u64,
+    rejected_in_log: u64,
+    first_rejected: Option<(u64, String)>,
+    countries: Vec<String>,
+    constituencies: Vec<String>,
+    wards: Vec<String>,
+    councils: Vec<String>,
+    batch_names: Vec<String>,
+    petition_ids: Vec<String>,
+    petitions: Vec<Petition>,
+    batches: Vec<PaperBatch>,
+    campaigns: Vec<Campaign>,
+    links: Vec<TwinLink>,
+    motions: Vec<Motion>,
+    events: Vec<Event>,
+    dedup: Vec<(u32, DedupTag)>,
+    signatures: Vec<(u64, SignatureRef)>,
+}
+
+/// Every slot a snapshot refers to must exist, so that a damaged snapshot that still
+/// decodes is refused (a cache miss) instead of panicking later on a bad index.
+fn check_slots(s: &Snapshot) -> Result<()> {
+    let within = |slot: u32, len: usize| slot == NONE || (slot as usize) < len;
+    let petitions = s.petitions.len();
+    let counts_fit = s.petitions.iter().all(|p| {
+        p.by_country.0.len() <= s.countries.len()
+            && p.by_constituency.0.len() <= s.constituencies.len()
+            && p.by_ward.0.len() <= s.wards.len()
+            && p.by_council.0.len() <= s.councils.len()
+            && p.by_channel.0.len() <= s.batches.len() + 1
+            && p.invalidated.len() == InvalidationReason::ALL.len()
+    });
+    let signatures_fit = s.signatures.iter().all(|(_, sig)| {
+        (sig.petition as usize) < petitions
+            && within(sig.country, s.countries.len())
+            && within(sig.constituency, s.constituencies.len())
+            && within(sig.ward, s.wards.len())
+            && within(sig.council, s.councils.len())
+            && (sig.channel as usize) <= s.batches.len()
+    });
+    let batches_fit = s.batches.len() == s.batch_names.len()
+        && s.batches.iter().all(|b| (b.petition as usize) < petitions);
+    if petitions != s.petition_ids.len() || !counts_fit || !signatures_fit || !batches_fit {
+        return Err(Error::BadSnapshot("refers to slots that do not exist"));
+    }
+    Ok(())
+}
+
+/// First byte of a snapshot: its layout version. Version 1 copied record fields into
+/// the state; version 2 keeps the records themselves.
+const SNAPSHOT_V2: u8 = 2;
+
+impl Projection {
+    /// The projection's whole state as bytes. Two projections of the same log prefix
+    /// give identical bytes, however each was built. Cost: sorts every signature.
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let mut dedup: Vec<(u32, DedupTag)> = self.dedup.iter().copied().collect();
+        dedup.sort_unstable();
+        let signatures: Vec<(u64, SignatureRef)> = self
+            .signatures
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.petition != NONE)
+            .map(|(i, &s)| (i as u64, s))
+            .collect();
+        let snapshot = Snapshot {
+            tree_size: self.tree_size,
+            rejected_in_log: self.rejected_in_log,
+            first_rejected: self.first_rejected.clone(),
+            countries: self.countries.names.clone(),
+            constituencies: self.constituencies.names.clone(),
+            wards: self.wards.names.clone(),
+            councils: self.councils.names.clone(),
+            batch_names: self.batch_names.names.clone(),
+            petition_ids: self.petition_ids.names.clone(),
+            petitions: self.petitions.clone(),
+            batches: self.batches.clone(),
+            campaigns: self.campaigns.values().cloned().collect(),
+            links: self.links.values().cloned().collect(),
+            motions: self.motions.values().cloned().collect(),
+            events: self.events.values().cloned().collect(),
+            dedup,
+            signatures,
+        };
+        let mut bytes = vec![SNAPSHOT_V2];
+        bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
+        bytes
+    }
+
+    /// The projection a [`Projection::to_snapshot`] was taken of.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
+        let Some((&SNAPSHOT_V2, body)) = bytes.split_first() else {
+            return Err(Error::BadSnapshot("unknown snapshot version"));
+        };
+        let s: Snapshot =
+            postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
+        check_slots(&s)?;
+        Ok(Projection {
+            tree_size: s.tree_size,
+            rejected_in_log: s.rejected_in_log,
+            first_rejected: s.first_rejected,
+            countries: Interner::from_names(s.countries),
+            constituencies: Interner::from_names(s.constituencies),
+            wards: Interner::from_names(s.wards),
+            councils: Interner::from_names(s.councils),
+            batch_names: Interner::from_names(s.batch_names),
+            petition_ids: Interner::from_names(s.petition_ids),
+            petitions: s.petitions,
+            batches: s.batches,
+            campaigns: s
+                .campaigns
+                .into_iter()
+                .map(|c| (c.launched.record.campaign_id.clone(), c))
+                .collect(),
+            links: s
+                .links
+                .into_iter()
+                .map(|l| (l.registered.record.link_id.clone(), l))
+                .collect(),
+            motions: s
+                .motions
+                .into_iter()
+                .map(|m| (m.tabled.record.motion_id.clone(), m))
+                .collect(),
+            events: s
+                .events
+                .into_iter()
+                .map(|e| (e.scheduled.record.event_id.clone(), e))
+                .collect(),
+            places: Places::default(),
+            dedup: s.dedup.into_iter().collect(),
+            signatures: {
+                let mut dense = Vec::new();
+                for (index, sig) in s.signatures {
+                    let index = usize::try_from(index)
+                        .map_err(|_| Error::BadSnapshot("index too large"))?;
+                    if index < dense.len() || sig.petition == NONE {
+                        return Err(Error::BadSnapshot("signatures out of order"));
+                    }
+                    dense.resize(index, NOT_A_SIGNATURE);
+                    dense.push(sig);
+                }
+                dense
+            },
+        })
+    }
+}

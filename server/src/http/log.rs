@@ -1,0 +1,193 @@
+//! The log itself: checkpoint and tiles (C2SP tlog-tiles, so any static host could
+//! serve them too), the log's identity, single entries, proofs and receipts.
+//!
+//! Proofs, leaf hashes, single entries and receipts are a few reads of page-cached
+//! files (remembered tree nodes make a proof a handful of 32-byte reads), so they run
+//! in place on the executor: handing them to the blocking pool costs more than the
+//! read. Tiles, whose size grows with the request, run on the blocking pool.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use ledger::merkle::{ConsistencyProof, InclusionProof};
+use ledger::tile::TilePath;
+use ledger::{Entry, Hash};
+use serde::{Deserialize, Serialize};
+
+use super::problem::{parse_u64, path_index, ApiError, ApiPath, ApiQuery, Problem};
+use super::state::AppState;
+use super::{blocking, json, text, CACHE_NEVER};
+
+#[utoipa::path(get, path = "/checkpoint", tag = "tiles", responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint)", content_type = "text/plain")))]
+pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
+    let head = state.store.head();
+    text(
+        head.checkpoint.to_string(),
+        "text/plain; charset=utf-8",
+        CACHE_NEVER,
+    )
+}
+
+#[utoipa::path(get, path = "/tile/{path}", tag = "tiles", params(("path" = String, Path, description = "tlog-tiles path after tile/, e.g. 0/000 or entries/000.p/5")), responses((status = 200, description = "Hash tile or entry bundle", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+pub(crate) async fn tile(
+    State(state): State<Arc<AppState>>,
+    ApiPath(path): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let full = format!("tile/{path}");
+    let tile = TilePath::parse(&full)
+        .map_err(|_| ApiError::not_found("invalid_tile_path", "not a tlog-tiles path"))?;
+    let store = state.store.clone();
+    let bytes = blocking(move || {
+        let read = match tile {
+            TilePath::Hash {
+                level,
+                index,
+                width,
+            } => store.hash_tile(level, index, width),
+            TilePath::Entries { index, width } => store.entry_bundle(index, width),
+        };
+        read.map_err(|e| match e {
+            ledger::Error::IndexOutOfRange { .. } => {
+                ApiError::not_found("tile_not_found", "this tile is beyond the current tree")
+            }
+            other => ApiError::internal(other),
+        })
+    })
+    .await?;
+    // Full tiles never change; partial ones are replaced by wider ones as the log grows.
+    let cache = if tile.is_full() {
+        "public, max-age=31536000, immutable"
+    } else {
+        CACHE_NEVER
+    };
+    Ok(text(bytes, "application/octet-stream", cache))
+}
+
+/// `GET /api/v1/log`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LogInfo {
+    pub origin: String,
+    /// `blake3` or `sha256`.
+    pub hash: &'static str,
+    /// The log's signed-note verifier key.
+    pub vkey: String,
+    pub tree_size: u64,
+    pub root: Hash,
+}
+
+#[utoipa::path(get, path = "/api/v1/log", tag = "log", responses((status = 200, body = LogInfo)))]
+pub(crate) async fn log_info(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let head = state.store.head();
+    json(
+        StatusCode::OK,
+        &LogInfo {
+            origin: state.store.origin().to_owned(),
+            hash: state.store.hash_alg().name(),
+            vkey: state.store.verifier().to_string(),
+            tree_size: head.size,
+            root: head.root,
+        },
+    )
+}
+
+/// `GET /api/v1/entries/{index}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EntryAnswer {
+    pub index: u64,
+    /// When the sequencer accepted it, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The public id of the token that appended it.
+    pub author: String,
+    /// The record's public view: `type` and the fields of its kind (see the record
+    /// schemas), without personal data.
+    #[schema(value_type = Object)]
+    pub record: serde_json::Value,
+    /// The entry's bytes, standard base64.
+    pub bytes: String,
+    pub leaf_hash: Hash,
+}
+
+#[utoipa::path(get, path = "/api/v1/entries/{index}", tag = "log", params(("index" = u64, Path)), responses((status = 200, body = EntryAnswer), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn entry(
+    State(state): State<Arc<AppState>>,
+    ApiPath(index): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let index = path_index(&index)?;
+    let store = &state.store;
+    let size = store.size();
+    if index >= size {
+        return Err(unknown_entry(index, size));
+    }
+    let bytes = store.entry(index)?;
+    let leaf_hash = store.leaf_hash(index)?;
+    let decoded = Entry::decode(&bytes).map_err(ApiError::internal)?;
+    json(
+        StatusCode::OK,
+        &EntryAnswer {
+            index,
+            time_ms: decoded.time_ms(),
+            author: decoded.author().to_owned(),
+            record: crate::input::record_view(decoded.record()),
+            bytes: base64::engine::general_purpose::STANDARD.encode(&bytes),
+            leaf_hash,
+        },
+    )
+}
+
+fn unknown_entry(index: u64, size: u64) -> ApiError {
+    ApiError::not_found(
+        "unknown_entry",
+        format!("there is no entry {index}; the tree size is {size}"),
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct InclusionQuery {
+    index: Option<String>,
+    tree_size: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/proofs/inclusion", tag = "log", params(("index" = u64, Query), ("tree_size" = Option<u64>, Query, description = "defaults to the current size")), responses((status = 200, description = "RFC 9162 inclusion proof with the leaf hash and root it connects", body = InclusionProof), (status = 400, body = Problem)))]
+pub(crate) async fn inclusion_proof(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(query): ApiQuery<InclusionQuery>,
+) -> Result<Response, ApiError> {
+    let index = parse_u64("index", query.index.as_deref())?
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "index is required"))?;
+    let size = parse_u64("tree_size", query.tree_size.as_deref())?;
+    json(StatusCode::OK, &state.store.inclusion_proof(index, size)?)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/proofs/consistency", tag = "log", params(("from" = u64, Query), ("to" = Option<u64>, Query, description = "defaults to the current size")), responses((status = 200, description = "RFC 9162 consistency proof with the two roots it connects", body = ConsistencyProof), (status = 400, body = Problem)))]
+pub(crate) async fn consistency_proof(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> Result<Response, ApiError> {
+    let from = parse_u64("from", query.from.as_deref())?
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "from is required"))?;
+    let to = parse_u64("to", query.to.as_deref())?;
+    json(StatusCode::OK, &state.store.consistency_proof(from, to)?)
+}
+
+#[utoipa::path(get, path = "/api/v1/receipts/{index}", tag = "log", params(("index" = u64, Path)), responses((status = 200, description = "C2SP tlog-proof@v1 text", content_type = "text/plain"), (status = 404, body = Problem)))]
+pub(crate) async fn receipt(
+    State(state): State<Arc<AppState>>,
+    ApiPath(index): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let index = path_index(&index)?;
+    let size = state.store.size();
+    if index >= size {
+        return Err(unknown_entry(index, size));
+    }
+    let receipt = state.store.receipt(index)?.to_text();
+    Ok(text(receipt, "text/plain; charset=utf-8", CACHE_NEVER))
+}

@@ -1,0 +1,122 @@
+//! The HTTP API: [`app`] builds the router over an [`AppState`].
+//!
+//! Handlers parse, call a library and map the result. Every error is an [`ApiError`],
+//! answered as RFC 9457 problem+json with a stable `reason`; internal errors are
+//! logged and answered with a generic 500 that reveals nothing. Routes, answers and
+//! reasons: docs/API.md; the OpenAPI document is served at `/api/v1/openapi.json`.
+//!
+//! One file per part of the API: `log.rs` (checkpoint, tiles, entries, proofs,
+//! receipts), `read_models.rs` (tally and read models), `records.rs` (appends),
+//! `service.rs` (health, metrics); `state.rs` is what they share and `problem.rs` how
+//! they fail. The dashboard (`crate::dashboard`) and the OpenAPI document
+//! (`crate::openapi`) are routes too; neither is imported by the handlers.
+
+mod log;
+mod problem;
+mod read_models;
+mod records;
+mod service;
+mod state;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use serde::Serialize;
+
+pub use log::{EntryAnswer, LogInfo};
+pub use problem::{ApiError, Problem};
+pub use read_models::TallyAnswer;
+pub use records::{
+    authenticate, stage, AppendAnswer, AppendedEntry, MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST,
+};
+pub use service::HealthAnswer;
+pub use state::AppState;
+
+/// The `Cache-Control` of answers that change as the log grows.
+const CACHE_NEVER: &str = "no-cache";
+
+/// The router: every route of the API, the dashboard and the OpenAPI document.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(crate::dashboard::page))
+        .route("/checkpoint", get(log::checkpoint))
+        .route("/tile/{*path}", get(log::tile))
+        .route("/healthz", get(service::healthz))
+        .route("/metrics", get(service::metrics_text))
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
+        .route("/api/v1/log", get(log::log_info))
+        .route("/api/v1/entries/{index}", get(log::entry))
+        .route("/api/v1/proofs/inclusion", get(log::inclusion_proof))
+        .route("/api/v1/proofs/consistency", get(log::consistency_proof))
+        .route("/api/v1/receipts/{index}", get(log::receipt))
+        .route("/api/v1/tally", get(read_models::tally))
+        .route("/api/v1/petitions", get(read_models::petitions))
+        .route("/api/v1/petitions/{id}", get(read_models::petition))
+        .route("/api/v1/motions", get(read_models::motions))
+        .route("/api/v1/twin-links", get(read_models::twin_links))
+        .route("/api/v1/events", get(read_models::events))
+        .route("/api/v1/campaigns", get(read_models::campaigns))
+        .route("/api/v1/records", post(records::post_records))
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(middleware::from_fn(crate::metrics::track))
+        .with_state(state)
+}
+
+/// The paths the OpenAPI document describes, in `crate::openapi`.
+pub(crate) mod paths {
+    pub(crate) use super::log::{
+        __path_checkpoint, __path_consistency_proof, __path_entry, __path_inclusion_proof,
+        __path_log_info, __path_receipt, __path_tile,
+    };
+    pub(crate) use super::read_models::{
+        __path_campaigns, __path_events, __path_motions, __path_petition, __path_petitions,
+        __path_tally, __path_twin_links,
+    };
+    pub(crate) use super::records::__path_post_records;
+    pub(crate) use super::service::{__path_healthz, __path_metrics_text};
+}
+
+/// A JSON answer of bytes already serialized.
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The JSON of `value`.
+fn to_json<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
+}
+
+/// A JSON answer.
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
+    Ok(json_response(status, to_json(value)?))
+}
+
+/// A text or binary answer with its content type and cache policy.
+fn text(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+    let mut response = (StatusCode::OK, body.into()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// Runs blocking store reads off the executor threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}

@@ -1,0 +1,234 @@
+//! `POST /api/v1/records`: authenticate, parse and prepare the records, hand them to
+//! the sequencer, and answer once they are durable and covered by a signed checkpoint.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use ledger::Hash;
+use serde::Serialize;
+
+use super::json;
+use super::problem::{ApiError, Problem};
+use super::state::AppState;
+use crate::auth::{AuthFailure, TokenRecord, TokenStore};
+use crate::idempotency::{scoped_key, MAX_KEY_BYTES};
+use crate::input::parse_request;
+use crate::sequencer::{Accepted, IdempotencyKey, Refusal, Staged};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Most records in one request.
+pub const MAX_RECORDS_PER_REQUEST: usize = 1000;
+
+/// One appended entry in a `201` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AppendedEntry {
+    pub index: u64,
+    pub leaf_hash: Hash,
+}
+
+/// The `201` answer of `POST /api/v1/records`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AppendAnswer {
+    /// Index of the first (or only) record.
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub entries: Vec<AppendedEntry>,
+    /// The size of the tree whose signed checkpoint covers the entries.
+    pub tree_size: u64,
+    pub root: Hash,
+    /// The signed checkpoint note, durable before this answer.
+    pub checkpoint: String,
+}
+
+impl From<&Accepted> for AppendAnswer {
+    fn from(accepted: &Accepted) -> AppendAnswer {
+        let entries: Vec<AppendedEntry> = accepted
+            .leaf_hashes
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| AppendedEntry {
+                index: accepted.first_index + i as u64,
+                leaf_hash: *leaf,
+            })
+            .collect();
+        AppendAnswer {
+            index: accepted.first_index,
+            leaf_hash: entries.first().map(|e| e.leaf_hash).unwrap_or_default(),
+            entries,
+            tree_size: accepted.tree_size,
+            root: accepted.root,
+            checkpoint: accepted.checkpoint.to_string(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::Rejected {
+                position,
+                rejection,
+            } => {
+                let status = match rejection {
+                    projector::Rejection::DuplicateSignature => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                ApiError {
+                    status,
+                    reason: rejection.reason(),
+                    detail: rejection.to_string(),
+                    record: Some(position),
+                }
+            }
+            Refusal::OutOfScope { position } => ApiError {
+                record: Some(position),
+                ..ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "out_of_scope",
+                    "this token's scope does not cover this record",
+                )
+            },
+            Refusal::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden_role",
+                "this token's role may not append records",
+            ),
+            Refusal::IdempotencyConflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "this Idempotency-Key was used with a different request body",
+            ),
+            Refusal::Internal(message) => ApiError::internal(message),
+        }
+    }
+}
+
+/// Authenticates the bearer token of a request.
+pub fn authenticate(tokens: &TokenStore, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    tokens.authenticate(header).map_err(|failure| {
+        let (reason, detail) = match failure {
+            AuthFailure::Missing => ("missing_token", "send Authorization: Bearer <token>"),
+            AuthFailure::Invalid => ("invalid_token", "this token is not valid here"),
+            AuthFailure::Revoked => ("revoked_token", "this token has been revoked"),
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, reason, detail)
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/records", tag = "records", request_body(content = crate::input::RecordsBody, description = "One record (`type` + snake_case fields) or {\"records\": [...]}", content_type = "application/json"), params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the first answer")), security(("bearer" = [])), responses((status = 201, body = AppendAnswer), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(crate) async fn post_records(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let token = authenticate(&state.tokens, &headers)?;
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .map(|v| {
+                let essence = v.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the records as application/json",
+            ));
+        }
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
+            Some(key.to_owned())
+        }
+    };
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    let staged = stage(&state, &body)?;
+    let batch = staged.len() > 1;
+    let idempotency = idempotency_key.map(|key| IdempotencyKey {
+        scoped_key: scoped_key(&token.id, &key),
+        fingerprint: *blake3::hash(&body).as_bytes(),
+    });
+    let sequencer = state.sequencer().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; retry shortly",
+        )
+    })?;
+    let accepted = sequencer
+        .submit(token, idempotency, staged)
+        .await
+        .map_err(|refusal| {
+            let mut error = ApiError::from(refusal);
+            if !batch {
+                error.record = None;
+            }
+            error
+        })?;
+    let mut response = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
+    if accepted.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Parses, validates and prepares the records of a request body: signatures get their
+/// dedup tag and commitment, and their personal data is sealed for the vault.
+pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
+    let inputs = parse_request(body)?;
+    if inputs.len() > MAX_RECORDS_PER_REQUEST {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("at most {MAX_RECORDS_PER_REQUEST} records per request"),
+        ));
+    }
+    let batch = inputs.len() > 1;
+    let alg = state.store.hash_alg();
+    let mut rng = rand::thread_rng();
+    let mut staged = Vec::with_capacity(inputs.len());
+    for (position, input) in inputs.into_iter().enumerate() {
+        let prepared = input.prepare(alg, &state.dedup_key, &mut rng, batch.then_some(position))?;
+        let sealed = match (&prepared.personal, &prepared.record) {
+            (Some((data, salt)), ledger::Record::SignatureAdded(signature)) => {
+                Some(state.vault.seal(data, salt, signature.commitment))
+            }
+            _ => None,
+        };
+        staged.push(Staged {
+            record: prepared.record,
+            sealed,
+        });
+    }
+    Ok(staged)
+}

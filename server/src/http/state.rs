@@ -1,0 +1,123 @@
+//! What every handler shares: the log, the read models, the sequencer handle, tokens,
+//! the vault and keys, and a cache of serialized read models.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::body::Bytes;
+use ledger::note::NoteSigner;
+use ledger::store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use super::problem::ApiError;
+use crate::auth::TokenStore;
+use crate::sequencer::{Published, Sequencer};
+use crate::vault::Vault;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub store: Store,
+    pub published: Published,
+    /// `None` once shutdown has begun: new appends are refused, queued ones finish.
+    sequencer: Mutex<Option<Sequencer>>,
+    pub tokens: Arc<TokenStore>,
+    pub vault: Arc<Vault>,
+    pub dedup_key: [u8; 32],
+    pub log_key: NoteSigner,
+    pub metrics: PrometheusHandle,
+    pub(super) cache: ViewCache,
+}
+
+/// Serialized read models, cached per tree size: reads between appends cost a lookup.
+#[derive(Default)]
+pub(super) struct ViewCache {
+    views: RwLock<HashMap<String, (u64, Bytes)>>,
+    /// The last tally of a past tree size; its lock also serialises past replays.
+    pub(super) past_tally: Mutex<Option<(u64, Bytes)>>,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        published: Published,
+        sequencer: Sequencer,
+        tokens: Arc<TokenStore>,
+        vault: Arc<Vault>,
+        dedup_key: [u8; 32],
+        log_key: NoteSigner,
+        metrics: PrometheusHandle,
+    ) -> AppState {
+        AppState {
+            store,
+            published,
+            sequencer: Mutex::new(Some(sequencer)),
+            tokens,
+            vault,
+            dedup_key,
+            log_key,
+            metrics,
+            cache: ViewCache::default(),
+        }
+    }
+
+    /// A handle to the sequencer, unless shutdown has begun.
+    pub fn sequencer(&self) -> Option<Sequencer> {
+        self.sequencer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Drops this state's sequencer handle: once in-flight requests finish, the
+    /// sequencer thread drains its queue and stops.
+    pub fn close_sequencer(&self) {
+        self.sequencer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    /// The tree size readers currently see.
+    pub fn published_size(&self) -> u64 {
+        self.published
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .tree_size()
+    }
+
+    /// The JSON of a read model, made by `make` under the read lock (so it matches the
+    /// tree size it states; views borrow the projection), or taken from the cache when
+    /// the log has not grown since. `None` when `make` finds nothing.
+    pub(super) fn view(
+        &self,
+        key: &str,
+        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
+    ) -> Result<Option<Bytes>, ApiError> {
+        let projection = self.published.read().unwrap_or_else(|e| e.into_inner());
+        let size = projection.tree_size();
+        {
+            let views = self.cache.views.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((cached_size, bytes)) = views.get(key) {
+                if *cached_size == size {
+                    return Ok(Some(bytes.clone()));
+                }
+            }
+        }
+        let Some(bytes) = make(&projection)? else {
+            return Ok(None);
+        };
+        drop(projection);
+        self.cache_view(key, size, bytes.clone());
+        Ok(Some(bytes))
+    }
+
+    /// Remembers the JSON of a read model at tree size `size`.
+    pub(super) fn cache_view(&self, key: &str, size: u64, bytes: Bytes) {
+        let mut views = self.cache.views.write().unwrap_or_else(|e| e.into_inner());
+        if views.len() > 4096 {
+            views.clear();
+        }
+        views.insert(key.to_owned(), (size, bytes));
+    }
+}

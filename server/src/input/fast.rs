@@ -1,0 +1,144 @@
+//! Reading a request body in one pass, for the bodies every client sends: each record
+//! object with `type` as its first key. The record is read straight from the JSON text
+//! into its struct, with no intermediate JSON tree and no path bookkeeping.
+//!
+//! Any doubt sends the body the slow way (`super::parse_request`'s strict tree, then
+//! the struct), which is also the only way that reports errors: a body this reader
+//! refuses or does not recognise is read again there. Everything this reader accepts,
+//! the slow way accepts too with the same result: it refuses repeated keys (the structs
+//! refuse repeated and unknown fields; the batch object is checked here), reads the
+//! same structs, and requires the whole body to be one JSON value.
+
+use std::fmt;
+
+use ledger::record::{PetitionOpened, RecordKind, Signature};
+use ledger::Record;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::special::{PetitionOpenedInput, SignatureInput};
+use super::{Body, RecordInput};
+
+/// The records of `body`, if it reads in one pass; `None` to read it the slow way.
+pub(super) fn read(body: &[u8]) -> Option<Vec<RecordInput>> {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let records = json.deserialize_map(RequestVisitor).ok()?;
+    json.end().ok()?;
+    (!records.is_empty()).then_some(records)
+}
+
+/// Why this reader gave up; never shown (the slow way says what is wrong).
+#[derive(Debug)]
+struct GiveUp;
+
+impl fmt::Display for GiveUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("read the slow way")
+    }
+}
+
+impl std::error::Error for GiveUp {}
+
+impl de::Error for GiveUp {
+    fn custom<T: fmt::Display>(_: T) -> GiveUp {
+        GiveUp
+    }
+}
+
+/// The request: one record, or `{"records": [...]}`.
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Vec<RecordInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record or a batch")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        match map.next_key::<&str>()? {
+            Some("type") => Ok(vec![record(map)?]),
+            Some("records") => {
+                let records = map.next_value_seed(RecordsSeed)?;
+                match map.next_key::<&str>()? {
+                    None => Ok(records),
+                    Some(_) => Err(de::Error::custom(GiveUp)),
+                }
+            }
+            _ => Err(de::Error::custom(GiveUp)),
+        }
+    }
+}
+
+/// `[record, ...]`.
+struct RecordsSeed;
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed {
+    type Value = Vec<RecordInput>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed {
+    type Value = Vec<RecordInput>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(record) = seq.next_element_seed(RecordSeed)? {
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+/// One record object of a batch.
+struct RecordSeed;
+
+impl<'de> DeserializeSeed<'de> for RecordSeed {
+    type Value = RecordInput;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed {
+    type Value = RecordInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        match map.next_key::<&str>()? {
+            Some("type") => record(map),
+            _ => Err(de::Error::custom(GiveUp)),
+        }
+    }
+}
+
+/// The rest of a record object whose `type` key was just read: its value, then the
+/// kind's fields.
+fn record<'de, A: MapAccess<'de>>(mut map: A) -> Result<RecordInput, A::Error> {
+    let kind = map.next_value::<&str>()?;
+    let kind = *Record::KINDS
+        .iter()
+        .find(|k| **k == kind)
+        .ok_or_else(|| de::Error::custom(GiveUp))?;
+    let fields = MapAccessDeserializer::new(map);
+    let body = match kind {
+        Signature::KIND => Body::Signature(SignatureInput::deserialize(fields)?),
+        PetitionOpened::KIND => Body::PetitionOpened(PetitionOpenedInput::deserialize(fields)?),
+        _ => Body::Record(
+            Record::deserialize_kind(kind, fields).ok_or_else(|| de::Error::custom(GiveUp))??,
+        ),
+    };
+    Ok(RecordInput { kind, body })
+}

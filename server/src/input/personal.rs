@@ -1,0 +1,228 @@
+//! A signer's personal data, and the two values the log holds instead of it: the
+//! dedup tag and the commitment (docs/FORMAT.md part E).
+//!
+//! Invariant: personal data never enters the log, a log line or an error. It lives only
+//! in the vault; `PersonalData`'s `Debug` prints no field values, and the checks report
+//! the field at fault and why, never the value.
+
+use std::fmt;
+
+use ledger::record::Id;
+use ledger::{DedupTag, Hash, HashAlg};
+use serde::{Deserialize, Serialize};
+
+/// Longest signer name, in bytes (after trimming).
+pub const PERSONAL_NAME_MAX_BYTES: usize = 200;
+/// Longest email address, in bytes.
+pub const EMAIL_MAX_BYTES: usize = 254;
+/// Longest postcode, in bytes.
+pub const POSTCODE_MAX_BYTES: usize = 16;
+/// Longest postal address, in bytes.
+pub const ADDRESS_MAX_BYTES: usize = 512;
+
+/// Personal data of one signer. Lives only in the vault, never in the log.
+///
+/// `Debug` is redacted: it prints no field values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalData {
+    pub name: String,
+    pub email: Option<String>,
+    pub postcode: Option<String>,
+    pub address: Option<String>,
+}
+
+impl fmt::Debug for PersonalData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PersonalData").finish_non_exhaustive()
+    }
+}
+
+impl PersonalData {
+    /// The canonical bytes a signature's commitment is taken over: the postcard
+    /// encoding of this struct, which is its four fields in order with nothing
+    /// around them:
+    ///
+    /// | # | field | encoding |
+    /// |---|---|---|
+    /// | 1 | `name` | varint length (LEB128), then the UTF-8 bytes |
+    /// | 2 | `email` | `0x00` if absent; `0x01` then varint length and UTF-8 bytes |
+    /// | 3 | `postcode` | as `email` |
+    /// | 4 | `address` | as `email` |
+    ///
+    /// A varint is unsigned LEB128: seven bits per byte, least significant group
+    /// first, the high bit set on every byte but the last.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            8 + self.name.len()
+                + [&self.email, &self.postcode, &self.address]
+                    .iter()
+                    .map(|s| s.as_ref().map_or(0, String::len))
+                    .sum::<usize>(),
+        );
+        put_str(&mut out, &self.name);
+        for field in [&self.email, &self.postcode, &self.address] {
+            match field {
+                None => out.push(0),
+                Some(s) => {
+                    out.push(1);
+                    put_str(&mut out, s);
+                }
+            }
+        }
+        out
+    }
+
+    /// The normalised identity that the dedup tag is keyed on.
+    ///
+    /// - With an email: `b"email:"` then the email trimmed and lower-cased.
+    /// - Without: `b"name-postcode:"`, the name (trimmed, inner runs of white space
+    ///   collapsed to one space, lower-cased), `b"\n"`, then the postcode upper-cased
+    ///   with all white space removed (empty when there is none).
+    pub fn normalised_identity(&self) -> Vec<u8> {
+        match &self.email {
+            Some(email) => {
+                let mut out = b"email:".to_vec();
+                out.extend_from_slice(email.trim().to_lowercase().as_bytes());
+                out
+            }
+            None => {
+                let name = self
+                    .name
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase();
+                let postcode: String = self
+                    .postcode
+                    .as_deref()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_uppercase();
+                let mut out = b"name-postcode:".to_vec();
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'\n');
+                out.extend_from_slice(postcode.as_bytes());
+                out
+            }
+        }
+    }
+
+    /// Builds the data as stored: every field trimmed, and optional fields that are
+    /// empty after trimming treated as absent.
+    pub(super) fn from_input(
+        name: &str,
+        email: Option<&str>,
+        postcode: Option<&str>,
+        address: Option<&str>,
+    ) -> PersonalData {
+        let optional = |s: Option<&str>| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        PersonalData {
+            name: name.trim().to_owned(),
+            email: optional(email),
+            postcode: optional(postcode),
+            address: optional(address),
+        }
+    }
+
+    /// Checks the data of one signature, returning the field at fault and why (both
+    /// static: never the value).
+    pub(super) fn check(&self, online: bool) -> Result<(), (&'static str, &'static str)> {
+        let has_control = |s: &str| s.chars().any(char::is_control);
+        if self.name.is_empty() || self.name.len() > PERSONAL_NAME_MAX_BYTES {
+            return Err(("name", "must be 1 to 200 bytes after trimming"));
+        }
+        if has_control(&self.name) {
+            return Err(("name", "must not contain control characters"));
+        }
+        match &self.email {
+            Some(email) if !is_email(email) => {
+                return Err((
+                    "email",
+                    "must be an email address: at most 254 bytes, one '@' after a \
+                     non-empty local part, a domain containing '.', no white space",
+                ))
+            }
+            None if online => return Err(("email", "is required for online signatures")),
+            None if self.postcode.is_none() => {
+                return Err(("postcode", "is required for a signature without email"))
+            }
+            _ => {}
+        }
+        if let Some(postcode) = &self.postcode {
+            let allowed = |c: u8| c.is_ascii_alphanumeric() || c == b' ';
+            if postcode.len() > POSTCODE_MAX_BYTES || !postcode.bytes().all(allowed) {
+                return Err((
+                    "postcode",
+                    "must be at most 16 bytes of ASCII letters, digits and spaces",
+                ));
+            }
+        }
+        if let Some(address) = &self.address {
+            if address.len() > ADDRESS_MAX_BYTES {
+                return Err(("address", "must be at most 512 bytes"));
+            }
+            if has_control(address) {
+                return Err(("address", "must not contain control characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An email address as far as this log cares: at most 254 bytes, no white space or
+/// control characters, exactly one `@` with a non-empty local part before it and a
+/// domain after it that contains a `.` and neither starts nor ends with one.
+fn is_email(s: &str) -> bool {
+    if s.len() > EMAIL_MAX_BYTES || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }
+        _ => false,
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n & 0x7f) as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The dedup tag of a signature: keyed BLAKE3 under `dedup_key` of the petition id's
+/// bytes, `0x00`, then [`PersonalData::normalised_identity`]; the first 16 bytes.
+pub fn dedup_tag(dedup_key: &[u8; 32], petition_id: &Id, data: &PersonalData) -> DedupTag {
+    let mut hasher = blake3::Hasher::new_keyed(dedup_key);
+    hasher.update(petition_id.as_str().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&data.normalised_identity());
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    DedupTag(tag)
+}
+
+/// The commitment to a signer's data: `alg.digest(salt ‖ data.canonical_bytes())`.
+/// Anyone given the data and the salt can recompute it and compare it with the log.
+pub fn commitment(alg: HashAlg, salt: &[u8; 32], data: &PersonalData) -> Hash {
+    let mut bytes = salt.to_vec();
+    bytes.extend_from_slice(&data.canonical_bytes());
+    alg.digest(&bytes)
+}
