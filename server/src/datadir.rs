@@ -5,7 +5,7 @@
 //!   journal, hashes.<L>, frames.idx, checkpoints.idx, meta.redb   the log (ledger crate)
 //!   projector.redb      read-model snapshots (a cache)
 //!   server.redb         idempotency keys
-//!   vault.redb          encrypted personal data, keyed by entry index
+//!   vault.log           encrypted personal data, keyed by entry index
 //!   tokens.json         API tokens, as hashes only
 //!   log.key             the log's Ed25519 signing key (C2SP signed-note private key)
 //!   vault.key           the 32-byte vault encryption key
@@ -33,7 +33,7 @@ pub const VAULT_KEY: &str = "vault.key";
 pub const DEDUP_KEY: &str = "dedup.key";
 pub const ADMIN_TOKEN: &str = "admin.token";
 pub const TOKENS: &str = "tokens.json";
-pub const VAULT_DB: &str = "vault.redb";
+pub const VAULT: &str = "vault.log";
 pub const SERVER_DB: &str = "server.redb";
 pub const PROJECTOR_DB: &str = "projector.redb";
 

@@ -1,12 +1,15 @@
 //! Prometheus metrics: appends, batch sizes, commit latency and request latency by
 //! route. Labels are route templates and status codes, never request content.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -45,22 +48,42 @@ pub fn install() -> PrometheusHandle {
 
 /// Middleware recording each request's latency and status under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    // One histogram per (route, method, status): its `_count` is the request count.
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "route" => route,
-        "method" => method,
-        "status" => status
-    )
-    .record(started.elapsed().as_secs_f64());
+    let status = response.status();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    latency_histogram(route, &method, status).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The histogram of one (route, method, status): its `_count` is the request count.
+/// Handles are kept, so a request costs a map lookup, not a new metric key.
+fn latency_histogram(route: &str, method: &Method, status: StatusCode) -> Histogram {
+    type Handles = HashMap<String, HashMap<(Method, StatusCode), Histogram>>;
+    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let key = (method.clone(), status);
+    if let Some(histogram) = handles
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(route)
+        .and_then(|by_status| by_status.get(&key))
+    {
+        return histogram.clone();
+    }
+    let histogram = metrics::histogram!(
+        "http_request_duration_seconds",
+        "route" => route.to_owned(),
+        "method" => method.as_str().to_owned(),
+        "status" => status.as_u16().to_string()
+    );
+    handles
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(route.to_owned())
+        .or_default()
+        .insert(key, histogram.clone());
+    histogram
 }

@@ -63,10 +63,7 @@ impl Node {
         }
         let load_ms = started.elapsed().as_millis();
 
-        let vault = Arc::new(Vault::open(
-            &dir.join(datadir::VAULT_DB),
-            &opened.keys.vault,
-        )?);
+        let vault = Arc::new(Vault::open(&dir.join(datadir::VAULT), &opened.keys.vault)?);
         let orphans = vault.forget_from(store.size())?;
         if orphans > 0 {
             tracing::warn!(

@@ -161,6 +161,14 @@ fn acknowledged_appends_survive_sigkill() {
             started.elapsed()
         );
     }
+    let commitments: Vec<(u64, ledger::Hash)> = acked
+        .iter()
+        .map(|ack| {
+            let entry = server.get_json(&format!("/api/v1/entries/{}", ack.index));
+            let commitment = entry["record"]["commitment"].as_str().expect("a signature");
+            (ack.index, ledger::Hash::parse(commitment).expect("base64"))
+        })
+        .collect();
     // The directory passes the offline integrity check right after a crash, and
     // again after a graceful stop.
     let size = server.tree_size();
@@ -178,6 +186,24 @@ fn acknowledged_appends_survive_sigkill() {
         report.starts_with(&format!("ok: {size} entries")),
         "{report}"
     );
+    // Every acknowledged signer's personal data survived the crashes: it opens with the
+    // commitment of its entry. And every signature in the log (the acknowledged ones and
+    // those whose answer a crash cut off) has its data, and nothing else does.
+    let keys = server::datadir::read_keys(&dir.data()).expect("the keys");
+    let vault = server::vault::Vault::open(&dir.data().join(server::datadir::VAULT), &keys.vault)
+        .expect("the vault opens");
+    let mut emails = std::collections::BTreeSet::new();
+    for (index, commitment) in &commitments {
+        let (data, _) = vault
+            .get(*index, commitment)
+            .expect("the vault reads")
+            .unwrap_or_else(|| panic!("no personal data for acknowledged entry {index}"));
+        assert!(
+            emails.insert(data.email.expect("an email")),
+            "entry {index}"
+        );
+    }
+    assert_eq!(vault.len(), size - 1, "one value per signature in the log");
 }
 
 #[test]

@@ -21,6 +21,22 @@ mod journal;
 mod queue;
 mod writer;
 
+/// Writes real zeros over `[start, end)` of `file`. An append-only file extended ahead
+/// this way (not with `set_len`, which leaves a hole) lets each `fdatasync` of an append
+/// write data only, never a new length or block allocation: the journal here and the
+/// server's vault file both do.
+pub fn write_zeros(file: &std::fs::File, start: u64, end: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut at = start;
+    while at < end {
+        let len = (end - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..len], at)?;
+        at += len as u64;
+    }
+    Ok(())
+}
+
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

@@ -383,7 +383,7 @@ impl Writer {
     /// anything else that is not a record, so it can never be mistaken for one later.
     fn erase_tail(&mut self) -> Result<()> {
         let path = self.shared.dir.join(JOURNAL);
-        write_zeros(&self.journal, self.journal_len, self.journal_reserved)
+        super::write_zeros(&self.journal, self.journal_len, self.journal_reserved)
             .map_err(Error::io(&path))?;
         self.journal.sync_data().map_err(Error::io(&path))
     }
@@ -413,7 +413,7 @@ impl Writer {
         }
         let new_reserved = end.div_ceil(JOURNAL_CHUNK) * JOURNAL_CHUNK;
         let path = self.shared.dir.join(JOURNAL);
-        write_zeros(&self.journal, self.journal_reserved, new_reserved)
+        super::write_zeros(&self.journal, self.journal_reserved, new_reserved)
             .map_err(Error::io(&path))?;
         self.journal.sync_data().map_err(Error::io(&path))?;
         self.journal_reserved = new_reserved;
@@ -536,16 +536,4 @@ fn leaf_hashes(alg: HashAlg, entries: &[&[u8]]) -> Vec<Hash> {
         hashes.extend(right.join().expect("leaf hashing does not panic"));
         hashes
     })
-}
-
-/// Writes zeros over `[start, end)` of `file`.
-fn write_zeros(file: &File, start: u64, end: u64) -> std::io::Result<()> {
-    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-    let mut at = start;
-    while at < end {
-        let len = (end - at).min(ZEROS.len() as u64) as usize;
-        file.write_all_at(&ZEROS[..len], at)?;
-        at += len as u64;
-    }
-    Ok(())
 }
