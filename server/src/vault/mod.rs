@@ -209,18 +209,15 @@ mod tests {
         Hash([index as u8; 32])
     }
 
-    /// Seals `name` for entry `index`, puts it alone as a batch.
+    /// The personal data of signer `index`, sealed for its entry.
+    fn sealed(vault: &Vault, index: u64) -> Sealed {
+        let data = data(&format!("Signer {index:05}"));
+        vault.seal(&data, &[index as u8; 32], commitment(index))
+    }
+
+    /// Puts the values of `indexes` as one batch.
     fn put(vault: &Vault, indexes: &[u64]) {
-        let sealed: Vec<Sealed> = indexes
-            .iter()
-            .map(|&i| {
-                vault.seal(
-                    &data(&format!("Signer {i:05}")),
-                    &[i as u8; 32],
-                    commitment(i),
-                )
-            })
-            .collect();
+        let sealed: Vec<Sealed> = indexes.iter().map(|&i| sealed(vault, i)).collect();
         let items: Vec<(u64, &Sealed)> = indexes.iter().copied().zip(sealed.iter()).collect();
         vault.put_many(&items).unwrap();
     }
@@ -378,16 +375,7 @@ mod tests {
         let vault = Vault::open(&path, &KEY).unwrap();
         let sealed: Vec<(u64, Sealed)> = [2u64, 9, 10]
             .iter()
-            .map(|&i| {
-                (
-                    i,
-                    vault.seal(
-                        &data(&format!("Signer {i:05}")),
-                        &[i as u8; 32],
-                        commitment(i),
-                    ),
-                )
-            })
+            .map(|&i| (i, sealed(&vault, i)))
             .collect();
         drop(vault);
         std::fs::remove_file(&path).unwrap();
