@@ -1251,7 +1251,7 @@ fn describe_appends(before: &Metrics, after: &Metrics, cpu: &CpuUse, answered: u
         batches / wall.as_secs_f64()
     );
     println!(
-        "  commit (vault transaction + log append and fdatasync + publishing the read models): \
+        "  commit (vault write + log append and fdatasync + publishing the read models): \
          {:.2} ms per batch on average, {:.0}% of the wall time",
         commit_s / commits.max(1.0) * 1e3,
         commit_s / wall.as_secs_f64() * 100.0

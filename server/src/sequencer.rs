@@ -9,8 +9,8 @@
 //!    the ones accepted earlier in this batch), so two duplicates in one batch are
 //!    caught; a request is all or nothing.
 //!
-//! Then, for the whole batch: one vault transaction (sealed personal data at the
-//! entries' indexes), one idempotency transaction, one log append (entries fsynced and
+//! Then, for the whole batch: one vault write (sealed personal data at the entries'
+//! indexes, appended to `vault.log` with one fdatasync), one idempotency transaction, one log append (entries fsynced and
 //! a signed checkpoint). Only then does it fold the entries into the *published*
 //! projection that readers see and answer every waiter. The vault and idempotency
 //! records are written first so that a crash can orphan them but never lose them;
