@@ -31,9 +31,6 @@ pub const FULL_TILE_WIDTH: u16 = 256;
 /// The highest tile level the spec allows.
 pub const MAX_TILE_LEVEL: u8 = 63;
 
-/// The longest entry an entry bundle can hold (u16 length prefix).
-pub const MAX_BUNDLE_ENTRY_LEN: usize = u16::MAX as usize;
-
 /// Bytes per hash in a hash tile.
 const HASH_LEN: usize = 32;
 

@@ -54,13 +54,6 @@ pub struct Opened {
     pub admin_token: Option<String>,
 }
 
-/// Options for a data directory that does not exist yet; checked against one that does.
-#[derive(Clone, Debug)]
-pub struct CreateOptions {
-    pub origin: String,
-    pub hash: HashAlg,
-}
-
 /// The origin used when none is given: `campaign-ledger/<directory name>`.
 pub fn default_origin(dir: &Path) -> String {
     let name = std::fs::canonicalize(dir)

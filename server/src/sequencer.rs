@@ -161,28 +161,6 @@ impl Sequencer {
             .await
             .unwrap_or_else(|_| Err(Refusal::Internal("the sequencer has stopped".into())))
     }
-
-    /// [`Sequencer::submit`] from a thread that is not an async executor's.
-    pub fn submit_blocking(
-        &self,
-        token: TokenRecord,
-        idempotency: Option<IdempotencyKey>,
-        records: Vec<Staged>,
-    ) -> Result<Accepted, Refusal> {
-        let (reply, answer) = oneshot::channel();
-        let submission = Submission {
-            token,
-            idempotency,
-            records,
-            reply,
-        };
-        if self.sender.blocking_send(submission).is_err() {
-            return Err(Refusal::Internal("the sequencer has stopped".into()));
-        }
-        answer
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(Refusal::Internal("the sequencer has stopped".into())))
-    }
 }
 
 struct State {

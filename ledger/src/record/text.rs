@@ -65,10 +65,6 @@ macro_rules! text_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            pub fn into_string(self) -> String {
-                self.0
-            }
         }
 
         impl Deref for $name {
