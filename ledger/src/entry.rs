@@ -22,7 +22,7 @@ use crate::record::{take_refusal, AreaCode, Channel, CountryCode, Id, Name, Reco
 use crate::{DedupTag, Error, Hash, Result};
 
 /// Largest encoded entry, in bytes.
-pub const MAX_ENTRY_BYTES: usize = 65_535;
+pub const MAX_ENTRY_BYTES: usize = crate::store::MAX_ENTRY_LEN;
 /// Longest author, in bytes.
 pub const AUTHOR_MAX_BYTES: usize = 64;
 

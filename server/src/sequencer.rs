@@ -10,11 +10,11 @@
 //!    caught; a request is all or nothing.
 //!
 //! Then, for the whole batch: one vault write (sealed personal data at the entries'
-//! indexes, appended to `vault.log` with one fdatasync), one idempotency transaction, one log append (entries fsynced and
-//! a signed checkpoint). Only then does it fold the entries into the *published*
-//! projection that readers see and answer every waiter. The vault and idempotency
-//! records are written first so that a crash can orphan them but never lose them;
-//! start-up reconciles both against the log.
+//! indexes, appended to `vault.log` with one fdatasync), one idempotency transaction,
+//! one log append (entries fsynced and a signed checkpoint). Only then does it fold
+//! the entries into the *published* projection that readers see and answer every
+//! waiter. The vault and idempotency records are written first so that a crash can
+//! orphan them but never lose them; start-up reconciles both against the log.
 //!
 //! Why one thread: the decision rules need a total order, and the log has one writer
 //! anyway. Deciding costs about a microsecond per record; the fsync dominates, and
@@ -418,7 +418,8 @@ impl State {
                 .collect();
             if let Err(e) = self.idempotency.put_many(tree_size, &records) {
                 // The log stays usable, so these indexes will be reused: the batch's
-                // sealed data must not stay behind at them.
+                // sealed data must not stay behind at them. If even that fails, the
+                // vault refuses every later change until a restart, which forgets them.
                 if let Err(forget) = self.vault.forget_from(base) {
                     tracing::error!(error = %forget, "could not forget a failed batch's vault values");
                 }

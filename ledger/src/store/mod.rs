@@ -21,22 +21,6 @@ mod journal;
 mod queue;
 mod writer;
 
-/// Writes real zeros over `[start, end)` of `file`. An append-only file extended ahead
-/// this way (not with `set_len`, which leaves a hole) lets each `fdatasync` of an append
-/// write data only, never a new length or block allocation: the journal here and the
-/// server's vault file both do.
-pub fn write_zeros(file: &std::fs::File, start: u64, end: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-    let mut at = start;
-    while at < end {
-        let len = (end - at).min(ZEROS.len() as u64) as usize;
-        file.write_all_at(&ZEROS[..len], at)?;
-        at += len as u64;
-    }
-    Ok(())
-}
-
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -62,6 +46,26 @@ pub const MAX_BATCH_ENTRIES: usize = 1 << 14;
 
 /// The largest entry the log stores: tlog-tiles bundles prefix entries with a u16.
 pub const MAX_ENTRY_LEN: usize = u16::MAX as usize;
+
+/// Writes real zeros over `[start, end)` of `file`. An append-only file extended ahead
+/// this way (not with `set_len`, which leaves a hole) lets each `fdatasync` of an append
+/// write data only, never a new length or block allocation: the journal here and the
+/// server's vault file both do.
+pub fn write_zeros(file: &File, start: u64, end: u64) -> std::io::Result<()> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut at = start;
+    while at < end {
+        let len = (end - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..len], at)?;
+        at += len as u64;
+    }
+    Ok(())
+}
+
+/// Makes the directory `dir`'s entries (a file created, renamed or removed in it) durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).and_then(|d| d.sync_all())
+}
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_FORMAT: &str = "format";
@@ -201,7 +205,7 @@ impl Store {
                 .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
-        sync_dir(dir)?;
+        sync_dir(dir).map_err(Error::io(dir))?;
         drop(db);
         Store::open(dir, signer)
     }
@@ -926,10 +930,4 @@ pub fn read_log(
 
 fn db_err(e: impl std::fmt::Display) -> Error {
     Error::Db(e.to_string())
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(dir))
 }

@@ -428,7 +428,7 @@ impl Writer {
         }
         self.frames.sync(&self.shared)?;
         self.checkpoints.sync(&self.shared)?;
-        sync_dir(&self.shared.dir)?;
+        sync_dir(&self.shared.dir).map_err(Error::io(&self.shared.dir))?;
         self.synced = Synced {
             journal_len: self.journal_len,
             tree_size: self.frontier.size(),

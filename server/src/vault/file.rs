@@ -11,20 +11,31 @@
 //! ```
 //!
 //! `check` is the first 16 bytes of BLAKE3 over `count ‖ data_len ‖ table`; `data` is the
-//! sealed values in table order. Indexes rise strictly within and across batches. The
-//! file is extended ahead with real zeros, so a batch's `fdatasync` never has to commit a
-//! new length; the first header that is zero, malformed or fails its check ends the
-//! file (a torn batch was never followed by its log append, so it is an orphan anyway).
+//! sealed values in table order. Indexes rise strictly within a batch; a later batch's
+//! value for an index replaces an earlier one's (after [`VaultFile::forget_from`], the
+//! indexes it forgot are used again). The file is extended ahead with real zeros, so a
+//! batch's `fdatasync` never has to commit a new length.
+//!
+//! What must hold at open, and why it does:
+//! - Only the last batch can be torn: a batch is written only after the one before it
+//!   is durable. A torn batch was never followed by its log append, so it is an orphan;
+//!   it is cleared.
+//! - No whole batch lies behind one that is not: forgetting zeroes the headers of the
+//!   batches it drops from the last one back, each durably, before anything else. So a
+//!   whole batch after a broken one means damage, and the vault refuses to open rather
+//!   than clear values that were acknowledged.
+//! - After a failed write or `fdatasync` the file's state is unknown: the vault refuses
+//!   every change until it is opened again, as the log's writer does.
 //!
 //! Erasing a value overwrites its bytes with zeros where they lie: no copy of it stays
-//! in the file. A value that is all zeros reads as absent (a real one starts with a
-//! random 24-byte nonce).
+//! in the file. A value whose 24-byte nonce is all zeros reads as absent (a real nonce is
+//! random).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use ledger::store::write_zeros;
+use ledger::store::{sync_dir, write_zeros};
 
 use crate::{Error, Result};
 
@@ -38,8 +49,13 @@ const CHUNK: u64 = 4 << 20;
 /// Most values in one batch, and the largest value: bounds for reading a header.
 const MAX_COUNT: u32 = 1 << 16;
 const MAX_VALUE: u32 = 1 << 16;
+/// Indexes are below this (2^40 entries is far beyond any log), so a damaged table can
+/// neither overflow `index + 1` nor ask for an absurd slot table.
+const MAX_INDEX: u64 = 1 << 40;
 /// Bytes read at a time when scanning the file at open.
 const SCAN_CHUNK: usize = 8 << 20;
+/// A sealed value starts with its random nonce.
+const NONCE_LEN: usize = 24;
 
 /// Where a value lies: offset in the upper 44 bits, length in the lower 20; 0 = none.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -55,7 +71,7 @@ impl Slot {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct BatchAt {
     start: u64,
     first: u64,
@@ -74,19 +90,22 @@ pub(super) struct VaultFile {
     end: u64,
     /// Length of the zero-filled file.
     reserved: u64,
+    /// The least index a new batch may start with.
+    floor: u64,
+    /// A write or `fdatasync` failed: no change is made until the file is opened again.
+    failed: bool,
 }
 
 impl VaultFile {
     /// Opens (creating if needed) the file at `path` and finds every value in it.
     pub fn open(path: &Path) -> Result<VaultFile> {
-        let io = Error::io(path);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(io)?;
+            .map_err(Error::io(path))?;
         let mut vault = VaultFile {
             path: path.to_path_buf(),
             reserved: file.metadata().map_err(Error::io(path))?.len(),
@@ -94,20 +113,25 @@ impl VaultFile {
             slots: Vec::new(),
             batches: Vec::new(),
             end: FILE_MAGIC.len() as u64,
+            floor: 0,
+            failed: false,
         };
-        if vault.reserved < FILE_MAGIC.len() as u64 {
-            vault.reserve(CHUNK)?;
+        let mut magic = [0u8; 8];
+        let short = vault.reserved < FILE_MAGIC.len() as u64;
+        if !short {
+            vault.read_at(&mut magic, 0)?;
+        }
+        // New, or created by a crash before its first bytes were durable.
+        if short || (magic == [0; 8] && vault.is_zero_from(0)?) {
             vault.write_at(FILE_MAGIC, 0)?;
+            vault.reserved = vault.reserved.max(FILE_MAGIC.len() as u64);
             vault.sync()?;
             if let Some(dir) = path.parent() {
-                File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(Error::io(dir))?;
+                sync_dir(dir).map_err(Error::io(dir))?;
             }
+            vault.reserve(CHUNK)?;
             return Ok(vault);
         }
-        let mut magic = [0u8; 8];
-        vault.read_at(&mut magic, 0)?;
         if &magic != FILE_MAGIC {
             return Err(Error::Vault("vault.log is not a vault file"));
         }
@@ -115,94 +139,135 @@ impl VaultFile {
         Ok(vault)
     }
 
-    /// Reads every batch from the start, stopping at the first that is not whole.
+    /// Reads every batch from the start, up to the first that is not whole, then clears
+    /// what follows it (a torn batch), or refuses to go on if a whole batch follows.
     fn scan(&mut self) -> Result<()> {
-        let mut chunk: Vec<u8> = Vec::new();
-        let mut chunk_at = self.end;
-        loop {
-            let at = self.end;
-            // The header and table of the batch at `at`, read through a window of the file.
-            let header = match self.window(&mut chunk, &mut chunk_at, at, BATCH_HEADER)? {
-                Some(header) => header,
-                None => break,
-            };
-            let Some((count, data_len)) = parse_header(header) else {
-                break;
-            };
-            let check: [u8; 16] = header[12..28].try_into().expect("16 bytes");
-            let table_len = count as usize * TABLE_ROW;
-            let Some(table) = self.window(
-                &mut chunk,
-                &mut chunk_at,
-                at + BATCH_HEADER as u64,
-                table_len,
-            )?
-            else {
-                break;
-            };
-            let table = table.to_vec();
-            if check != batch_check(count, data_len, &table) {
-                break;
-            }
-            let rows = parse_table(&table);
-            let ascending = rows.windows(2).all(|w| w[0].0 < w[1].0)
-                && rows.first().is_some_and(|r| r.0 >= self.next_index());
-            let lengths: u64 = rows.iter().map(|r| u64::from(r.1)).sum();
-            let data_at = at + (BATCH_HEADER + table_len) as u64;
-            if !ascending || lengths != u64::from(data_len) || data_at + lengths > self.reserved {
-                break;
-            }
-            self.batches.push(BatchAt {
-                start: at,
-                first: rows[0].0,
-                last: rows[rows.len() - 1].0,
-            });
-            let mut offset = data_at;
-            for (index, len) in rows {
-                // An erased value is all zeros; its nonce alone tells.
-                let nonce_len = len.min(24) as usize;
+        let mut window = Window::default();
+        while let Some(batch) = self.batch_at(&mut window, self.end)? {
+            let mut offset = batch.data_at;
+            for &(index, len) in &batch.rows {
                 let nonce = self
-                    .window(&mut chunk, &mut chunk_at, offset, nonce_len)?
-                    .expect("the batch lies inside the file");
+                    .window(&mut window, offset, (len as usize).min(NONCE_LEN))?
+                    .expect("a whole batch lies inside the file");
                 if nonce.iter().any(|&b| b != 0) {
                     self.set_slot(index, Slot::new(offset, len));
                 }
                 offset += u64::from(len);
             }
+            self.batches.push(batch.at);
+            self.floor = self.floor.max(batch.at.last + 1);
             self.end = offset;
         }
-        // Whatever lies after the last whole batch was never acknowledged: clear it, so
-        // that nothing of it is read as a batch once new ones are written before it.
-        self.clear_from(self.end)
+        if self.is_zero_from(self.end)? {
+            return Ok(());
+        }
+        if self.whole_batch_after(self.end)? {
+            return Err(Error::Vault(
+                "vault.log is damaged: a whole batch lies behind a broken one; \
+                 restore the data directory from a backup",
+            ));
+        }
+        write_zeros(&self.file, self.end, self.reserved).map_err(Error::io(&self.path))?;
+        self.sync()
     }
 
-    /// `len` bytes at `at`, from `chunk` (refilled from the file as needed); `None` past
-    /// the reserved length.
-    fn window<'a>(
-        &self,
-        chunk: &'a mut Vec<u8>,
-        chunk_at: &mut u64,
-        at: u64,
-        len: usize,
-    ) -> Result<Option<&'a [u8]>> {
+    /// The whole batch at `at`, if there is one: its header, a table that passes the
+    /// check and holds sane rows, and data inside the file.
+    fn batch_at(&self, window: &mut Window, at: u64) -> Result<Option<Batch>> {
+        let Some(header) = self.window(window, at, BATCH_HEADER)? else {
+            return Ok(None);
+        };
+        let Some((count, data_len)) = parse_header(header) else {
+            return Ok(None);
+        };
+        let check: [u8; 16] = header[12..28].try_into().expect("16 bytes");
+        let table_len = count as usize * TABLE_ROW;
+        let Some(table) = self.window(window, at + BATCH_HEADER as u64, table_len)? else {
+            return Ok(None);
+        };
+        if check != batch_check(count, data_len, table) {
+            return Ok(None);
+        }
+        let rows = parse_table(table);
+        let ascending = rows.windows(2).all(|w| w[0].0 < w[1].0);
+        let sane = rows
+            .iter()
+            .all(|&(index, len)| index < MAX_INDEX && (1..=MAX_VALUE).contains(&len));
+        let lengths: u64 = rows.iter().map(|r| u64::from(r.1)).sum();
+        let data_at = at + (BATCH_HEADER + table_len) as u64;
+        if !ascending
+            || !sane
+            || lengths != u64::from(data_len)
+            || data_at + lengths > self.reserved
+        {
+            return Ok(None);
+        }
+        Ok(Some(Batch {
+            at: BatchAt {
+                start: at,
+                first: rows[0].0,
+                last: rows[rows.len() - 1].0,
+            },
+            data_at,
+            rows,
+        }))
+    }
+
+    /// Whether a whole batch starts anywhere after `from`.
+    fn whole_batch_after(&self, from: u64) -> Result<bool> {
+        let mut scan = Window::default();
+        let mut probe = Window::default();
+        let mut at = from + 1;
+        while at + BATCH_HEADER as u64 <= self.reserved {
+            let len = (SCAN_CHUNK as u64).min(self.reserved - at) as usize;
+            let bytes = self.window(&mut scan, at, len)?.expect("inside the file");
+            for (i, _) in bytes
+                .windows(BATCH_MAGIC.len())
+                .enumerate()
+                .filter(|(_, w)| w == BATCH_MAGIC)
+            {
+                if self.batch_at(&mut probe, at + i as u64)?.is_some() {
+                    return Ok(true);
+                }
+            }
+            // Overlap by less than a magic, so that none is missed or seen twice.
+            at += (len - (BATCH_MAGIC.len() - 1)).max(1) as u64;
+        }
+        Ok(false)
+    }
+
+    /// Whether every byte from `at` to the end of the file is zero.
+    fn is_zero_from(&self, at: u64) -> Result<bool> {
+        let mut window = Window::default();
+        let mut at = at;
+        while at < self.reserved {
+            let len = (SCAN_CHUNK as u64).min(self.reserved - at) as usize;
+            let bytes = self.window(&mut window, at, len)?.expect("inside the file");
+            if bytes.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += len as u64;
+        }
+        Ok(true)
+    }
+
+    /// `len` bytes at `at`, from the window's buffer (refilled from the file as
+    /// needed); `None` past the end of the file.
+    fn window<'a>(&self, window: &'a mut Window, at: u64, len: usize) -> Result<Option<&'a [u8]>> {
         if at + len as u64 > self.reserved {
             return Ok(None);
         }
-        let start = at.checked_sub(*chunk_at).map(|s| s as usize);
-        let inside = start.is_some_and(|s| s + len <= chunk.len());
+        let inside = at
+            .checked_sub(window.at)
+            .is_some_and(|start| start as usize + len <= window.bytes.len());
         if !inside {
             let want = SCAN_CHUNK.max(len).min((self.reserved - at) as usize);
-            chunk.resize(want, 0);
-            self.read_at(chunk, at)?;
-            *chunk_at = at;
+            window.bytes.resize(want, 0);
+            self.read_at(&mut window.bytes, at)?;
+            window.at = at;
         }
-        let start = (at - *chunk_at) as usize;
-        Ok(Some(&chunk[start..start + len]))
-    }
-
-    /// The least index a new batch may start with.
-    fn next_index(&self) -> u64 {
-        self.batches.last().map_or(0, |b| b.last + 1)
+        let start = (at - window.at) as usize;
+        Ok(Some(&window.bytes[start..start + len]))
     }
 
     fn set_slot(&mut self, index: u64, slot: Slot) {
@@ -213,12 +278,13 @@ impl VaultFile {
         self.slots[index] = slot;
     }
 
-    /// Appends one batch of `(index, value)`, indexes strictly ascending and above every
-    /// index already stored, and makes it durable.
+    /// Appends one batch of `(index, value)`, indexes strictly ascending and at or above
+    /// every index that may not be reused, and makes it durable.
     pub fn append(&mut self, values: &[(u64, &[u8])]) -> Result<()> {
         let ascending = values.windows(2).all(|w| w[0].0 < w[1].0);
-        let above = values.first().is_some_and(|v| v.0 >= self.next_index());
-        if values.is_empty() || !ascending || !above || values.len() > MAX_COUNT as usize {
+        let fresh = values.first().is_some_and(|v| v.0 >= self.floor)
+            && values.last().is_some_and(|v| v.0 < MAX_INDEX);
+        if values.is_empty() || !ascending || !fresh || values.len() > MAX_COUNT as usize {
             return Err(Error::Vault(
                 "a vault batch must be 1 to 65536 new indexes in order",
             ));
@@ -229,32 +295,39 @@ impl VaultFile {
         {
             return Err(Error::Vault("a sealed value must be 1 to 65536 bytes"));
         }
+        let data_len = values.iter().map(|v| v.1.len() as u64).sum::<u64>();
+        let Ok(data_len) = u32::try_from(data_len) else {
+            return Err(Error::Vault("a vault batch must hold under 4 GiB"));
+        };
         let count = values.len() as u32;
-        let data_len: u32 = values.iter().map(|v| v.1.len() as u32).sum();
-        let mut table = Vec::with_capacity(values.len() * TABLE_ROW);
-        for (index, value) in values {
-            table.extend_from_slice(&index.to_le_bytes());
-            table.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        }
-        let mut batch = Vec::with_capacity(BATCH_HEADER + table.len() + data_len as usize);
+        let table_len = values.len() * TABLE_ROW;
+        let mut batch = Vec::with_capacity(BATCH_HEADER + table_len + data_len as usize);
         batch.extend_from_slice(BATCH_MAGIC);
         batch.extend_from_slice(&count.to_le_bytes());
         batch.extend_from_slice(&data_len.to_le_bytes());
-        batch.extend_from_slice(&batch_check(count, data_len, &table));
-        batch.extend_from_slice(&table);
+        batch.extend_from_slice(&[0; 16]);
+        for (index, value) in values {
+            batch.extend_from_slice(&index.to_le_bytes());
+            batch.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        }
+        let check = batch_check(count, data_len, &batch[BATCH_HEADER..]);
+        batch[12..BATCH_HEADER].copy_from_slice(&check);
         for (_, value) in values {
             batch.extend_from_slice(value);
         }
         let at = self.end;
-        self.reserve(at + batch.len() as u64)?;
-        self.write_at(&batch, at)?;
-        self.sync()?;
+        self.change(|vault| {
+            vault.reserve(at + batch.len() as u64)?;
+            vault.write_at(&batch, at)?;
+            vault.sync()
+        })?;
         self.batches.push(BatchAt {
             start: at,
             first: values[0].0,
             last: values[values.len() - 1].0,
         });
-        let mut offset = at + (BATCH_HEADER + table.len()) as u64;
+        self.floor = values[values.len() - 1].0 + 1;
+        let mut offset = at + (BATCH_HEADER + table_len) as u64;
         for (index, value) in values {
             self.set_slot(*index, Slot::new(offset, value.len() as u32));
             offset += value.len() as u64;
@@ -278,39 +351,61 @@ impl VaultFile {
 
     /// Overwrites the value of entry `index` with zeros, durably. Whether there was one.
     pub fn erase(&mut self, index: u64) -> Result<bool> {
-        let Some((offset, len)) = self.slots.get(index as usize).copied().and_then(Slot::get)
-        else {
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied());
+        let Some((offset, len)) = slot.and_then(Slot::get) else {
             return Ok(false);
         };
-        self.write_at(&vec![0u8; len], offset)?;
-        self.sync()?;
+        self.change(|vault| {
+            write_zeros(&vault.file, offset, offset + len as u64)
+                .map_err(Error::io(&vault.path))?;
+            vault.sync()
+        })?;
         self.slots[index as usize] = Slot::default();
         Ok(true)
     }
 
-    /// Erases every value of an index `>= size`, and gives back the space of the batches
-    /// that held only such values. Returns how many values there were.
+    /// Erases every value of an index `>= size` and gives back the space of the batches
+    /// that held only such values, so that indexes from `size` on can be stored again.
+    /// Returns how many values there were.
     pub fn forget_from(&mut self, size: u64) -> Result<u64> {
-        let stale: Vec<u64> = (size..self.slots.len() as u64)
-            .filter(|&i| self.slots[i as usize] != Slot::default())
+        let stale: Vec<(u64, u64)> = self
+            .slots
+            .iter()
+            .skip(usize::try_from(size).unwrap_or(usize::MAX))
+            .filter_map(|slot| slot.get())
+            .map(|(offset, len)| (offset, len as u64))
             .collect();
-        if stale.is_empty() && self.next_index() <= size {
+        if stale.is_empty() && self.floor <= size {
             return Ok(0);
         }
-        for &index in &stale {
-            let (offset, len) = self.slots[index as usize].get().expect("a stored value");
-            self.write_at(&vec![0u8; len], offset)?;
-        }
-        self.slots.truncate(size as usize);
-        while let Some(&batch) = self.batches.last() {
-            if batch.first < size {
-                break;
+        let kept = self.batches.partition_point(|b| b.first < size);
+        let new_end = self.batches.get(kept).map_or(self.end, |b| b.start);
+        let dropped: Vec<BatchAt> = self.batches[kept..].to_vec();
+        self.change(|vault| {
+            // Headers first, from the last batch back, each durably: whatever a crash
+            // leaves, no whole batch lies behind one that is not.
+            for batch in dropped.iter().rev() {
+                write_zeros(
+                    &vault.file,
+                    batch.start,
+                    batch.start + BATCH_MAGIC.len() as u64,
+                )
+                .map_err(Error::io(&vault.path))?;
+                vault.sync()?;
             }
-            self.batches.pop();
-            self.end = batch.start;
-        }
-        self.clear_from(self.end)?;
-        self.sync()?;
+            for &(offset, len) in stale.iter().filter(|(offset, _)| *offset < new_end) {
+                write_zeros(&vault.file, offset, offset + len).map_err(Error::io(&vault.path))?;
+            }
+            write_zeros(&vault.file, new_end, vault.end).map_err(Error::io(&vault.path))?;
+            vault.sync()
+        })?;
+        self.batches.truncate(kept);
+        self.slots
+            .truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        self.end = new_end;
+        self.floor = size;
         Ok(stale.len() as u64)
     }
 
@@ -319,22 +414,17 @@ impl VaultFile {
         self.slots.iter().filter(|s| **s != Slot::default()).count() as u64
     }
 
-    /// Zeros everything from `at` to the next zero header, if anything is there.
-    fn clear_from(&mut self, at: u64) -> Result<()> {
-        let mut probe = [0u8; BATCH_HEADER];
-        if at + BATCH_HEADER as u64 > self.reserved {
-            return Ok(());
+    /// Runs `write`, a change to the file; if it fails, the file's state is unknown and
+    /// every later change is refused until the file is opened again.
+    fn change(&mut self, write: impl FnOnce(&mut VaultFile) -> Result<()>) -> Result<()> {
+        if self.failed {
+            return Err(Error::Vault(
+                "an earlier write to vault.log failed; restart the server to recover",
+            ));
         }
-        self.read_at(&mut probe, at)?;
-        if probe == [0u8; BATCH_HEADER] {
-            return Ok(());
-        }
-        // A torn or forgotten batch: at most MAX_COUNT values of MAX_VALUE bytes.
-        let most =
-            BATCH_HEADER as u64 + u64::from(MAX_COUNT) * (TABLE_ROW as u64 + u64::from(MAX_VALUE));
-        let end = (at + most).min(self.reserved);
-        write_zeros(&self.file, at, end).map_err(Error::io(&self.path))?;
-        self.sync()
+        let result = write(self);
+        self.failed = result.is_err();
+        result
     }
 
     fn reserve(&mut self, end: u64) -> Result<()> {
@@ -363,6 +453,20 @@ impl VaultFile {
     fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(Error::io(&self.path))
     }
+}
+
+/// A stretch of the file read ahead, for scanning.
+#[derive(Default)]
+struct Window {
+    at: u64,
+    bytes: Vec<u8>,
+}
+
+/// A whole batch found by the scan.
+struct Batch {
+    at: BatchAt,
+    data_at: u64,
+    rows: Vec<(u64, u32)>,
 }
 
 /// `(count, data_len)` of a batch header, if it is one.

@@ -173,9 +173,7 @@ fn move_earlier_vault(earlier: &Path, path: &Path) -> Result<()> {
     drop(db);
     std::fs::remove_file(earlier).map_err(Error::io(earlier))?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(Error::io(dir))?;
+        ledger::store::sync_dir(dir).map_err(Error::io(dir))?;
     }
     tracing::info!("moved the personal-data vault from vault.redb to vault.log");
     Ok(())
@@ -365,6 +363,103 @@ mod tests {
         assert_eq!(vault.len(), 5);
         assert_eq!(name_at(&vault, 5), None);
         assert_eq!(name_at(&vault, 4), Some("Signer 00004".into()));
+    }
+
+    /// Where each batch starts in the file (its magic; sealed bytes are random, so a
+    /// chance "VBAT" in them is as likely as a guessed key).
+    fn batch_starts(path: &Path) -> Vec<u64> {
+        let bytes = std::fs::read(path).unwrap();
+        (0..bytes.len() - 4)
+            .filter(|&i| &bytes[i..i + 4] == b"VBAT")
+            .map(|i| i as u64)
+            .collect()
+    }
+
+    fn overwrite(path: &Path, at: u64, bytes: &[u8]) {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(bytes, at).unwrap();
+    }
+
+    #[test]
+    fn a_batch_that_straddles_the_log_size_is_cut_and_its_indexes_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.log");
+        let vault = Vault::open(&path, &KEY).unwrap();
+        put(&vault, &(0..10).collect::<Vec<u64>>());
+        assert_eq!(vault.forget_from(5).unwrap(), 5);
+        put(&vault, &[5, 6]);
+        drop(vault);
+        let vault = Vault::open(&path, &KEY).unwrap();
+        // At start the node forgets from the log's size again; that frees index 7 on.
+        assert_eq!(vault.forget_from(7).unwrap(), 0);
+        put(&vault, &[7]);
+        drop(vault);
+        let vault = Vault::open(&path, &KEY).unwrap();
+        for index in 0..8 {
+            assert_eq!(name_at(&vault, index), Some(format!("Signer {index:05}")));
+        }
+        assert_eq!(name_at(&vault, 8), None);
+        assert_eq!(vault.len(), 8);
+    }
+
+    #[test]
+    fn a_whole_batch_behind_a_broken_one_is_damage_and_nothing_is_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.log");
+        let vault = Vault::open(&path, &KEY).unwrap();
+        put(&vault, &[0, 1]);
+        put(&vault, &[2, 3]);
+        put(&vault, &[4, 5]);
+        drop(vault);
+        let starts = batch_starts(&path);
+        assert_eq!(starts.len(), 3);
+        // One flipped byte in the second batch's table.
+        overwrite(&path, starts[1] + 30, &[0xEE]);
+        let before = std::fs::read(&path).unwrap();
+        let error = Vault::open(&path, &KEY).err().expect("a damaged vault");
+        assert!(error.to_string().contains("damaged"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing was cleared");
+    }
+
+    #[test]
+    fn a_forget_cut_short_by_a_crash_leaves_a_vault_that_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.log");
+        let vault = Vault::open(&path, &KEY).unwrap();
+        put(&vault, &[0, 1]);
+        put(&vault, &[2, 3]);
+        put(&vault, &[4, 5]);
+        drop(vault);
+        // forget_from(2) zeroes the last dropped header first; a crash right after it
+        // leaves the second batch whole and the third broken behind it.
+        let starts = batch_starts(&path);
+        overwrite(&path, starts[2], &[0; 4]);
+        let vault = Vault::open(&path, &KEY).unwrap();
+        assert_eq!(vault.len(), 4);
+        assert_eq!(vault.forget_from(2).unwrap(), 2);
+        put(&vault, &[2]);
+        drop(vault);
+        let vault = Vault::open(&path, &KEY).unwrap();
+        assert_eq!(vault.len(), 3);
+        assert_eq!(name_at(&vault, 2), Some("Signer 00002".into()));
+        assert_eq!(name_at(&vault, 3), None);
+    }
+
+    #[test]
+    fn a_file_whose_first_bytes_never_reached_the_disk_is_a_new_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.log");
+        for leftover in [vec![], b"clv".to_vec(), vec![0; 4 << 20]] {
+            std::fs::write(&path, &leftover).unwrap();
+            let vault = Vault::open(&path, &KEY).unwrap();
+            put(&vault, &[0]);
+            drop(vault);
+            let vault = Vault::open(&path, &KEY).unwrap();
+            assert_eq!(name_at(&vault, 0), Some("Signer 00000".into()));
+        }
+        std::fs::write(&path, b"not a vault, but something").unwrap();
+        assert!(Vault::open(&path, &KEY).is_err());
     }
 
     #[test]
