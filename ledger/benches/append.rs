@@ -887,7 +887,7 @@ fn inclusion_proofs(store: &Store, entries: &Entries, count: usize) -> BenchResu
         let proof = store
             .inclusion_proof(index, Some(size))
             .map(|p| p.proof)
-            .context("prove_inclusion")?;
+            .context("inclusion_proof")?;
         times.push(began.elapsed());
         if done < PROOFS_VERIFIED {
             let leaf = store.leaf_hash(index).context("leaf_hash")?;

@@ -170,7 +170,9 @@ impl InclusionProof {
         })
     }
 
-    /// Checks it ([`verify_inclusion`]).
+    /// Checks that the path connects the leaf hash to the root it carries
+    /// ([`verify_inclusion`]). That says nothing until the root is known to be the
+    /// log's: compare it with a checkpoint whose signature you checked.
     pub fn verify(&self, alg: HashAlg) -> Result<()> {
         verify_inclusion(
             alg,
@@ -233,7 +235,9 @@ impl ConsistencyProof {
         })
     }
 
-    /// Checks it ([`verify_consistency`]).
+    /// Checks that the proof connects the two roots it carries
+    /// ([`verify_consistency`]). That says nothing until both roots are known to be the
+    /// log's: compare them with checkpoints whose signatures you checked.
     pub fn verify(&self, alg: HashAlg) -> Result<()> {
         verify_consistency(
             alg,

@@ -85,6 +85,9 @@ pub enum Refusal {
     },
     /// The token may not append the record at `position`.
     OutOfScope { position: usize },
+    /// The record at `position` encodes to more than an entry may hold (a
+    /// `signatures.invalidated` naming thousands of large indexes): it must be split.
+    TooLarge { position: usize, bytes: usize },
     /// The token's role may not append at all.
     Forbidden,
     /// The idempotency key was used before with a different body.
@@ -368,9 +371,10 @@ impl State {
                 }
             }
             let entry = Entry::v1(time_ms, author.clone(), staged.record);
-            let encoded = entry.encode().map_err(|e| {
+            let encoded = entry.encode().map_err(|e| match e {
+                ledger::Error::EntryTooLarge(bytes) => Refusal::TooLarge { position, bytes },
                 // Handlers validate every record first, so this is a bug, not bad input.
-                Refusal::Internal(format!("a validated record does not encode: {e}"))
+                e => Refusal::Internal(format!("a validated record does not encode: {e}")),
             })?;
             self.working
                 .try_apply(&entry)

@@ -1437,3 +1437,21 @@ fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(status, 201, "{scheme}: {}", response.text().unwrap());
     }
 }
+
+#[test]
+fn a_record_too_large_for_an_entry_is_413_and_changes_nothing() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let size = server.tree_size();
+    // 8,192 indexes (the most one record may name) of nine varint bytes each: about
+    // 74 KB, over the 65,535 bytes an entry may hold.
+    let indexes: Vec<u64> = (0..8192).map(|i| (1u64 << 62) + i).collect();
+    let response = server.post(
+        &server.admin,
+        &json!({"type": "signatures.invalidated", "indexes": indexes, "reason": "fraud"}),
+    );
+    assert_eq!(response.status(), 413);
+    let problem: Value = response.json().unwrap();
+    assert_eq!(problem["reason"], "entry_too_large", "{problem}");
+    assert_eq!(server.tree_size(), size);
+}

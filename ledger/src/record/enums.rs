@@ -22,7 +22,7 @@ macro_rules! named_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
         }
@@ -60,6 +60,38 @@ macro_rules! named_enum {
             type Err = $crate::Error;
             fn from_str(s: &str) -> $crate::Result<Self> {
                 $name::parse(s)
+            }
+        }
+
+        /// A name, and only a name, in JSON (not serde's `{"name": null}` form of a
+        /// unit variant, so every JSON reader agrees); the discriminant in postcard.
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                struct ByName;
+                impl<'de> ::serde::de::Visitor<'de> for ByName {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, s: &str) -> ::std::result::Result<$name, E> {
+                        $name::ALL
+                            .iter()
+                            .copied()
+                            .find(|v| v.as_str() == s)
+                            .ok_or_else(|| E::unknown_variant(s, &[$($text),+]))
+                    }
+                }
+                if d.is_human_readable() {
+                    d.deserialize_str(ByName)
+                } else {
+                    let at = <u32 as ::serde::Deserialize>::deserialize(d)?;
+                    $name::ALL.get(at as usize).copied().ok_or_else(|| {
+                        <D::Error as ::serde::de::Error>::invalid_value(
+                            ::serde::de::Unexpected::Unsigned(at.into()),
+                            &concat!("a ", $what, " discriminant"),
+                        )
+                    })
+                }
             }
         }
     };

@@ -290,7 +290,7 @@ impl<'de> Deserialize<'de> for Count {
 macro_rules! checked_list {
     ($(#[$meta:meta])* $name:ident, $check:expr) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub struct $name(Vec<u64>);
 
         impl $name {
@@ -333,7 +333,8 @@ fn strictly_ascending(values: &[u64]) -> bool {
 checked_list! {
     /// Signature counts that matter to a petition's target (10,000 for a government
     /// response, 100,000 for a debate): at most 16, non-zero, strictly ascending; may
-    /// be empty.
+    /// be empty (the default).
+    #[derive(Default)]
     Thresholds,
     |values| {
         if values.len() > MAX_THRESHOLDS {

@@ -45,9 +45,14 @@ pub(crate) async fn tally(
     let bytes = blocking(move || {
         if size == state2.published_size() {
             // The published projection's tally, signed once per tree size.
+            // If an append published a larger size in between, an asked-for size is
+            // now a past one; without one, the latest is what was asked for.
             let answer = state2.view("tally", |projection| {
-                let size = projection.tree_size();
-                to_json(&signed_tally(&state2, size, projection.tally_text())?).map(Some)
+                let published = projection.tree_size();
+                if wanted.is_some_and(|size| size != published) {
+                    return Ok(None);
+                }
+                to_json(&signed_tally(&state2, published, projection.tally_text())?).map(Some)
             })?;
             if let Some(answer) = answer {
                 return Ok(answer);

@@ -92,6 +92,18 @@ impl From<Refusal> for ApiError {
                     "this token's scope does not cover this record",
                 )
             },
+            Refusal::TooLarge { position, bytes } => ApiError {
+                record: Some(position),
+                ..ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "entry_too_large",
+                    format!(
+                        "this record encodes to {bytes} bytes, over the {} an entry may \
+                         hold; split it into smaller records",
+                        ledger::entry::MAX_ENTRY_BYTES
+                    ),
+                )
+            },
             Refusal::Forbidden => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden_role",

@@ -36,12 +36,24 @@ pub(super) struct SignatureInput {
     batch_id: Option<Id>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum ChannelName {
-    Online,
-    Paper,
+ledger::named_enum! {
+    /// How a signature was collected, as submitted (a paper one names its batch apart).
+    ChannelName, "channel" {
+        Online = "online",
+        Paper = "paper",
+    }
 }
+
+impl utoipa::PartialSchema for ChannelName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ChannelName::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChannelName {}
 
 impl SignatureInput {
     /// The signature for the log and the personal data for the vault: the data is

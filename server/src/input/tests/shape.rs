@@ -229,3 +229,22 @@ fn wrong_json_types_and_out_of_range_numbers_are_400() {
         "consent_to_share: wrong JSON type; expected true or false",
     );
 }
+
+#[test]
+fn closed_lists_take_a_name_only_whatever_the_key_order() {
+    // serde's `{"name": null}` form of a unit variant is refused by both readers: the
+    // one-pass one (`type` first) and the strict one.
+    for body in [
+        r#"{"type":"motion.voted","motion_id":"m","result":{"passed":null}}"#,
+        r#"{"motion_id":"m","type":"motion.voted","result":{"passed":null}}"#,
+        r#"{"type":"signature.added","petition_id":"p","name":"Zed","email":"z@example.org","country":"GB","consent_to_share":true,"channel":{"online":null}}"#,
+    ] {
+        assert!(fast::read(body.as_bytes()).is_none(), "{body}");
+        let field = if body.contains("channel") {
+            "channel"
+        } else {
+            "result"
+        };
+        assert_error(body, 400, "wrong_type", field);
+    }
+}
