@@ -342,8 +342,9 @@ impl Note {
     ///
     /// Signatures whose (name, key ID) matches no verifier are ignored, kept as
     /// unverified. A signature that matches a verifier must verify, or the whole note is
-    /// rejected with [`Error::UnverifiedNote`]; repeats by the same key after the first
-    /// are ignored. At least one must verify, or [`Error::UnverifiedNote`]. Two
+    /// rejected with [`Error::UnverifiedNote`]; that holds for repeats by the same key
+    /// too, which then count once. At least one must verify, or
+    /// [`Error::UnverifiedNote`]. Two
     /// verifiers with the same name and key ID but different keys are
     /// [`Error::MalformedKey`].
     pub fn verify(&self, verifiers: &[NoteVerifier]) -> Result<VerifiedNote> {
@@ -361,11 +362,13 @@ impl Note {
                     }
                 }
                 Some(verifier) => {
+                    // Every signature by a known key is checked, repeats included.
+                    let checked = verifier.verify_signature(&self.body, signature)?;
                     let repeated = verified
                         .iter()
                         .any(|v| v.name == verifier.name && v.key_id == verifier.key_id);
                     if !repeated {
-                        verified.push(verifier.verify_signature(&self.body, signature)?);
+                        verified.push(checked);
                     }
                 }
             }

@@ -249,6 +249,16 @@ fn repeated_signatures_count_once() {
     let text = format!("{BODY}\n{other}{other}{line}");
     let verified = open(&text, &[log_key().verifier()]).unwrap();
     assert_eq!(verified.unverified().len(), 1);
+    // A repeat by a known key is checked too: a bad one fails the note.
+    let mut bad = line.clone().into_bytes();
+    let at = bad.len() - 10;
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    assert!(open(&format!("{BODY}\n{line}{line}"), &[log_key().verifier()]).is_ok());
+    assert!(matches!(
+        open(&format!("{BODY}\n{line}{bad}"), &[log_key().verifier()]),
+        Err(Error::UnverifiedNote)
+    ));
 }
 
 #[test]
