@@ -64,16 +64,16 @@ schema! {
         .pattern(Some("^[A-Z]{2}$"));
     AreaCode => string("an ONS/GSS area code: a letter and eight digits (constituency E14000831)")
         .pattern(Some("^[A-Z][0-9]{8}$"));
-    Name => string("a name: one line without control characters or surrounding white space")
+    Name => string("a name: one line without control characters or surrounding white space, at most maxLength bytes of UTF-8 (the rule counts bytes, JSON Schema characters)")
         .min_length(Some(1))
         .max_length(Some(NAME_MAX_BYTES));
-    Title => string("a title, reason or note: one line without control characters or surrounding white space")
+    Title => string("a title, reason or note: one line without control characters or surrounding white space, at most maxLength bytes of UTF-8 (the rule counts bytes, JSON Schema characters)")
         .min_length(Some(1))
         .max_length(Some(TITLE_MAX_BYTES));
-    Url => string("an http:// or https:// URL without spaces")
+    Url => string("an http:// or https:// URL without spaces, at most maxLength bytes")
         .pattern(Some("^https?://[^\\s]+$"))
         .max_length(Some(URL_MAX_BYTES));
-    LongText => string("text that may hold line feeds, no other control characters")
+    LongText => string("text that may hold line feeds, no other control characters, at most maxLength bytes of UTF-8 (the rule counts bytes, JSON Schema characters)")
         .min_length(Some(1))
         .max_length(Some(TEXT_MAX_BYTES));
     Date => string("a calendar date YYYY-MM-DD")
