@@ -403,15 +403,20 @@ mod tests {
         assert_eq!(vault.len(), 8);
     }
 
-    #[test]
-    fn a_whole_batch_behind_a_broken_one_is_damage_and_nothing_is_cleared() {
+    /// A closed vault file of three batches: 0 and 1, 2 and 3, 4 and 5.
+    fn three_batches() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault.log");
         let vault = Vault::open(&path, &KEY).unwrap();
         put(&vault, &[0, 1]);
         put(&vault, &[2, 3]);
         put(&vault, &[4, 5]);
-        drop(vault);
+        (dir, path)
+    }
+
+    #[test]
+    fn a_whole_batch_behind_a_broken_one_is_damage_and_nothing_is_cleared() {
+        let (_dir, path) = three_batches();
         let starts = batch_starts(&path);
         assert_eq!(starts.len(), 3);
         // One flipped byte in the second batch's table.
@@ -424,13 +429,7 @@ mod tests {
 
     #[test]
     fn a_forget_cut_short_by_a_crash_leaves_a_vault_that_opens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.log");
-        let vault = Vault::open(&path, &KEY).unwrap();
-        put(&vault, &[0, 1]);
-        put(&vault, &[2, 3]);
-        put(&vault, &[4, 5]);
-        drop(vault);
+        let (_dir, path) = three_batches();
         // forget_from(2) zeroes the last dropped header first; a crash right after it
         // leaves the second batch whole and the third broken behind it.
         let starts = batch_starts(&path);
