@@ -64,6 +64,37 @@ pub enum Error {
     AlreadyExists(PathBuf),
     #[error("data directory is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "rollback refused: the journal holds {journal} entries, but this log has already \
+         published a signed checkpoint at tree size {published}. The journal was cut \
+         short, damaged or replaced by an older copy; opening it would contradict what \
+         was published. Nothing was changed: restore the data directory from a backup \
+         that holds at least {published} entries (`campaign-ledger check` says what is \
+         wrong)"
+    )]
+    RolledBack { journal: u64, published: u64 },
+    #[error(
+        "fork refused: the tree at size {size} is not the one this log published at \
+         that size. Either the stored hashes are damaged (`campaign-ledger check` tells; \
+         deleting the hashes.* files rebuilds them from the journal) or the journal was \
+         replaced (restore the data directory from a backup). Nothing was changed"
+    )]
+    PublishedRootMismatch { size: u64 },
+    #[error(
+        "the published-head file `published` is missing or unreadable although this \
+         log has published checkpoints; without it a rolled-back journal cannot be \
+         told from a good one. Restore it from a backup of this data directory"
+    )]
+    PublishedMissing,
+    #[error(
+        "{name} is not the key this log was created with (its fingerprint differs from \
+         the one recorded at creation); restore the original {name}"
+    )]
+    KeyMismatch { name: String },
+    #[error("stored data is damaged from entry {index} on: {what}")]
+    Damaged { index: u64, what: String },
+    #[error("{path}: no space left on the device; nothing was written")]
+    StorageFull { path: PathBuf },
     #[error("the log writer has stopped")]
     WriterStopped,
     #[error("a batch must hold at least one entry")]

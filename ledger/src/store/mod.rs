@@ -18,13 +18,15 @@
 //! `pread`s from the page cache), never directly on an executor thread.
 
 mod journal;
+mod published;
 mod queue;
 mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, TableDefinition};
 
@@ -62,6 +64,22 @@ pub fn write_zeros(file: &File, start: u64, end: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The error for an IO failure on `path`: [`Error::StorageFull`] when the device (or
+/// the user's quota) is full, so callers can tell "try again when there is room" from
+/// damage.
+pub fn storage_error(path: &Path, error: std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Error::StorageFull {
+            path: path.to_path_buf(),
+        },
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            source: error,
+        },
+    }
+}
+
 /// Makes the directory `dir`'s entries (a file created, renamed or removed in it) durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir).and_then(|d| d.sync_all())
@@ -73,6 +91,10 @@ const META_ORIGIN: &str = "origin";
 const META_HASH: &str = "hash";
 const META_VKEY: &str = "vkey";
 const META_SYNCED: &str = "synced";
+/// Present once the `published` file exists: from then on it must.
+const META_PUBLISHED: &str = "published";
+/// `pin/<name>`: the fingerprint of a key the owner keeps beside the log.
+const META_PIN_PREFIX: &str = "pin/";
 const FORMAT_VERSION: &[u8] = b"1";
 
 const JOURNAL: &str = "journal";
@@ -110,6 +132,26 @@ pub struct Head {
     pub size: u64,
     pub root: Hash,
     pub checkpoint: Arc<str>,
+}
+
+/// The fingerprint of a secret key kept beside the log (the server's vault and dedup
+/// keys), recorded the first time the log is opened with it, so that a swapped key is
+/// refused instead of silently splitting what it protects.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyPin<'a> {
+    /// The key's name as the operator knows it (`vault.key`), used in messages.
+    pub name: &'a str,
+    /// A one-way fingerprint of the key, never the key itself.
+    pub fingerprint: [u8; 32],
+}
+
+/// Damage found in the stored data by [`Store::check`] or [`Store::scrub`]: from
+/// `index` on, what the store would serve cannot be trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// The first entry whose stored data (bytes, hashes or index rows) is damaged.
+    pub index: u64,
+    pub what: String,
 }
 
 /// What [`Store::check`] verified.
@@ -155,6 +197,10 @@ pub(crate) struct Shared {
     frames: RwLock<Vec<FrameRow>>,
     checkpoints: RwLock<Vec<CheckpointRow>>,
     head: RwLock<Head>,
+    /// The first entry of damaged stored data (`u64::MAX`: none found). Reads that need
+    /// data from here on are refused; see [`Store::scrub`].
+    damaged_from: AtomicU64,
+    damage: Mutex<Option<Damage>>,
     /// Complete nodes of level [`MEMO_MIN_LEVEL`] and up, remembered once computed.
     /// A complete node's hash never changes, so entries never go stale; the map is
     /// emptied when it reaches [`MEMO_MAX_NODES`].
@@ -173,6 +219,17 @@ impl Store {
     /// Creates a new log in `dir` (created if missing; it must not already hold a log),
     /// signing checkpoints with `signer`, whose key name must be `config.origin`.
     pub fn create(dir: &Path, config: &LogConfig, signer: NoteSigner) -> Result<Store> {
+        Store::create_pinned(dir, config, signer, &[])
+    }
+
+    /// [`Store::create`], recording the fingerprints of the keys kept beside the log
+    /// (see [`Store::open_pinned`]).
+    pub fn create_pinned(
+        dir: &Path,
+        config: &LogConfig,
+        signer: NoteSigner,
+        pins: &[KeyPin<'_>],
+    ) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         if dir.join(META_DB).exists() || dir.join(JOURNAL).exists() {
             return Err(Error::AlreadyExists(dir.to_path_buf()));
@@ -192,6 +249,7 @@ impl Store {
             .write_all_at(journal::MAGIC, 0)
             .map_err(Error::io(&journal_path))?;
         journal.sync_all().map_err(Error::io(&journal_path))?;
+        published::PublishedFile::create(dir)?;
         let db = Database::create(dir.join(META_DB)).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         {
@@ -203,17 +261,35 @@ impl Store {
                 .map_err(db_err)?;
             meta.insert(META_VKEY, signer.verifier_key().as_bytes())
                 .map_err(db_err)?;
+            meta.insert(META_PUBLISHED, b"1".as_slice()).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         sync_dir(dir).map_err(Error::io(dir))?;
         drop(db);
-        Store::open(dir, signer)
+        Store::open_pinned(dir, signer, pins).map(|(store, _)| store)
     }
 
     /// Opens the log in `dir`, recovering from any crash: a torn last batch (never
     /// acknowledged) is truncated and the indexes are brought level with the journal.
     /// `signer` must be the key the log was created with.
     pub fn open(dir: &Path, signer: NoteSigner) -> Result<Store> {
+        Store::open_pinned(dir, signer, &[]).map(|(store, _)| store)
+    }
+
+    /// [`Store::open`], also checking the fingerprints of keys kept beside the log:
+    /// a pin recorded earlier that differs is [`Error::KeyMismatch`] (nothing is
+    /// opened); a pin not recorded yet is recorded (first use) and its name returned.
+    ///
+    /// Opening also refuses a rolled-back journal ([`Error::RolledBack`],
+    /// [`Error::PublishedRootMismatch`]) and index rows or stored hashes that do not
+    /// agree with the journal's last signed checkpoint ([`Error::Corrupt`]). Cost
+    /// beyond replaying the journal tail: one pass over the index rows in memory, one
+    /// signature check and `log2(size)` stored hashes.
+    pub fn open_pinned(
+        dir: &Path,
+        signer: NoteSigner,
+        pins: &[KeyPin<'_>],
+    ) -> Result<(Store, Vec<String>)> {
         let db_path = dir.join(META_DB);
         if !db_path.exists() {
             return Err(Error::NotALedger {
@@ -229,6 +305,7 @@ impl Store {
             ));
         }
         let verifier = NoteVerifier::parse(&meta.vkey)?;
+        let newly_pinned = check_pins(&db, pins)?;
         let journal_path = dir.join(JOURNAL);
         let journal_write = OpenOptions::new()
             .read(true)
@@ -262,9 +339,17 @@ impl Store {
                 root: meta.hash.empty_root(),
                 checkpoint: Arc::from(""),
             }),
+            damaged_from: AtomicU64::new(u64::MAX),
+            damage: Mutex::new(None),
         });
-        let state =
-            writer::Writer::recover(shared.clone(), db, journal_write, meta.synced, signer)?;
+        let state = writer::Writer::recover(
+            shared.clone(),
+            db,
+            journal_write,
+            meta.synced,
+            meta.published_recorded,
+            signer,
+        )?;
         let queue = Arc::new(queue::CommitQueue::new(state));
         let (doorbell, rings) = std::sync::mpsc::sync_channel(1);
         let served = queue.clone();
@@ -272,12 +357,15 @@ impl Store {
             .name("ledger-writer".into())
             .spawn(move || served.serve(rings))
             .map_err(Error::io(dir))?;
-        Ok(Store {
-            shared,
-            queue,
-            doorbell,
-            writer: Arc::new(handle),
-        })
+        Ok((
+            Store {
+                shared,
+                queue,
+                doorbell,
+                writer: Arc::new(handle),
+            },
+            newly_pinned,
+        ))
     }
 
     /// Appends `entries` (in order, contiguous) and resolves once they are fsynced and a
@@ -341,6 +429,38 @@ impl Store {
 
     pub fn size(&self) -> u64 {
         self.shared.head.read().expect("head lock").size
+    }
+
+    /// Whether the writer still takes appends (it stops for good after a failed write
+    /// or fsync, until the store is reopened; a full disk does not stop it).
+    pub fn writer_running(&self) -> bool {
+        self.queue.writer_running()
+    }
+
+    /// The damage found so far by [`Store::scrub`] (or a check), if any.
+    pub fn damage(&self) -> Option<Damage> {
+        self.shared
+            .damage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-verifies everything the store serves, as [`Store::check`] does, calling
+    /// `pace(entries_checked)` after each batch (to sleep, so a scrub stays in the
+    /// background). Damage it finds is remembered ([`Store::damage`]): from then on,
+    /// reads that need the damaged range are refused with [`Error::Damaged`] rather
+    /// than served, until the store is reopened (which refuses what it can detect at
+    /// open) or the data directory is restored.
+    pub fn scrub(&self, pace: &mut dyn FnMut(u64)) -> Result<CheckReport> {
+        let result = self.check_with_progress(pace);
+        if let Err(Error::Damaged { index, what }) = &result {
+            self.shared.mark_damaged(Damage {
+                index: *index,
+                what: what.clone(),
+            });
+        }
+        result
     }
 
     /// The bytes of entry `index`. Cost: one `pread` of its frame (≤ 256 entries).
@@ -527,11 +647,22 @@ impl Store {
     }
 
     /// [`Store::check`], calling `progress(entries_checked)` after each batch.
+    /// Damage is reported as [`Error::Damaged`], naming the first entry it affects.
     pub fn check_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<CheckReport> {
         let head = self.head();
         let shared = &self.shared;
         let mut checkpoints = 0u64;
         let mut last_note = String::new();
+        let (frame_rows, checkpoint_rows) = (
+            shared.frames.read().expect("frame index lock").clone(),
+            shared
+                .checkpoints
+                .read()
+                .expect("checkpoint index lock")
+                .clone(),
+        );
+        let mut next_frame = 0usize;
+        let damaged = |index: u64, what: String| Error::Damaged { index, what };
         // Its own handle: replay reads sequentially, moving the file offset.
         let journal_path = shared.dir.join(JOURNAL);
         let journal = File::open(&journal_path).map_err(Error::io(&journal_path))?;
@@ -545,6 +676,26 @@ impl Store {
                 if batch.checkpoint.tree_size > head.size {
                     return Ok(());
                 }
+                let first = batch
+                    .frames
+                    .first()
+                    .map_or(batch.checkpoint.tree_size, |f| f.first_index);
+                // The index rows readers use must say where this batch really is.
+                for frame in &batch.frames {
+                    if frame_rows.get(next_frame) != Some(frame) {
+                        return Err(damaged(
+                            frame.first_index,
+                            format!("frames.idx row {next_frame} does not match the journal"),
+                        ));
+                    }
+                    next_frame += 1;
+                }
+                if checkpoint_rows.get(checkpoints as usize) != Some(&batch.checkpoint) {
+                    return Err(damaged(
+                        first,
+                        format!("checkpoints.idx row {checkpoints} does not match the journal"),
+                    ));
+                }
                 // Per level, a batch completes a run of consecutive nodes: one read each.
                 for level in (0..64u8).step_by(8) {
                     let recomputed: Vec<&(Node, Hash)> = batch
@@ -552,26 +703,36 @@ impl Store {
                         .iter()
                         .filter(|(node, _)| node.level == level)
                         .collect();
-                    let Some((first, _)) = recomputed.first() else {
+                    let Some((first_node, _)) = recomputed.first() else {
                         continue;
                     };
-                    let stored =
-                        shared.read_level(level as usize / 8, first.index, recomputed.len())?;
+                    let stored = shared.read_level_unchecked(
+                        level as usize / 8,
+                        first_node.index,
+                        recomputed.len(),
+                    )?;
                     if let Some(((node, _), _)) =
                         recomputed.iter().zip(&stored).find(|((_, h), s)| h != *s)
                     {
-                        return Err(Error::Corrupt(format!(
-                            "stored hash of level {} node {} differs from the re-hashed journal",
-                            node.level, node.index
-                        )));
+                        return Err(damaged(
+                            node.index << node.level,
+                            format!(
+                                "hashes.{} row {} differs from the re-hashed journal",
+                                node.level / 8,
+                                node.index
+                            ),
+                        ));
                     }
                 }
                 crate::checkpoint::open_checkpoint(&batch.note, &shared.verifier).map_err(
                     |_| {
-                        Error::Corrupt(format!(
-                            "the checkpoint at size {} does not verify with the log key",
-                            batch.checkpoint.tree_size
-                        ))
+                        damaged(
+                            first,
+                            format!(
+                                "the checkpoint at size {} does not verify with the log key",
+                                batch.checkpoint.tree_size
+                            ),
+                        )
                     },
                 )?;
                 checkpoints += 1;
@@ -586,14 +747,18 @@ impl Store {
                 Stop::Torn { reason } => reason,
                 Stop::End => "journal ends early".into(),
             };
-            return Err(Error::Corrupt(format!(
-                "journal re-hashes to {checked} entries but the log has {}: {reason}",
-                head.size
-            )));
+            return Err(damaged(
+                checked,
+                format!(
+                    "the journal re-hashes to {checked} entries but the log has {}: {reason}",
+                    head.size
+                ),
+            ));
         }
         // Each note's body was matched against the re-hashed root at its size.
         if last_note != *head.checkpoint {
-            return Err(Error::Corrupt(
+            return Err(damaged(
+                head.size,
                 "the latest checkpoint is not the last one in the journal".into(),
             ));
         }
@@ -628,8 +793,43 @@ fn tile_range(index: u64, width: u16) -> Result<(u64, u64)> {
 }
 
 impl Shared {
-    /// `count` stored hashes of tree level `8 * level`, from node `first`.
+    /// Refuses a read that needs entries `[.., end)` when stored data from
+    /// `damaged_from` on is known to be damaged.
+    fn refuse_damaged(&self, end: u64) -> Result<()> {
+        let from = self.damaged_from.load(Ordering::Relaxed);
+        if end > from {
+            let what = self
+                .damage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map_or_else(String::new, |d| d.what.clone());
+            return Err(Error::Damaged { index: from, what });
+        }
+        Ok(())
+    }
+
+    fn mark_damaged(&self, damage: Damage) {
+        let mut found = self.damage.lock().unwrap_or_else(|e| e.into_inner());
+        if found.as_ref().is_none_or(|d| damage.index < d.index) {
+            self.damaged_from.store(damage.index, Ordering::Relaxed);
+            *found = Some(damage);
+        }
+    }
+
+    /// `count` stored hashes of tree level `8 * level`, from node `first`, refused if
+    /// any of them covers damaged data.
     fn read_level(&self, level: usize, first: u64, count: usize) -> Result<Vec<Hash>> {
+        let end = (first + count as u64)
+            .checked_shl(8 * level as u32)
+            .filter(|end| end >> (8 * level as u32) == first + count as u64)
+            .unwrap_or(u64::MAX);
+        self.refuse_damaged(end)?;
+        self.read_level_unchecked(level, first, count)
+    }
+
+    /// [`Shared::read_level`] without the damage check: for the checks themselves.
+    fn read_level_unchecked(&self, level: usize, first: u64, count: usize) -> Result<Vec<Hash>> {
         let levels = self.levels.read().expect("levels lock");
         let file = levels
             .get(level)
@@ -645,6 +845,7 @@ impl Shared {
 
     /// The frames holding entries `[start, end)`, each with its payload.
     fn frames_covering(&self, start: u64, end: u64) -> Result<Vec<(FrameRow, Vec<u8>)>> {
+        self.refuse_damaged(end)?;
         let rows: Vec<FrameRow> = {
             let frames = self.frames.read().expect("frame index lock");
             let first = frames.partition_point(|r| r.end_index() <= start);
@@ -784,6 +985,8 @@ struct Meta {
     hash: HashAlg,
     vkey: String,
     synced: Synced,
+    /// Whether the `published` file was made (so must exist).
+    published_recorded: bool,
 }
 
 fn read_meta(db: &Database) -> Result<Meta> {
@@ -814,7 +1017,54 @@ fn read_meta(db: &Database) -> Result<Meta> {
         hash: text(META_HASH)?.parse()?,
         vkey: text(META_VKEY)?,
         synced,
+        published_recorded: table.get(META_PUBLISHED).map_err(db_err)?.is_some(),
     })
+}
+
+/// Checks `pins` against those recorded in `db`, recording the new ones (in one
+/// durable transaction). Returns the names recorded.
+fn check_pins(db: &Database, pins: &[KeyPin<'_>]) -> Result<Vec<String>> {
+    let mut new = Vec::new();
+    {
+        let txn = db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(META).map_err(db_err)?;
+        for pin in pins {
+            let key = format!("{META_PIN_PREFIX}{}", pin.name);
+            match table.get(key.as_str()).map_err(db_err)? {
+                Some(recorded) if recorded.value() == pin.fingerprint.as_slice() => {}
+                Some(_) => {
+                    return Err(Error::KeyMismatch {
+                        name: pin.name.to_owned(),
+                    })
+                }
+                None => new.push((key, pin)),
+            }
+        }
+    }
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db.begin_write().map_err(db_err)?;
+    {
+        let mut table = txn.open_table(META).map_err(db_err)?;
+        for (key, pin) in &new {
+            table
+                .insert(key.as_str(), pin.fingerprint.as_slice())
+                .map_err(db_err)?;
+        }
+    }
+    txn.commit().map_err(db_err)?;
+    Ok(new.into_iter().map(|(_, pin)| pin.name.to_owned()).collect())
+}
+
+/// Records `key` as present in the meta table (durably).
+fn write_meta_flag(db: &Database, key: &str) -> Result<()> {
+    let txn = db.begin_write().map_err(db_err)?;
+    {
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        meta.insert(key, b"1".as_slice()).map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)
 }
 
 fn write_synced(db: &Database, synced: &Synced) -> Result<()> {

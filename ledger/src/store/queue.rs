@@ -9,6 +9,7 @@
 //! queued.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, MutexGuard};
 
@@ -22,6 +23,8 @@ pub(crate) struct CommitQueue {
     pending: Mutex<VecDeque<Request>>,
     /// `None` once a commit has failed: the store must be reopened.
     writer: Mutex<Option<Writer>>,
+    /// Set when `writer` becomes `None`, for readers that must not wait for a commit.
+    stopped: AtomicBool,
 }
 
 impl CommitQueue {
@@ -29,7 +32,13 @@ impl CommitQueue {
         CommitQueue {
             pending: Mutex::new(VecDeque::new()),
             writer: Mutex::new(Some(writer)),
+            stopped: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the writer still commits (see [`Store::writer_running`](super::Store::writer_running)).
+    pub fn writer_running(&self) -> bool {
+        !self.stopped.load(Ordering::Relaxed)
     }
 
     pub fn push(&self, request: Request) {
@@ -48,6 +57,7 @@ impl CommitQueue {
             // A panic mid-commit leaves the writer's state unknown: stop it.
             let mut guard = poisoned.into_inner();
             *guard = None;
+            self.stopped.store(true, Ordering::Relaxed);
             guard
         })
     }
@@ -67,11 +77,12 @@ impl CommitQueue {
         batch
     }
 
-    fn commit(writer: &mut Option<Writer>, batch: Vec<Request>) {
+    fn commit(&self, writer: &mut Option<Writer>, batch: Vec<Request>) {
         match writer {
             Some(w) => {
                 if w.commit(batch).is_err() {
                     *writer = None;
+                    self.stopped.store(true, Ordering::Relaxed);
                 }
             }
             None => {
@@ -101,7 +112,7 @@ impl CommitQueue {
                 // are sent under the lock; say so rather than spin.
                 return Err(Error::WriterStopped);
             }
-            Self::commit(&mut writer, batch);
+            self.commit(&mut writer, batch);
         }
     }
 
@@ -113,7 +124,7 @@ impl CommitQueue {
             if batch.is_empty() {
                 return;
             }
-            Self::commit(&mut writer, batch);
+            self.commit(&mut writer, batch);
         }
     }
 

@@ -21,9 +21,11 @@ use redb::Database;
 use tokio::sync::oneshot;
 
 use super::journal::{self, CheckpointRow, FrameRow, ReplayedBatch, Stop};
+use super::published::{PublishedFile, PublishedHead};
 use super::{
-    checkpoint_body, hashes_file, note_body_matches, sync_dir, write_synced, Appended, Head,
-    Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_ENTRY_LEN, SYNC_EVERY,
+    checkpoint_body, hashes_file, note_body_matches, sync_dir, write_meta_flag, write_synced,
+    Appended, Head, Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_ENTRY_LEN, META_PUBLISHED,
+    SYNC_EVERY,
 };
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
@@ -81,6 +83,8 @@ pub(crate) struct Writer {
     checkpoints: IndexFile,
     frontier: Frontier,
     synced: Synced,
+    /// Where each commit records the tree it published (`published.rs`).
+    published: PublishedFile,
     /// Reused for every batch's journal bytes.
     buf: Vec<u8>,
 }
@@ -160,13 +164,31 @@ impl Writer {
     /// Trusts the index rows recorded durable in `synced` and replays the journal from
     /// there; if the indexes are shorter than recorded (they were damaged or deleted),
     /// rebuilds them all from the journal.
+    ///
+    /// Refuses (changing nothing but the derived index files) a journal that holds
+    /// less than the log has published, or a different tree at the published size:
+    /// recovery may cut only a batch that was never acknowledged.
     pub fn recover(
         shared: Arc<Shared>,
         db: Database,
         journal: File,
         synced: Synced,
+        published_recorded: bool,
         signer: NoteSigner,
     ) -> Result<Writer> {
+        // The floor: what the log is known to have published. The `published` file is
+        // the precise record; the sync state in meta.redb is a second, coarser witness
+        // (its tree size was published before it was recorded).
+        let (published, published_head) = match PublishedFile::open(&shared.dir)? {
+            Some(found) => found,
+            None if published_recorded => return Err(Error::PublishedMissing),
+            // A data directory from before the file existed: start it now.
+            None => {
+                PublishedFile::create(&shared.dir)?;
+                PublishedFile::open(&shared.dir)?.ok_or(Error::PublishedMissing)?
+            }
+        };
+        let floor = published_head.map_or(0, |head| head.size).max(synced.tree_size);
         let physical_len = journal
             .metadata()
             .map_err(Error::io(shared.dir.join(JOURNAL)))?
@@ -200,16 +222,26 @@ impl Writer {
                 file.truncate(&shared, 0)?;
             }
         }
+        let damaged_row = || Error::Corrupt("an index row is damaged (non-zero padding)".into());
         *shared.frames.write().expect("frame index lock") = frames
             .read_all(&shared)?
             .chunks_exact(FrameRow::LEN)
             .map(FrameRow::decode)
-            .collect();
+            .collect::<Option<_>>()
+            .ok_or_else(damaged_row)?;
         *shared.checkpoints.write().expect("checkpoint index lock") = checkpoints
             .read_all(&shared)?
             .chunks_exact(CheckpointRow::LEN)
             .map(CheckpointRow::decode)
-            .collect();
+            .collect::<Option<_>>()
+            .ok_or_else(damaged_row)?;
+        // The rows trusted so far must describe the journal up to where replay starts.
+        journal::verify_layout(
+            &shared.frames.read().expect("frame index lock"),
+            &shared.checkpoints.read().expect("checkpoint index lock"),
+            synced.journal_len,
+        )
+        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
         let mut writer = Writer {
             journal_len: synced.journal_len,
             journal_reserved: physical_len,
@@ -218,6 +250,7 @@ impl Writer {
             checkpoints,
             frontier: Frontier::new(),
             synced: synced.clone(),
+            published,
             buf: Vec::new(),
             shared,
             db,
@@ -256,6 +289,20 @@ impl Writer {
                 batches.pop();
             }
         }
+        // Before anything is cut: what remains must reach what was published.
+        let start_size = writer.frontier.size();
+        let kept_size = batches
+            .last()
+            .map_or(start_size, |(_, batch)| batch.checkpoint.tree_size);
+        if kept_size < floor {
+            return Err(Error::RolledBack {
+                journal: kept_size,
+                published: floor,
+            });
+        }
+        if let Some(head) = published_head {
+            writer.check_published_root(head, start_size, &batches)?;
+        }
         writer.journal_len = good_offset;
         if torn || !writer.tail_is_zero()? {
             writer.erase_tail()?;
@@ -266,6 +313,12 @@ impl Writer {
         }
         writer.flush_indexes(true)?;
         writer.frontier = Frontier::load(writer.frames_size(), &*shared)?;
+        journal::verify_layout(
+            &shared.frames.read().expect("frame index lock"),
+            &shared.checkpoints.read().expect("checkpoint index lock"),
+            writer.journal_len,
+        )
+        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
         writer.publish_latest()?;
         if writer
             .shared
@@ -277,10 +330,50 @@ impl Writer {
             // A new log: sign the empty tree so there is always a checkpoint to serve.
             writer.commit_entries(&[])?;
         }
+        let head = writer.shared.head.read().expect("head lock").clone();
+        if published_head != Some(PublishedHead { size: head.size, root: head.root }) {
+            writer.published.record(&writer.shared.dir, head.size, &head.root)?;
+            writer.published.sync(&writer.shared.dir)?;
+        }
+        if !published_recorded {
+            sync_dir(&writer.shared.dir).map_err(Error::io(&writer.shared.dir))?;
+            write_meta_flag(&writer.db, META_PUBLISHED)?;
+        }
         if replayed || torn || !trusted {
             writer.sync()?;
         }
         Ok(writer)
+    }
+
+    /// Checks that the tree at the published size is the published one: the root the
+    /// journal's own commit record holds there, or (for a size before the replay
+    /// started) the root recomputed from the stored hashes.
+    fn check_published_root(
+        &self,
+        published: PublishedHead,
+        start_size: u64,
+        batches: &[(u64, ReplayedBatch)],
+    ) -> Result<()> {
+        let root = if published.size == start_size {
+            Some(self.frontier.root(self.shared.alg))
+        } else if published.size < start_size {
+            Some(crate::merkle::tree_hash(
+                self.shared.alg,
+                published.size,
+                &*self.shared,
+            )?)
+        } else {
+            batches
+                .iter()
+                .find(|(_, batch)| batch.checkpoint.tree_size == published.size)
+                .map(|(_, batch)| batch.root)
+        };
+        if root != Some(published.root) {
+            return Err(Error::PublishedRootMismatch {
+                size: published.size,
+            });
+        }
+        Ok(())
     }
 
     /// The tree size the frame index reaches.
@@ -309,9 +402,25 @@ impl Writer {
                     "the last checkpoint does not cover the last entry".into(),
                 ));
             }
+            // What will be served must verify: the note's signature, and its root
+            // against the tree rebuilt from the stored hashes (the frontier).
+            let root = self.frontier.root(self.shared.alg);
+            if crate::checkpoint::open_checkpoint(&note, &self.shared.verifier).is_err() {
+                return Err(Error::Corrupt(format!(
+                    "the checkpoint at size {} does not verify with the log key",
+                    row.tree_size
+                )));
+            }
+            if !note_body_matches(&self.shared.origin, &note, row.tree_size, &root) {
+                return Err(Error::Corrupt(format!(
+                    "the stored hashes give a root at size {} other than the signed \
+                     checkpoint's; delete the hashes.* files to rebuild them",
+                    row.tree_size
+                )));
+            }
             *self.shared.head.write().expect("head lock") = Head {
                 size: row.tree_size,
-                root: self.frontier.root(self.shared.alg),
+                root,
                 checkpoint: Arc::from(note),
             };
         }
@@ -413,9 +522,12 @@ impl Writer {
         }
         let new_reserved = end.div_ceil(JOURNAL_CHUNK) * JOURNAL_CHUNK;
         let path = self.shared.dir.join(JOURNAL);
+        // Nothing past `journal_reserved` is part of the log yet, so a failure here
+        // changes nothing that matters: a full disk is reported as such, and the next
+        // batch tries again (zeros written so far are written again).
         super::write_zeros(&self.journal, self.journal_reserved, new_reserved)
-            .map_err(Error::io(&path))?;
-        self.journal.sync_data().map_err(Error::io(&path))?;
+            .and_then(|()| self.journal.sync_data())
+            .map_err(|e| super::storage_error(&path, e))?;
         self.journal_reserved = new_reserved;
         Ok(())
     }
@@ -428,6 +540,7 @@ impl Writer {
         }
         self.frames.sync(&self.shared)?;
         self.checkpoints.sync(&self.shared)?;
+        self.published.sync(&self.shared.dir)?;
         sync_dir(&self.shared.dir).map_err(Error::io(&self.shared.dir))?;
         self.synced = Synced {
             journal_len: self.journal_len,
@@ -466,6 +579,14 @@ impl Writer {
                 }
                 Ok(())
             }
+            // Nothing was written: the writer carries on, and so can the next batch
+            // once there is room.
+            Err(Error::StorageFull { path }) => {
+                for request in requests {
+                    request.fail(Error::StorageFull { path: path.clone() });
+                }
+                Ok(())
+            }
             Err(error) => {
                 let message = error.to_string();
                 for request in requests {
@@ -481,6 +602,15 @@ impl Writer {
     /// Appends `entries` to the journal with a signed checkpoint, fdatasyncs, updates
     /// the indexes and publishes the new head. Returns the entries' leaf hashes.
     fn commit_entries(&mut self, entries: &[&[u8]]) -> Result<(Vec<Hash>, Head)> {
+        // Room first, before the tree changes: a full disk must leave the writer as it
+        // was. An upper bound: a frame header per entry, the commit header and the
+        // largest note.
+        let most = entries
+            .iter()
+            .map(|e| (e.len() + 2 + journal::ENTRIES_HEADER_LEN) as u64)
+            .sum::<u64>()
+            + (journal::COMMIT_HEADER_LEN + usize::from(u16::MAX)) as u64;
+        self.reserve(self.journal_len + most)?;
         let alg = self.shared.alg;
         let first_index = self.frontier.size();
         let leaf_hashes = leaf_hashes(alg, entries);
@@ -510,6 +640,7 @@ impl Writer {
             .map_err(Error::io(journal_path()))?;
         self.journal_len += buf.len() as u64;
         self.buf = buf;
+        self.published.record(&self.shared.dir, size, &root)?;
 
         self.index_batch(&frames, &tile_nodes, checkpoint)?;
         self.flush_indexes(false)?;

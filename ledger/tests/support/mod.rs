@@ -33,6 +33,19 @@ impl Fixture {
         }
     }
 
+    /// A fixture whose log key is `key` (another log by the same operator).
+    pub fn with_key(alg: HashAlg, key: String) -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            alg,
+            key,
+        }
+    }
+
+    pub fn private_key(&self) -> String {
+        self.key.clone()
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
