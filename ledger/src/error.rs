@@ -97,6 +97,8 @@ pub enum Error {
     StorageFull { path: PathBuf },
     #[error("the log writer has stopped")]
     WriterStopped,
+    #[error("stopped before it finished")]
+    Interrupted,
     #[error("a batch must hold at least one entry")]
     EmptyBatch,
 }

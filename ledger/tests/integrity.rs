@@ -176,7 +176,7 @@ fn a_flipped_bit_in_a_synced_entry_is_found_by_the_scrub() {
     let journal = fx.dir().join("journal");
     flip_bit(&journal, entry_offset(fx.dir(), 1000) + 7);
     let store = fx.open();
-    let err = store.scrub(&mut |_| {}).unwrap_err();
+    let err = store.scrub(&mut |_| Ok(())).unwrap_err();
     assert!(matches!(err, Error::Damaged { index: 1000, .. }), "{err}");
     assert!(matches!(store.entry(1000), Err(Error::Damaged { .. })));
     assert!(matches!(store.receipt(1000), Err(Error::Damaged { .. })));
@@ -235,7 +235,7 @@ fn a_flipped_stored_hash_is_refused_at_open_or_found_by_the_scrub() {
         flip_bit(&fx.dir().join(file), row * 32 + 5);
         let store = fx.open();
         assert_eq!(store.entry(1500).unwrap(), sample_entry(1500));
-        let err = store.scrub(&mut |_| {}).unwrap_err();
+        let err = store.scrub(&mut |_| Ok(())).unwrap_err();
         assert!(matches!(err, Error::Damaged { index, .. } if index == first_bad), "{err}");
         assert_eq!(store.damage().unwrap().index, first_bad);
         assert!(matches!(store.entry(1500), Err(Error::Damaged { .. })));

@@ -22,7 +22,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ledger::note::NoteSigner;
-use ledger::store::{LogConfig, Store};
+use ledger::store::{KeyPin, LogConfig, Store};
 use ledger::HashAlg;
 use rand::RngCore;
 
@@ -34,6 +34,8 @@ pub const DEDUP_KEY: &str = "dedup.key";
 pub const ADMIN_TOKEN: &str = "admin.token";
 pub const TOKENS: &str = "tokens.json";
 pub const VAULT: &str = "vault.log";
+/// The vault's earlier layout, moved into [`VAULT`] on first start.
+pub const EARLIER_VAULT: &str = "vault.redb";
 pub const SERVER_DB: &str = "server.redb";
 pub const PROJECTOR_DB: &str = "projector.redb";
 
@@ -42,6 +44,29 @@ pub struct Keys {
     pub log: NoteSigner,
     pub vault: [u8; 32],
     pub dedup: [u8; 32],
+}
+
+impl Keys {
+    /// The fingerprints the log pins (the log key itself is pinned by its vkey): a
+    /// swapped vault key would make every sealed value unreadable, a swapped dedup key
+    /// would let everyone sign twice.
+    pub fn pins(&self) -> [KeyPin<'static>; 2] {
+        [
+            KeyPin {
+                name: VAULT_KEY,
+                fingerprint: fingerprint(&self.vault),
+            },
+            KeyPin {
+                name: DEDUP_KEY,
+                fingerprint: fingerprint(&self.dedup),
+            },
+        ]
+    }
+}
+
+/// A one-way fingerprint of a secret key: what the log records instead of the key.
+fn fingerprint(key: &[u8; 32]) -> [u8; 32] {
+    blake3::derive_key("campaign-ledger key fingerprint v1", key)
 }
 
 /// What opening a data directory found or made.
@@ -104,7 +129,14 @@ pub fn open_or_create(dir: &Path, origin: Option<&str>, hash: Option<HashAlg>) -
             }
         }
         let keys = read_keys(dir)?;
-        let store = Store::open(dir, copy_signer(&keys.log)?)?;
+        let (store, newly_pinned) =
+            Store::open_pinned(dir, copy_signer(&keys.log)?, &keys.pins())?;
+        if !newly_pinned.is_empty() {
+            tracing::info!(
+                keys = newly_pinned.join(", "),
+                "recorded the fingerprints of these keys; from now on a different key is refused"
+            );
+        }
         return Ok(Opened {
             store,
             keys,
@@ -133,10 +165,16 @@ pub fn open_or_create(dir: &Path, origin: Option<&str>, hash: Option<HashAlg>) -
         format!("{admin_token}\n").as_bytes(),
         true,
     )?;
-    let store = Store::create(dir, &LogConfig { origin, hash }, copy_signer(&log)?)?;
+    let keys = Keys { log, vault, dedup };
+    let store = Store::create_pinned(
+        dir,
+        &LogConfig { origin, hash },
+        copy_signer(&keys.log)?,
+        &keys.pins(),
+    )?;
     Ok(Opened {
         store,
-        keys: Keys { log, vault, dedup },
+        keys,
         created: true,
         admin_token: Some(admin_token),
     })

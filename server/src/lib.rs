@@ -19,6 +19,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod datadir;
 pub mod demo;
+pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod input;
@@ -57,6 +58,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether this is a full disk (or quota): nothing was written, and the same
+    /// operation can succeed once there is room.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Error::Ledger(ledger::Error::StorageFull { .. }))
+    }
+
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |source| Error::Io {
             path: path.to_path_buf(),

@@ -12,6 +12,7 @@ use projector::persist::Snapshots;
 
 use crate::auth::{Role, TokenRecord, TokenStore};
 use crate::datadir;
+use crate::health::{DiskGuard, ScrubOptions, Scrubber, DEFAULT_MIN_FREE_BYTES};
 use crate::http::AppState;
 use crate::idempotency::IdempotencyStore;
 use crate::sequencer::Sequencer;
@@ -36,17 +37,47 @@ pub struct Opening {
     pub load_ms: u128,
 }
 
+/// How a node runs beyond what its data directory fixes.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Appends are refused (507) while the data directory's filesystem has less free.
+    pub min_free_bytes: u64,
+    /// The background scrub; `None` runs none (tests that time things).
+    pub scrub: Option<ScrubOptions>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> NodeOptions {
+        NodeOptions {
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            scrub: Some(ScrubOptions::default()),
+        }
+    }
+}
+
 pub struct Node {
     state: Arc<AppState>,
     sequencer_thread: Option<std::thread::JoinHandle<()>>,
+    scrub: Option<(Arc<Scrubber>, std::thread::JoinHandle<()>)>,
 }
 
 impl Node {
-    /// Opens (creating on first use) the data directory `dir` and starts the sequencer.
+    /// Opens (creating on first use) the data directory `dir` and starts the sequencer,
+    /// with the default [`NodeOptions`].
     pub fn open(
         dir: &Path,
         origin: Option<&str>,
         hash: Option<HashAlg>,
+    ) -> Result<(Node, Opening)> {
+        Node::open_with(dir, origin, hash, &NodeOptions::default())
+    }
+
+    /// [`Node::open`] with `options`.
+    pub fn open_with(
+        dir: &Path,
+        origin: Option<&str>,
+        hash: Option<HashAlg>,
+        options: &NodeOptions,
     ) -> Result<(Node, Opening)> {
         let opened = datadir::open_or_create(dir, origin, hash)?;
         let store = opened.store;
@@ -63,6 +94,16 @@ impl Node {
         }
         let load_ms = started.elapsed().as_millis();
 
+        let vault_missing = !dir.join(datadir::VAULT).exists()
+            && !dir.join(datadir::EARLIER_VAULT).exists();
+        if vault_missing && projection.has_signatures() {
+            return Err(Error::Config(format!(
+                "{} is missing but the log holds signatures: starting would lose every \
+                 signer's personal data for good. Restore it from a backup of this data \
+                 directory",
+                dir.join(datadir::VAULT).display()
+            )));
+        }
         let vault = Arc::new(Vault::open(&dir.join(datadir::VAULT), &opened.keys.vault)?);
         let orphans = vault.forget_from(store.size())?;
         if orphans > 0 {
@@ -80,6 +121,7 @@ impl Node {
 
         let tree_size = projection.tree_size();
         let published = Arc::new(RwLock::new(projection));
+        let disk = Arc::new(DiskGuard::new(dir, options.min_free_bytes));
         let stop_store = store.clone();
         let stop_snapshots = snapshots.clone();
         let (sequencer, sequencer_thread) = Sequencer::start(
@@ -88,6 +130,7 @@ impl Node {
             vault.clone(),
             idempotency,
             snapshots.clone(),
+            disk.clone(),
             move |projection| {
                 let saved = stop_store
                     .root_at(projection.tree_size())
@@ -118,11 +161,19 @@ impl Node {
             opened.keys.dedup,
             opened.keys.log,
             crate::metrics::install(),
+            disk,
         ));
+        let scrub = match options.scrub {
+            Some(scrub) => {
+                Some(Scrubber::start(state.store.clone(), scrub).map_err(Error::io(dir))?)
+            }
+            None => None,
+        };
         Ok((
             Node {
                 state,
                 sequencer_thread: Some(sequencer_thread),
+                scrub,
             },
             opening,
         ))
@@ -173,6 +224,11 @@ impl Node {
     /// Stops the sequencer after it has answered everything submitted, saves a
     /// snapshot of the read models and waits for the log's writer to finish.
     pub fn shutdown(mut self) -> Result<()> {
+        if let Some((scrubber, thread)) = self.scrub.take() {
+            // It holds a store handle: it must let go before the store can close.
+            scrubber.stop();
+            let _ = thread.join();
+        }
         self.state.close_sequencer();
         if let Some(thread) = self.sequencer_thread.take() {
             thread

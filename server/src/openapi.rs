@@ -18,7 +18,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::paths::*;
 use crate::http::{
-    AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, LogInfo, Problem, TallyAnswer,
+    AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, HealthProblem, LogInfo, Problem,
+    TallyAnswer,
 };
 
 #[derive(OpenApi)]
@@ -57,6 +58,7 @@ use crate::http::{
         AppendAnswer,
         AppendedEntry,
         HealthAnswer,
+        HealthProblem,
         crate::input::RecordsBody
     )),
     modifiers(&BearerAuth, &RecordSchemas)

@@ -31,6 +31,7 @@ use projector::{Projection, Rejection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{Role, Scope, TokenRecord};
+use crate::health::DiskGuard;
 use crate::idempotency::{IdempotencyStore, Remembered};
 use crate::vault::{Sealed, Vault};
 
@@ -92,6 +93,9 @@ pub enum Refusal {
     Forbidden,
     /// The idempotency key was used before with a different body.
     IdempotencyConflict,
+    /// The data directory's disk is full: nothing was written, and the same request
+    /// can succeed once there is room.
+    StorageFull,
     /// Storage failed; nothing of this request was acknowledged.
     Internal(String),
 }
@@ -115,6 +119,7 @@ impl Sequencer {
         vault: Arc<Vault>,
         idempotency: Arc<IdempotencyStore>,
         snapshots: Arc<Snapshots>,
+        disk: Arc<DiskGuard>,
         on_stop: impl FnOnce(&Projection) + Send + 'static,
     ) -> std::io::Result<(Sequencer, std::thread::JoinHandle<()>)> {
         let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -129,6 +134,7 @@ impl Sequencer {
             snapshots,
             snapshot_size,
             saving: None,
+            disk,
         };
         let handle = std::thread::Builder::new()
             .name("sequencer".into())
@@ -177,6 +183,7 @@ struct State {
     /// Tree size of the last snapshot saved or being saved.
     snapshot_size: u64,
     saving: Option<std::thread::JoinHandle<()>>,
+    disk: Arc<DiskGuard>,
 }
 
 /// A submission accepted into the current batch.
@@ -299,6 +306,9 @@ impl State {
         let started = Instant::now();
         match self.commit(base, bytes, &sealed, &keys, &pending) {
             Ok(appended) => {
+                if self.disk.record(false) {
+                    tracing::info!("there is room on the disk again; appends resume");
+                }
                 {
                     let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
                     for entry in &entries {
@@ -331,16 +341,26 @@ impl State {
                 self.maybe_snapshot(&appended.root);
             }
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; the batch was not acknowledged");
+                let refusal = if e.is_storage_full() {
+                    if self.disk.record(true) {
+                        tracing::error!(
+                            error = %e,
+                            "the data directory's disk is full: appends are refused (507) \
+                             until there is room"
+                        );
+                    }
+                    Refusal::StorageFull
+                } else {
+                    tracing::error!(error = %e, "commit failed; the batch was not acknowledged");
+                    Refusal::Internal("commit failed".into())
+                };
                 metrics::counter!("ledger_commit_failures_total").increment(1);
                 self.rebuild_working(&[]);
                 for waiter in pending {
                     for follower in waiter.followers {
-                        let _ = follower.send(Err(Refusal::Internal("commit failed".into())));
+                        let _ = follower.send(Err(refusal.clone()));
                     }
-                    let _ = waiter
-                        .reply
-                        .send(Err(Refusal::Internal("commit failed".into())));
+                    let _ = waiter.reply.send(Err(refusal.clone()));
                 }
             }
         }
@@ -399,6 +419,8 @@ impl State {
         keys: &[(String, [u8; 32], usize)],
         pending: &[Pending],
     ) -> crate::Result<ledger::store::Appended> {
+        // A full disk refuses the batch before anything is written.
+        self.disk.check()?;
         let items: Vec<(u64, &Sealed)> = sealed.iter().map(|(i, s)| (*i, s)).collect();
         self.vault.put_many(&items)?;
         if !keys.is_empty() {
@@ -422,19 +444,25 @@ impl State {
                 .collect();
             if let Err(e) = self.idempotency.put_many(tree_size, &records) {
                 // The log stays usable, so these indexes will be reused: the batch's
-                // sealed data must not stay behind at them. If even that fails, the
-                // vault refuses every later change until a restart, which forgets them.
-                if let Err(forget) = self.vault.forget_from(base) {
-                    tracing::error!(error = %forget, "could not forget a failed batch's vault values");
-                }
+                // sealed data must not stay behind at them.
+                self.forget_unlogged(base);
                 return Err(e);
             }
         }
         // A failed append stops the log's writer for good (its page cache can no longer
         // be trusted), so nothing reuses these indexes in this process; whether the batch
         // survives is decided by recovery at the next start, which reconciles the vault
-        // and the keys with it.
-        let appended = self.store.append_blocking(bytes)?;
+        // and the keys with it. A full disk is the exception: the log wrote nothing
+        // and carries on, so the next batch reuses these indexes, and the vault values
+        // and keys written for this one go now.
+        let appended = match self.store.append_blocking(bytes) {
+            Ok(appended) => appended,
+            Err(e @ ledger::Error::StorageFull { .. }) => {
+                self.forget_unlogged(base);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         if appended.first_index != base {
             // Only the sequencer appends; anything else is a bug that must stop writes.
             return Err(crate::Error::Config(format!(
@@ -443,6 +471,20 @@ impl State {
             )));
         }
         Ok(appended)
+    }
+
+    /// Forgets what was written for a batch from index `base` that did not reach the
+    /// log. If even that fails, the vault refuses every later change until a restart,
+    /// which forgets them.
+    fn forget_unlogged(&self, base: u64) {
+        if let Err(forget) = self.vault.forget_from(base) {
+            tracing::error!(error = %forget, "could not forget a failed batch's vault values");
+        }
+        // Keys remembered for this batch would answer a retry with entries that do
+        // not exist.
+        if let Err(e) = self.idempotency.reconcile(base, now_ms() / 1000) {
+            tracing::error!(error = %e, "could not forget a failed batch's idempotency keys");
+        }
     }
 
     /// Every [`SNAPSHOT_EVERY`] entries, saves a snapshot on a background thread. The

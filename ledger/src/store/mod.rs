@@ -452,8 +452,11 @@ impl Store {
     /// reads that need the damaged range are refused with [`Error::Damaged`] rather
     /// than served, until the store is reopened (which refuses what it can detect at
     /// open) or the data directory is restored.
-    pub fn scrub(&self, pace: &mut dyn FnMut(u64)) -> Result<CheckReport> {
-        let result = self.check_with_progress(pace);
+    ///
+    /// `pace` may stop the scrub early by returning an error (such as
+    /// [`Error::Interrupted`]), which the scrub returns.
+    pub fn scrub(&self, pace: &mut dyn FnMut(u64) -> Result<()>) -> Result<CheckReport> {
+        let result = self.verify(pace);
         if let Err(Error::Damaged { index, what }) = &result {
             self.shared.mark_damaged(Damage {
                 index: *index,
@@ -649,6 +652,14 @@ impl Store {
     /// [`Store::check`], calling `progress(entries_checked)` after each batch.
     /// Damage is reported as [`Error::Damaged`], naming the first entry it affects.
     pub fn check_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<CheckReport> {
+        self.verify(&mut |checked| {
+            progress(checked);
+            Ok(())
+        })
+    }
+
+    /// What [`Store::check`] and [`Store::scrub`] do.
+    fn verify(&self, progress: &mut dyn FnMut(u64) -> Result<()>) -> Result<CheckReport> {
         let head = self.head();
         let shared = &self.shared;
         let mut checkpoints = 0u64;
@@ -737,8 +748,7 @@ impl Store {
                 )?;
                 checkpoints += 1;
                 last_note = batch.note;
-                progress(batch.checkpoint.tree_size);
-                Ok(())
+                progress(batch.checkpoint.tree_size)
             },
         )?;
         let checked = end.frontier.size().min(head.size);

@@ -87,6 +87,11 @@ impl Projection {
         )
     }
 
+    /// Whether any signature was ever added (whatever became of it since).
+    pub fn has_signatures(&self) -> bool {
+        !self.dedup.is_empty()
+    }
+
     /// Decides `entry` as the next entry (index [`Projection::tree_size`]) and, if every
     /// rule passes, applies it. A refused entry changes nothing.
     pub fn try_apply(&mut self, entry: &Entry) -> Result<(), Rejection> {

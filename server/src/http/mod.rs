@@ -33,7 +33,7 @@ pub use read_models::TallyAnswer;
 pub use records::{
     authenticate, stage, AppendAnswer, AppendedEntry, MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST,
 };
-pub use service::HealthAnswer;
+pub use service::{HealthAnswer, HealthProblem};
 pub use state::AppState;
 
 /// The `Cache-Control` of answers that change as the log grows.

@@ -114,6 +114,14 @@ impl From<ledger::Error> for ApiError {
                 "bad_range",
                 format!("from {from} must be at least 1 and not above to {to}"),
             ),
+            ledger::Error::Damaged { index, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_damaged",
+                format!(
+                    "the stored data this answer needs is damaged (from entry {index} on) \
+                     and is not served until the operator repairs it"
+                ),
+            ),
             other => ApiError::internal(other),
         }
     }

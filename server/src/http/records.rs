@@ -114,6 +114,12 @@ impl From<Refusal> for ApiError {
                 "idempotency_conflict",
                 "this Idempotency-Key was used with a different request body",
             ),
+            Refusal::StorageFull => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the server's disk is full; nothing was written. Try again later: appends \
+                 resume by themselves once there is room",
+            ),
             Refusal::Internal(message) => ApiError::internal(message),
         }
     }

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::problem::ApiError;
 use crate::auth::TokenStore;
+use crate::health::DiskGuard;
 use crate::sequencer::{Published, Sequencer};
 use crate::vault::Vault;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub dedup_key: [u8; 32],
     pub log_key: NoteSigner,
     pub metrics: PrometheusHandle,
+    /// Free space of the data directory, and whether appends are refused for want of it.
+    pub disk: Arc<DiskGuard>,
     pub(super) cache: ViewCache,
 }
 
@@ -47,6 +50,7 @@ impl AppState {
         dedup_key: [u8; 32],
         log_key: NoteSigner,
         metrics: PrometheusHandle,
+        disk: Arc<DiskGuard>,
     ) -> AppState {
         AppState {
             store,
@@ -57,6 +61,7 @@ impl AppState {
             dedup_key,
             log_key,
             metrics,
+            disk,
             cache: ViewCache::default(),
         }
     }

@@ -316,8 +316,10 @@ impl VaultFile {
             batch.extend_from_slice(value);
         }
         let at = self.end;
+        // Growing the reserve touches nothing that holds a value, so a full disk here
+        // is reported and leaves the vault usable; a failed write of the batch does not.
+        self.reserve(at + batch.len() as u64)?;
         self.change(|vault| {
-            vault.reserve(at + batch.len() as u64)?;
             vault.write_at(&batch, at)?;
             vault.sync()
         })?;
@@ -427,13 +429,20 @@ impl VaultFile {
         result
     }
 
+    /// Makes sure `[end of data, end)` is zeros already on disk (see the module docs).
+    /// A full disk is [`Error::StorageFull`] and changes nothing that matters: the
+    /// zeros written so far lie past every value and are written again next time.
     fn reserve(&mut self, end: u64) -> Result<()> {
         if end <= self.reserved {
             return Ok(());
         }
+        if self.failed {
+            return self.change(|_| Ok(()));
+        }
         let reserved = end.div_ceil(CHUNK) * CHUNK;
-        write_zeros(&self.file, self.reserved, reserved).map_err(Error::io(&self.path))?;
-        self.sync()?;
+        write_zeros(&self.file, self.reserved, reserved)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| Error::from(ledger::store::storage_error(&self.path, e)))?;
         self.reserved = reserved;
         Ok(())
     }

@@ -141,7 +141,7 @@ impl Vault {
 }
 
 /// The vault of the earlier layout: a redb database with one table, index → value.
-const EARLIER_VAULT: &str = "vault.redb";
+use crate::datadir::EARLIER_VAULT;
 const EARLIER_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("personal_data");
 
 /// Moves every value of the redb vault at `earlier` into a new vault file at `path`,
