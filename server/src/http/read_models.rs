@@ -1,8 +1,9 @@
 //! The read models: the signed tally, petitions, motions, twin links, events and
 //! campaigns, each stating the tree size it reflects.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -27,63 +28,68 @@ pub struct TallyAnswer {
     pub text: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/tally", tag = "read models", params(("tree_size" = Option<u64>, Query, description = "a past size replays the prefix")), responses((status = 200, body = TallyAnswer), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/tally", tag = "read models", params(("tree_size" = Option<u64>, Query, description = "a past size replays the prefix")), responses((status = 200, body = TallyAnswer), (status = 400, body = Problem), (status = 503, description = "another past size is being replayed (`replay_busy`); retry later", body = Problem)))]
 pub(crate) async fn tally(
     State(state): State<Arc<AppState>>,
     ApiQuery(query): ApiQuery<TallyQuery>,
 ) -> Result<Response, ApiError> {
     let wanted = parse_u64("tree_size", query.tree_size.as_deref())?;
-    let current = state.published_size();
-    let size = wanted.unwrap_or(current);
-    if size > current {
+    // The published projection's tally, signed once per tree size, at whatever size the
+    // read models have now. Without a size that is the answer, never a replay, even if
+    // an append lands meanwhile; with one, only if it is that size.
+    let (published, current) = state.sized_view("tally", |projection| {
+        let size = projection.tree_size();
+        if wanted.is_some_and(|wanted| wanted != size) {
+            return Ok(None);
+        }
+        to_json(&signed_tally(&state, size, projection.tally_text())?).map(Some)
+    })?;
+    let past = match (wanted, current) {
+        (Some(wanted), _) if wanted != published => wanted,
+        (_, Some(current)) => return Ok(json_response(StatusCode::OK, current)),
+        (_, None) => return Err(ApiError::internal("the current tally was not made")),
+    };
+    if past > published {
         return Err(ApiError::bad_request(
             "size_out_of_range",
-            format!("tree size {size} is larger than the log ({current})"),
+            format!("tree size {past} is larger than the log ({published})"),
         ));
     }
-    let state2 = state.clone();
-    let bytes = blocking(move || {
-        if size == state2.published_size() {
-            // The published projection's tally, signed once per tree size.
-            // If an append published a larger size in between, an asked-for size is
-            // now a past one; without one, the latest is what was asked for.
-            let answer = state2.view("tally", |projection| {
-                let published = projection.tree_size();
-                if wanted.is_some_and(|size| size != published) {
-                    return Ok(None);
-                }
-                to_json(&signed_tally(&state2, published, projection.tally_text())?).map(Some)
-            })?;
-            if let Some(answer) = answer {
-                return Ok(answer);
-            }
-        }
-        // A past size: replay the prefix, one replay at a time (anyone may ask, and a
-        // replay costs a second per few million entries), keeping the last answer:
-        // a past tally never changes.
-        let mut past = state2
-            .cache
-            .past_tally
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some((cached_size, bytes)) = past.as_ref() {
-            if *cached_size == size {
-                return Ok(bytes.clone());
-            }
-        }
-        let text = projector::persist::replay_prefix(&state2.store, size)
+    let bytes = past_tally(state, past).await?;
+    Ok(json_response(StatusCode::OK, bytes))
+}
+
+/// The tally of a past tree size: kept, or replayed from the log if no other replay is
+/// running (otherwise refused, so waiting requests never pile up on the blocking pool).
+async fn past_tally(state: Arc<AppState>, size: u64) -> Result<Bytes, ApiError> {
+    let past = &state.cache.past_tallies;
+    if let Some(answer) = lock(&past.answers).get(size) {
+        return Ok(answer);
+    }
+    let replay = past.replays.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_busy",
+            "another past tree size is being replayed; retry shortly",
+        )
+    })?;
+    blocking(move || {
+        let _replay = replay;
+        let text = projector::persist::replay_prefix(&state.store, size)
             .map(|p| p.tally_text())
             .map_err(|e| match e {
                 projector::Error::Ledger(e) => ApiError::from(e),
                 other => ApiError::internal(other),
             })?;
-        let answer = signed_tally(&state2, size, text)?;
-        let bytes = to_json(&answer)?;
-        *past = Some((size, bytes.clone()));
-        Ok(bytes)
+        let answer = to_json(&signed_tally(&state, size, text)?)?;
+        lock(&state.cache.past_tallies.answers).insert(size, answer.clone());
+        Ok(answer)
     })
-    .await?;
-    Ok(json_response(StatusCode::OK, bytes))
+    .await
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer, ApiError> {
