@@ -156,3 +156,105 @@ pub(crate) async fn campaigns(State(state): State<Arc<AppState>>) -> Result<Resp
     let bytes = state.view("campaigns", |p| to_json(&p.overview()).map(Some))?;
     Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use crate::http::state::{PastAnswers, PAST_TALLY_CACHE_BYTES};
+    use crate::node::Node;
+
+    async fn get(node: &Node, path: &str) -> (StatusCode, Option<String>, serde_json::Value) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = node.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, retry_after, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_sizes_beyond_the_running_replay_are_refused_and_the_current_never_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, _) = Node::open(dir.path(), Some("test.example/log"), None).unwrap();
+        let published = node.seed_demo().await.unwrap();
+        let replays = node.state().cache.past_tallies.replays.clone();
+
+        // While a replay runs, a request for another past size is refused, not queued.
+        let running = replays.clone().try_acquire_owned().unwrap();
+        let (status, retry_after, problem) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+        assert_eq!(problem["reason"], "replay_busy");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        // The current tally, asked for with or without its size, is never a replay.
+        for path in [
+            "/api/v1/tally".to_owned(),
+            format!("/api/v1/tally?tree_size={published}"),
+        ] {
+            let (status, _, answer) = get(&node, &path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+            assert_eq!(answer["tree_size"], published, "{path}");
+        }
+        drop(running);
+
+        let (status, _, answer) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["tree_size"], 10);
+        // A kept answer needs no replay.
+        let running = replays.clone().try_acquire_owned().unwrap();
+        let (status, _, kept) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::OK, "{kept}");
+        assert_eq!(kept, answer);
+        drop(running);
+
+        // Requests at once for many past sizes: each is answered or refused as busy,
+        // and the one replay permit is back when they are done.
+        let node = std::sync::Arc::new(node);
+        let asked: Vec<_> = (1..=16u64)
+            .map(|size| {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    get(&node, &format!("/api/v1/tally?tree_size={}", size * 100)).await
+                })
+            })
+            .collect();
+        for request in asked {
+            let (status, _, answer) = request.await.unwrap();
+            match status {
+                StatusCode::OK => assert!(answer["tree_size"].as_u64().is_some()),
+                StatusCode::SERVICE_UNAVAILABLE => assert_eq!(answer["reason"], "replay_busy"),
+                other => panic!("{other}: {answer}"),
+            }
+        }
+        assert_eq!(replays.available_permits(), 1);
+        let node = std::sync::Arc::into_inner(node).unwrap();
+        tokio::task::spawn_blocking(move || node.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn past_answers_are_bounded_in_bytes() {
+        let mut answers = PastAnswers::default();
+        let answer = vec![b'x'; 100 * 1024];
+        for size in 1..=200 {
+            answers.insert(size, answer.clone().into());
+            assert!(answers.bytes() <= PAST_TALLY_CACHE_BYTES);
+        }
+        assert!(answers.bytes() > PAST_TALLY_CACHE_BYTES - answer.len());
+        assert!(answers.get(200).is_some(), "the newest is kept");
+        assert!(answers.get(1).is_none(), "the oldest went first");
+        // An answer larger than the whole bound is not kept, and evicts nothing.
+        let before = answers.bytes();
+        answers.insert(201, vec![b'x'; PAST_TALLY_CACHE_BYTES + 1].into());
+        assert!(answers.get(201).is_none());
+        assert_eq!(answers.bytes(), before);
+    }
+}
