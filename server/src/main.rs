@@ -100,14 +100,14 @@ enum Command {
 struct ConnectionLimits {
     /// Seconds a client has to send a request's headers, counted from when the
     /// connection starts waiting for it (so it also closes idle kept-alive connections).
-    #[arg(long, default_value_t = listen::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     header_read_timeout: u64,
     /// Seconds a client has to send a request body.
-    #[arg(long, default_value_t = listen::DEFAULT_BODY_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_BODY_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     body_read_timeout: u64,
     /// Seconds after which a connection on which nothing moves while no request is
     /// being handled is closed (an idle connection, a client that stopped reading).
-    #[arg(long, default_value_t = listen::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// Most open connections; more wait to be accepted. Lowered to fit the descriptor
     /// limit (ulimit -n) less what the data directory needs.
