@@ -1,7 +1,6 @@
 //! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles`; README.md says
 //! how to use them.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ledger::HashAlg;
 use server::auth::{Role, Scope, TokenStore};
 use server::datadir;
+use server::http::listen;
 use server::node::Node;
 
 /// How long a stopping server waits for open connections to finish their requests.
@@ -71,6 +71,8 @@ enum Command {
         /// joint action and 2,400 clearly labelled synthetic signatures.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        limits: ConnectionLimits,
     },
     /// Create, list or revoke API tokens.
     Token {
@@ -91,6 +93,38 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `serve`'s bounds on connections (server::http::listen).
+#[derive(clap::Args)]
+struct ConnectionLimits {
+    /// Seconds a client has to send a request's headers, counted from when the
+    /// connection starts waiting for it (so it also closes idle kept-alive connections).
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Seconds a client has to send a request body.
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_BODY_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout: u64,
+    /// Seconds after which a connection on which nothing moves while no request is
+    /// being handled is closed (an idle connection, a client that stopped reading).
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Most open connections; more wait to be accepted. Lowered to fit the descriptor
+    /// limit (ulimit -n) less what the data directory needs.
+    #[arg(long, default_value_t = listen::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+}
+
+impl From<ConnectionLimits> for listen::Limits {
+    fn from(limits: ConnectionLimits) -> listen::Limits {
+        use std::time::Duration;
+        listen::Limits {
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout),
+            body_read_timeout: Duration::from_secs(limits.body_read_timeout),
+            idle_timeout: Duration::from_secs(limits.idle_timeout),
+            max_connections: listen::connections_within_descriptors(limits.max_connections),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -137,7 +171,15 @@ fn main() -> ExitCode {
             origin,
             hash,
             demo,
-        } => serve(&data, listen, origin.as_deref(), hash.map(Into::into), demo),
+            limits,
+        } => serve(
+            &data,
+            listen,
+            origin.as_deref(),
+            hash.map(Into::into),
+            demo,
+            limits.into(),
+        ),
         Command::Token { action } => token(action),
         Command::Check { data } => check(&data),
         Command::Tiles { data, out } => tiles(&data, &out),
@@ -157,6 +199,7 @@ fn serve(
     origin: Option<&str>,
     hash: Option<HashAlg>,
     demo: bool,
+    limits: listen::Limits,
 ) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -214,16 +257,14 @@ fn serve(
         tracing::info!(%address, "serving");
         let signalled = std::sync::Arc::new(tokio::sync::Notify::new());
         let notify = signalled.clone();
-        let serving = axum::serve(listener, node.router())
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                notify.notify_one();
-            })
-            .into_future();
+        let serving = listen::serve(listener, node.router(), limits, async move {
+            shutdown_signal().await;
+            notify.notify_one();
+        });
         // Graceful shutdown waits for every open connection; a client that stalls
         // mid-request must not keep the server (and its final snapshot) from stopping.
-        let served = tokio::select! {
-            served = serving => served,
+        tokio::select! {
+            () = serving => {}
             _ = async {
                 signalled.notified().await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -232,14 +273,12 @@ fn serve(
                     grace_secs = SHUTDOWN_GRACE.as_secs(),
                     "connections still open after the grace period; closing them"
                 );
-                Ok(())
             }
-        };
+        }
         tracing::info!("stopped accepting; finishing queued appends");
         let stopped = tokio::task::spawn_blocking(move || node.shutdown())
             .await
             .map_err(|e| e.to_string())?;
-        served.map_err(|e| format!("serving: {e}"))?;
         stopped.map_err(|e| format!("shutting down: {e}"))?;
         tracing::info!("shut down cleanly");
         Ok(())

@@ -1,5 +1,7 @@
 //! Prometheus metrics: appends, batch sizes, commit latency and request latency by
-//! route. Labels are route templates and status codes, never request content.
+//! route. Every label comes from a closed set, never from request content: route
+//! templates (or `unmatched`), the standard methods (or `other`) and status codes, so a
+//! client inventing paths or methods cannot grow `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
@@ -49,22 +51,34 @@ pub fn install() -> PrometheusHandle {
 /// Middleware recording each request's latency and status under its route template.
 pub async fn track(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    latency_histogram(route, &method, status).record(started.elapsed().as_secs_f64());
+    latency_histogram(route, method, status).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The `method` label: a standard method's name, or `other` for an extension method
+/// (HTTP lets a client send any token as a method).
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|name| *name == method.as_str())
+        .unwrap_or("other")
 }
 
 /// The histogram of one (route, method, status): its `_count` is the request count.
 /// Handles are kept, so a request costs a map lookup, not a new metric key.
-fn latency_histogram(route: &str, method: &Method, status: StatusCode) -> Histogram {
-    type Handles = HashMap<String, HashMap<(Method, StatusCode), Histogram>>;
+fn latency_histogram(route: &str, method: &'static str, status: StatusCode) -> Histogram {
+    type Handles = HashMap<String, HashMap<(&'static str, StatusCode), Histogram>>;
     static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
     let handles = HANDLES.get_or_init(Default::default);
-    let key = (method.clone(), status);
+    let key = (method, status);
     if let Some(histogram) = handles
         .read()
         .unwrap_or_else(|e| e.into_inner())
@@ -76,7 +90,7 @@ fn latency_histogram(route: &str, method: &Method, status: StatusCode) -> Histog
     let histogram = metrics::histogram!(
         "http_request_duration_seconds",
         "route" => route.to_owned(),
-        "method" => method.as_str().to_owned(),
+        "method" => method,
         "status" => status.as_u16().to_string()
     );
     handles

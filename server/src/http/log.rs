@@ -49,7 +49,8 @@ pub(crate) async fn tile(
             TilePath::Entries { index, width } => store.entry_bundle(index, width),
         };
         read.map_err(|e| match e {
-            ledger::Error::IndexOutOfRange { .. } => {
+            // A tile whose entries lie past 2^64 is beyond any tree the log can have.
+            ledger::Error::IndexOutOfRange { .. } | ledger::Error::MalformedTile(_) => {
                 ApiError::not_found("tile_not_found", "this tile is beyond the current tree")
             }
             other => ApiError::internal(other),

@@ -11,6 +11,7 @@
 //! they fail. The dashboard (`crate::dashboard`) and the OpenAPI document
 //! (`crate::openapi`) are routes too; neither is imported by the handlers.
 
+pub mod listen;
 mod log;
 mod problem;
 mod read_models;

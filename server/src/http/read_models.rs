@@ -1,8 +1,9 @@
 //! The read models: the signed tally, petitions, motions, twin links, events and
 //! campaigns, each stating the tree size it reflects.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -27,63 +28,68 @@ pub struct TallyAnswer {
     pub text: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/tally", tag = "read models", params(("tree_size" = Option<u64>, Query, description = "a past size replays the prefix")), responses((status = 200, body = TallyAnswer), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/tally", tag = "read models", params(("tree_size" = Option<u64>, Query, description = "a past size replays the prefix")), responses((status = 200, body = TallyAnswer), (status = 400, body = Problem), (status = 503, description = "another past size is being replayed (`replay_busy`); retry later", body = Problem)))]
 pub(crate) async fn tally(
     State(state): State<Arc<AppState>>,
     ApiQuery(query): ApiQuery<TallyQuery>,
 ) -> Result<Response, ApiError> {
     let wanted = parse_u64("tree_size", query.tree_size.as_deref())?;
-    let current = state.published_size();
-    let size = wanted.unwrap_or(current);
-    if size > current {
+    // The published projection's tally, signed once per tree size, at whatever size the
+    // read models have now. Without a size that is the answer, never a replay, even if
+    // an append lands meanwhile; with one, only if it is that size.
+    let (published, current) = state.sized_view("tally", |projection| {
+        let size = projection.tree_size();
+        if wanted.is_some_and(|wanted| wanted != size) {
+            return Ok(None);
+        }
+        to_json(&signed_tally(&state, size, projection.tally_text())?).map(Some)
+    })?;
+    let past = match (wanted, current) {
+        (Some(wanted), _) if wanted != published => wanted,
+        (_, Some(current)) => return Ok(json_response(StatusCode::OK, current)),
+        (_, None) => return Err(ApiError::internal("the current tally was not made")),
+    };
+    if past > published {
         return Err(ApiError::bad_request(
             "size_out_of_range",
-            format!("tree size {size} is larger than the log ({current})"),
+            format!("tree size {past} is larger than the log ({published})"),
         ));
     }
-    let state2 = state.clone();
-    let bytes = blocking(move || {
-        if size == state2.published_size() {
-            // The published projection's tally, signed once per tree size.
-            // If an append published a larger size in between, an asked-for size is
-            // now a past one; without one, the latest is what was asked for.
-            let answer = state2.view("tally", |projection| {
-                let published = projection.tree_size();
-                if wanted.is_some_and(|size| size != published) {
-                    return Ok(None);
-                }
-                to_json(&signed_tally(&state2, published, projection.tally_text())?).map(Some)
-            })?;
-            if let Some(answer) = answer {
-                return Ok(answer);
-            }
-        }
-        // A past size: replay the prefix, one replay at a time (anyone may ask, and a
-        // replay costs a second per few million entries), keeping the last answer:
-        // a past tally never changes.
-        let mut past = state2
-            .cache
-            .past_tally
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some((cached_size, bytes)) = past.as_ref() {
-            if *cached_size == size {
-                return Ok(bytes.clone());
-            }
-        }
-        let text = projector::persist::replay_prefix(&state2.store, size)
+    let bytes = past_tally(state, past).await?;
+    Ok(json_response(StatusCode::OK, bytes))
+}
+
+/// The tally of a past tree size: kept, or replayed from the log if no other replay is
+/// running (otherwise refused, so waiting requests never pile up on the blocking pool).
+async fn past_tally(state: Arc<AppState>, size: u64) -> Result<Bytes, ApiError> {
+    let past = &state.cache.past_tallies;
+    if let Some(answer) = lock(&past.answers).get(size) {
+        return Ok(answer);
+    }
+    let replay = past.replays.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_busy",
+            "another past tree size is being replayed; retry shortly",
+        )
+    })?;
+    blocking(move || {
+        let _replay = replay;
+        let text = projector::persist::replay_prefix(&state.store, size)
             .map(|p| p.tally_text())
             .map_err(|e| match e {
                 projector::Error::Ledger(e) => ApiError::from(e),
                 other => ApiError::internal(other),
             })?;
-        let answer = signed_tally(&state2, size, text)?;
-        let bytes = to_json(&answer)?;
-        *past = Some((size, bytes.clone()));
-        Ok(bytes)
+        let answer = to_json(&signed_tally(&state, size, text)?)?;
+        lock(&state.cache.past_tallies.answers).insert(size, answer.clone());
+        Ok(answer)
     })
-    .await?;
-    Ok(json_response(StatusCode::OK, bytes))
+    .await
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer, ApiError> {
@@ -149,4 +155,106 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>) -> Result<Respons
 pub(crate) async fn campaigns(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let bytes = state.view("campaigns", |p| to_json(&p.overview()).map(Some))?;
     Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use crate::http::state::{PastAnswers, PAST_TALLY_CACHE_BYTES};
+    use crate::node::Node;
+
+    async fn get(node: &Node, path: &str) -> (StatusCode, Option<String>, serde_json::Value) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = node.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, retry_after, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_sizes_beyond_the_running_replay_are_refused_and_the_current_never_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, _) = Node::open(dir.path(), Some("test.example/log"), None).unwrap();
+        let published = node.seed_demo().await.unwrap();
+        let replays = node.state().cache.past_tallies.replays.clone();
+
+        // While a replay runs, a request for another past size is refused, not queued.
+        let running = replays.clone().try_acquire_owned().unwrap();
+        let (status, retry_after, problem) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+        assert_eq!(problem["reason"], "replay_busy");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        // The current tally, asked for with or without its size, is never a replay.
+        for path in [
+            "/api/v1/tally".to_owned(),
+            format!("/api/v1/tally?tree_size={published}"),
+        ] {
+            let (status, _, answer) = get(&node, &path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+            assert_eq!(answer["tree_size"], published, "{path}");
+        }
+        drop(running);
+
+        let (status, _, answer) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["tree_size"], 10);
+        // A kept answer needs no replay.
+        let running = replays.clone().try_acquire_owned().unwrap();
+        let (status, _, kept) = get(&node, "/api/v1/tally?tree_size=10").await;
+        assert_eq!(status, StatusCode::OK, "{kept}");
+        assert_eq!(kept, answer);
+        drop(running);
+
+        // Requests at once for many past sizes: each is answered or refused as busy,
+        // and the one replay permit is back when they are done.
+        let node = std::sync::Arc::new(node);
+        let asked: Vec<_> = (1..=16u64)
+            .map(|size| {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    get(&node, &format!("/api/v1/tally?tree_size={}", size * 100)).await
+                })
+            })
+            .collect();
+        for request in asked {
+            let (status, _, answer) = request.await.unwrap();
+            match status {
+                StatusCode::OK => assert!(answer["tree_size"].as_u64().is_some()),
+                StatusCode::SERVICE_UNAVAILABLE => assert_eq!(answer["reason"], "replay_busy"),
+                other => panic!("{other}: {answer}"),
+            }
+        }
+        assert_eq!(replays.available_permits(), 1);
+        let node = std::sync::Arc::into_inner(node).unwrap();
+        tokio::task::spawn_blocking(move || node.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn past_answers_are_bounded_in_bytes() {
+        let mut answers = PastAnswers::default();
+        let answer = vec![b'x'; 100 * 1024];
+        for size in 1..=200 {
+            answers.insert(size, answer.clone().into());
+            assert!(answers.bytes() <= PAST_TALLY_CACHE_BYTES);
+        }
+        assert!(answers.bytes() > PAST_TALLY_CACHE_BYTES - answer.len());
+        assert!(answers.get(200).is_some(), "the newest is kept");
+        assert!(answers.get(1).is_none(), "the oldest went first");
+        // An answer larger than the whole bound is not kept, and evicts nothing.
+        let before = answers.bytes();
+        answers.insert(201, vec![b'x'; PAST_TALLY_CACHE_BYTES + 1].into());
+        assert!(answers.get(201).is_none());
+        assert_eq!(answers.bytes(), before);
+    }
 }

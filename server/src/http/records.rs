@@ -3,14 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::Extension;
+use http_body_util::LengthLimitError;
 use ledger::Hash;
 use serde::Serialize;
 
 use super::json;
+use super::listen::{BodyReadTimeout, DEFAULT_BODY_READ_TIMEOUT};
 use super::problem::{ApiError, Problem};
 use super::state::AppState;
 use crate::auth::{AuthFailure, TokenRecord, TokenStore};
@@ -143,6 +148,7 @@ pub fn authenticate(tokens: &TokenStore, headers: &HeaderMap) -> Result<TokenRec
 #[utoipa::path(post, path = "/api/v1/records", tag = "records", request_body(content = crate::input::RecordsBody, description = "One record (`type` + snake_case fields) or {\"records\": [...]}", content_type = "application/json"), params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the first answer")), security(("bearer" = [])), responses((status = 201, body = AppendAnswer), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub(crate) async fn post_records(
     State(state): State<Arc<AppState>>,
+    body_read_timeout: Option<Extension<BodyReadTimeout>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -163,31 +169,15 @@ pub(crate) async fn post_records(
             ));
         }
     }
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => {
-            let key = value
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_idempotency_key",
-                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                    )
-                })?;
-            Some(key.to_owned())
-        }
-    };
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let body = read_body(
+        body,
+        body_read_timeout.map_or(
+            DEFAULT_BODY_READ_TIMEOUT,
+            |Extension(BodyReadTimeout(timeout))| timeout,
+        ),
+    )
+    .await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
@@ -218,6 +208,73 @@ pub(crate) async fn post_records(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters
+/// (no spaces or tabs, which proxies may trim or fold).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "send at most one Idempotency-Key, of 1 to 255 visible ASCII characters",
+        )
+    };
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid());
+    }
+    let key = value.as_bytes();
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.iter().all(u8::is_ascii_graphic) {
+        return Err(invalid());
+    }
+    Ok(Some(String::from_utf8_lossy(key).into_owned()))
+}
+
+/// Reads the whole request body within `timeout`. Too long a body is 413; a body that
+/// cannot be read (truncated, malformed chunking, shorter than its Content-Length) is
+/// 400; one that does not arrive in time is 408.
+async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    // A Content-Length over the limit is refused before anything is read.
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES));
+    let Ok(read) = read.await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} seconds",
+                timeout.as_secs()
+            ),
+        ));
+    };
+    read.map_err(|error| {
+        let over_limit =
+            std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .any(|e| e.is::<LengthLimitError>());
+        if over_limit {
+            too_large()
+        } else {
+            ApiError::bad_request(
+                "invalid_body",
+                "the request body could not be read: it ended early or its chunked \
+                 encoding is malformed",
+            )
+        }
+    })
 }
 
 /// Parses, validates and prepares the records of a request body: signatures get their

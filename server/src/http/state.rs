@@ -1,7 +1,7 @@
 //! What every handler shares: the log, the read models, the sequencer handle, tokens,
 //! the vault and keys, and a cache of serialized read models.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
@@ -35,8 +35,65 @@ pub struct AppState {
 #[derive(Default)]
 pub(super) struct ViewCache {
     views: RwLock<HashMap<String, (u64, Bytes)>>,
-    /// The last tally of a past tree size; its lock also serialises past replays.
-    pub(super) past_tally: Mutex<Option<(u64, Bytes)>>,
+    pub(super) past_tallies: PastTallies,
+}
+
+/// Most bytes of past tallies kept; the oldest answers go first.
+pub(super) const PAST_TALLY_CACHE_BYTES: usize = 4 << 20;
+/// Replays of a past tree size running at once. Anyone may ask for any size, and a
+/// replay costs a second per few million entries and a projection's worth of memory,
+/// so requests beyond this are refused (503 `replay_busy`), never queued.
+pub(super) const PAST_TALLY_REPLAYS: usize = 1;
+
+/// Tallies of past tree sizes: the answers kept (a past tally never changes) and the
+/// permits of the replays that make new ones.
+pub(super) struct PastTallies {
+    pub(super) answers: Mutex<PastAnswers>,
+    pub(super) replays: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for PastTallies {
+    fn default() -> PastTallies {
+        PastTallies {
+            answers: Mutex::default(),
+            replays: Arc::new(tokio::sync::Semaphore::new(PAST_TALLY_REPLAYS)),
+        }
+    }
+}
+
+/// Answers by tree size, at most [`PAST_TALLY_CACHE_BYTES`] of them, oldest first.
+#[derive(Default)]
+pub(super) struct PastAnswers {
+    answers: VecDeque<(u64, Bytes)>,
+    bytes: usize,
+}
+
+impl PastAnswers {
+    pub(super) fn get(&self, size: u64) -> Option<Bytes> {
+        self.answers
+            .iter()
+            .find(|(cached, _)| *cached == size)
+            .map(|(_, answer)| answer.clone())
+    }
+
+    pub(super) fn insert(&mut self, size: u64, answer: Bytes) {
+        if answer.len() > PAST_TALLY_CACHE_BYTES || self.get(size).is_some() {
+            return;
+        }
+        self.bytes += answer.len();
+        self.answers.push_back((size, answer));
+        while self.bytes > PAST_TALLY_CACHE_BYTES {
+            let Some((_, oldest)) = self.answers.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.len();
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 impl AppState {
@@ -99,22 +156,31 @@ impl AppState {
         key: &str,
         make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
     ) -> Result<Option<Bytes>, ApiError> {
+        self.sized_view(key, make).map(|(_, bytes)| bytes)
+    }
+
+    /// [`AppState::view`], with the tree size the read models had.
+    pub(super) fn sized_view(
+        &self,
+        key: &str,
+        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
+    ) -> Result<(u64, Option<Bytes>), ApiError> {
         let projection = self.published.read().unwrap_or_else(|e| e.into_inner());
         let size = projection.tree_size();
         {
             let views = self.cache.views.read().unwrap_or_else(|e| e.into_inner());
             if let Some((cached_size, bytes)) = views.get(key) {
                 if *cached_size == size {
-                    return Ok(Some(bytes.clone()));
+                    return Ok((size, Some(bytes.clone())));
                 }
             }
         }
         let Some(bytes) = make(&projection)? else {
-            return Ok(None);
+            return Ok((size, None));
         };
         drop(projection);
         self.cache_view(key, size, bytes.clone());
-        Ok(Some(bytes))
+        Ok((size, Some(bytes)))
     }
 
     /// Remembers the JSON of a read model at tree size `size`.
