@@ -95,9 +95,9 @@ impl fmt::Display for Rejection {
             Rejection::PaperBatchOfOtherPetition => {
                 f.write_str("the paper batch belongs to another petition")
             }
-            Rejection::PaperBatchFull => f.write_str(
-                "the paper batch already has as many signatures as its declared count",
-            ),
+            Rejection::PaperBatchFull => {
+                f.write_str("the paper batch already has as many signatures as its declared count")
+            }
             Rejection::UnknownCampaign => f.write_str("no campaign with this id has been launched"),
             Rejection::CampaignExists => f.write_str("a campaign with this id already exists"),
             Rejection::CityAlreadyJoined => {

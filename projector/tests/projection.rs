@@ -667,11 +667,7 @@ const LEEDS: &str = "Leeds";
 
 /// (record, the petitions it concerns, the cities it concerns), for every kind.
 #[allow(clippy::type_complexity)]
-fn concern_cases() -> Vec<(
-    Record,
-    Vec<Option<&'static str>>,
-    Vec<Option<&'static str>>,
-)> {
+fn concern_cases() -> Vec<(Record, Vec<Option<&'static str>>, Vec<Option<&'static str>>)> {
     let bath = || TwinLinkRegistered {
         city: name("Bath"),
         ..twin_link_registered("l-bath")
@@ -680,11 +676,7 @@ fn concern_cases() -> Vec<(
         // Launching a campaign and opening a petition concern neither.
         (campaign("c2"), vec![], vec![]),
         (petition("r", &[], None), vec![], vec![]),
-        (
-            city_joined("c", "Bath", "GB"),
-            vec![],
-            vec![Some("Bath")],
-        ),
+        (city_joined("c", "Bath", "GB"), vec![], vec![Some("Bath")]),
         (petition_closed("p").into(), vec![Some("p")], vec![]),
         // A signature: its petition, and the council it names (if any).
         (
@@ -752,11 +744,7 @@ fn concern_cases() -> Vec<(
         (withdraw_motion("m-link"), vec![], vec![Some(NEWCASTLE)]),
         (withdraw_motion("m-council"), vec![], vec![]),
         (withdraw_motion("nope"), vec![], vec![None]),
-        (
-            event("e2", "Bath"),
-            vec![],
-            vec![Some("Bath")],
-        ),
+        (event("e2", "Bath"), vec![], vec![Some("Bath")]),
         (event_changed("e").into(), vec![], vec![Some(LEEDS)]),
         (event_changed("nope").into(), vec![], vec![None]),
         (cancelled("e"), vec![], vec![Some(LEEDS)]),
@@ -851,9 +839,15 @@ fn scopes_cover_only_what_a_record_concerns() {
     ] {
         assert!(covers(&record, "city:Newcastle upon Tyne"), "{record:?}");
         assert!(covers(&record, "city: newcastle UPON tyne "), "{record:?}");
-        assert!(covers(&record, "city:ＮＥＷＣＡＳＴＬＥ upon Tyne"), "{record:?}");
+        assert!(
+            covers(&record, "city:ＮＥＷＣＡＳＴＬＥ upon Tyne"),
+            "{record:?}"
+        );
         assert!(!covers(&record, "city:Newcastle"), "{record:?}");
-        assert!(!covers(&record, "city:Newcastle upon Tyne and Wear"), "{record:?}");
+        assert!(
+            !covers(&record, "city:Newcastle upon Tyne and Wear"),
+            "{record:?}"
+        );
         // A signature (or its withdrawal) concerns its petition too, so either scope
         // covers it; the rest belong to the city alone.
         let signature = matches!(

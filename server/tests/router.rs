@@ -153,7 +153,9 @@ async fn entry_times_never_go_backwards_when_the_clock_does() {
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let (status, _, entry) = call(
         &node,
-        Request::get("/api/v1/entries/1").body(Body::empty()).unwrap(),
+        Request::get("/api/v1/entries/1")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{entry}");
