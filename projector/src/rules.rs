@@ -24,6 +24,9 @@ pub enum Rejection {
     PaperBatchExists,
     /// A paper signature naming a batch of another petition.
     PaperBatchOfOtherPetition,
+    /// A paper signature beyond its batch's declared `count` (withdrawn and invalidated
+    /// signatures of the batch still took their place on its sheets).
+    PaperBatchFull,
     UnknownCampaign,
     CampaignExists,
     CityAlreadyJoined,
@@ -33,6 +36,10 @@ pub enum Rejection {
     MotionExists,
     UnknownEvent,
     EventExists,
+    /// An entry whose time is earlier than that of an entry before it in the log. The
+    /// server never writes one (it stamps max(now, the previous entry's time)); in a log
+    /// it means entries were back-dated, for example past a petition's `closes_on`.
+    TimeGoesBackwards,
     /// A status change that makes no sense from the current status.
     InvalidTransition {
         what: &'static str,
@@ -53,6 +60,7 @@ impl Rejection {
             Rejection::UnknownPaperBatch => "unknown_paper_batch",
             Rejection::PaperBatchExists => "paper_batch_exists",
             Rejection::PaperBatchOfOtherPetition => "paper_batch_of_other_petition",
+            Rejection::PaperBatchFull => "paper_batch_full",
             Rejection::UnknownCampaign => "unknown_campaign",
             Rejection::CampaignExists => "campaign_exists",
             Rejection::CityAlreadyJoined => "city_already_joined",
@@ -62,6 +70,7 @@ impl Rejection {
             Rejection::MotionExists => "motion_exists",
             Rejection::UnknownEvent => "unknown_event",
             Rejection::EventExists => "event_exists",
+            Rejection::TimeGoesBackwards => "time_goes_backwards",
             Rejection::InvalidTransition { .. } => "invalid_transition",
         }
     }
@@ -86,6 +95,9 @@ impl fmt::Display for Rejection {
             Rejection::PaperBatchOfOtherPetition => {
                 f.write_str("the paper batch belongs to another petition")
             }
+            Rejection::PaperBatchFull => {
+                f.write_str("the paper batch already has as many signatures as its declared count")
+            }
             Rejection::UnknownCampaign => f.write_str("no campaign with this id has been launched"),
             Rejection::CampaignExists => f.write_str("a campaign with this id already exists"),
             Rejection::CityAlreadyJoined => {
@@ -97,6 +109,9 @@ impl fmt::Display for Rejection {
             Rejection::MotionExists => f.write_str("a motion with this id already exists"),
             Rejection::UnknownEvent => f.write_str("no event with this id has been scheduled"),
             Rejection::EventExists => f.write_str("an event with this id already exists"),
+            Rejection::TimeGoesBackwards => {
+                f.write_str("the entry's time is earlier than an earlier entry's")
+            }
             Rejection::InvalidTransition { what, from, to } => {
                 write!(f, "a {what} that is {from} cannot become {to}")
             }

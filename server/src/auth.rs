@@ -66,7 +66,8 @@ impl Role {
 pub enum Scope {
     /// Records of one petition.
     Petition(String),
-    /// Records that concern one city (its events, links, motions and signers).
+    /// Records that concern one city (its events, links, the motions on its links and
+    /// its signers), named in full (`projector::same_city`).
     City(String),
     /// A parliamentary constituency or council ward (exports).
     Area(String),

@@ -223,7 +223,9 @@ impl State {
 
     fn process(&mut self, batch: Vec<Submission>) {
         let base = self.working.tree_size();
-        let time_ms = now_ms();
+        // Entry times never go backwards, whatever the clock does (the fold refuses an
+        // entry earlier than the one before it).
+        let time_ms = now_ms().max(self.working.latest_time_ms());
         let mut entries: Vec<Entry> = Vec::new();
         let mut bytes: Vec<Vec<u8>> = Vec::new();
         let mut sealed: Vec<(u64, Sealed)> = Vec::new();

@@ -119,3 +119,57 @@ async fn appends_reads_and_refuses_through_the_router() {
         .unwrap()
         .unwrap();
 }
+
+/// Entry times never go backwards: when the log's last entry is later than the clock
+/// (a clock stepped back, or entries written under a clock that ran ahead), the
+/// sequencer stamps new entries with that entry's time instead of an earlier one, so
+/// the fold (which refuses an entry earlier than the one before it) accepts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entry_times_never_go_backwards_when_the_clock_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_a_year = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 365 * 86_400_000;
+    let token = {
+        let opened = server::datadir::open_or_create(dir.path(), None, None).unwrap();
+        let ahead = ledger::Entry::v1(
+            in_a_year,
+            "token-ahead",
+            test_support::records::petition("p1", &[], None),
+        );
+        opened
+            .store
+            .append_blocking(vec![ahead.encode().unwrap()])
+            .unwrap();
+        opened.store.close().unwrap();
+        opened.admin_token.unwrap()
+    };
+    let (node, opening) = Node::open(dir.path(), None, None).unwrap();
+    assert_eq!(opening.tree_size, 1);
+    let opened = r#"{"type":"petition.opened","petition_id":"p2","title":"T","text":"Do it.","target":"UK Parliament"}"#;
+    let (status, _, answer) = call(&node, post(&token, opened)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, _, entry) = call(
+        &node,
+        Request::get("/api/v1/entries/1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{entry}");
+    assert_eq!(entry["time_ms"], in_a_year, "{entry}");
+    // Replaying the log from zero (as an auditor would) refuses nothing.
+    let mut replayed = projector::Projection::new();
+    for index in 0..2 {
+        replayed
+            .replay_bytes(&node.state().store.entry(index).unwrap())
+            .unwrap();
+    }
+    assert_eq!(replayed.rejected_in_log(), (0, None));
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -1297,50 +1297,54 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
     );
 }
 
-/// A motion tabled without a twin link belongs to the city its council is named after
-/// (the council's name starts with the city's, ASCII case aside): that city's
-/// organisers may table it and append its amendments, vote and withdrawal; other
-/// cities' and petitions' organisers may append none of them. A motion on a twin link
-/// belongs to the link's city, whatever its council is called.
+/// A motion tabled without a twin link concerns no city: a council's name does not say
+/// which city it belongs to (`Leedstown Parish Council` is not Leeds'), so only admins
+/// and unscoped organisers may table one or append its amendments, vote and
+/// withdrawal. A motion on a twin link belongs to the link's city, whatever its council
+/// is called. City names in scopes match whole names, without Unicode case or
+/// compatibility differences.
 #[test]
-fn a_linkless_motion_belongs_to_the_city_its_council_is_named_after() {
+fn a_linkless_motion_concerns_no_city_and_city_scopes_match_whole_names() {
     let dir = TestDir::new();
     let server = Server::start(&dir);
     let admin = server.admin.clone();
+    let unscoped = create_token(&server.data, "organiser", None);
     let leeds = create_token(&server.data, "organiser", Some("city:Leeds"));
-    let leeds_lower = create_token(&server.data, "organiser", Some("city:leeds"));
-    let york = create_token(&server.data, "organiser", Some("city:York"));
     server.append(&admin, &petition_opened("p", "A petition"));
     let petition_organiser = create_token(&server.data, "organiser", Some("petition:p"));
-    let tabled = |id: &str| json!({"type":"motion.tabled","motion_id":id,"council":"Leeds City Council","title":"End the link"});
+    let tabled = |id: &str, council: &str| json!({"type":"motion.tabled","motion_id":id,"council":council,"title":"End the link"});
     let amended =
         |id: &str| json!({"type":"motion.amended","motion_id":id,"title":"End the link now"});
     let voted = |id: &str| json!({"type":"motion.voted","motion_id":id,"result":"passed","votes_for":61,"votes_against":12,"voted_on":"2022-11-02"});
     let withdrawn = |id: &str| json!({"type":"motion.withdrawn","motion_id":id});
 
-    // Tabling.
-    expect_problem(server.post(&york, &tabled("leeds-1")), 403, "out_of_scope");
-    server.append(&leeds, &tabled("leeds-1"));
-    server.append(&admin, &tabled("leeds-2"));
-    // Everything later, for a motion the city's organiser tabled and for one the admin
-    // did: refused to other scopes, and nothing of a refusal is appended.
+    // Tabling: no city scope covers it, whatever the council is called.
     let size = server.tree_size();
-    for other in [&york, &petition_organiser] {
+    for council in ["Leedstown Parish Council", "Leeds City Council", "Leeds"] {
+        for scoped in [&leeds, &petition_organiser] {
+            expect_problem(
+                server.post(scoped, &tabled("leeds-1", council)),
+                403,
+                "out_of_scope",
+            );
+        }
+    }
+    assert_eq!(server.tree_size(), size, "nothing of a refusal is appended");
+    server.append(&unscoped, &tabled("leeds-1", "Leeds City Council"));
+    server.append(&admin, &tabled("leeds-2", "Leedstown Parish Council"));
+    // Everything later is refused to scoped tokens too, and nothing is appended.
+    let size = server.tree_size();
+    for scoped in [&leeds, &petition_organiser] {
         for id in ["leeds-1", "leeds-2"] {
             for record in [amended(id), voted(id), withdrawn(id)] {
-                expect_problem(server.post(other, &record), 403, "out_of_scope");
+                expect_problem(server.post(scoped, &record), 403, "out_of_scope");
             }
         }
     }
     assert_eq!(server.tree_size(), size);
-    server.append(&leeds, &amended("leeds-1"));
-    server.append(&leeds, &voted("leeds-1"));
-    server.append(&leeds_lower, &withdrawn("leeds-2"));
-    // In one request the vote's motion is the one tabled just before it.
-    let batch = json!({"records": [tabled("leeds-3"), voted("leeds-3")]});
-    expect_problem(server.post(&york, &batch), 403, "out_of_scope");
-    let answer = server.append(&leeds, &batch);
-    assert_eq!(answer["entries"].as_array().unwrap().len(), 2);
+    server.append(&unscoped, &amended("leeds-1"));
+    server.append(&unscoped, &voted("leeds-1"));
+    server.append(&admin, &withdrawn("leeds-2"));
     let motions = server.get_json("/api/v1/motions")["motions"].clone();
     let status: Vec<(&str, &str)> = motions
         .as_array()
@@ -1353,17 +1357,11 @@ fn a_linkless_motion_belongs_to_the_city_its_council_is_named_after() {
             )
         })
         .collect();
-    assert_eq!(
-        status,
-        [
-            ("leeds-1", "passed"),
-            ("leeds-2", "withdrawn"),
-            ("leeds-3", "passed")
-        ]
-    );
+    assert_eq!(status, [("leeds-1", "passed"), ("leeds-2", "withdrawn")]);
     assert_eq!(motions[0]["vote"]["votes_for"], 61, "{motions}");
 
-    // A motion on a twin link: the link's city, not the council's name, decides.
+    // A motion on a twin link: the link's city, not the council's name, decides. In
+    // one request the vote's motion is the one tabled just before it.
     server.append(
         &admin,
         &json!({"type":"twin_link.registered","link_id":"newcastle-taiyuan","city":"Newcastle upon Tyne","country":"GB",
@@ -1372,15 +1370,70 @@ fn a_linkless_motion_belongs_to_the_city_its_council_is_named_after() {
     let linked = json!({"type":"motion.tabled","motion_id":"ncc-1","council":"Newcastle City Council",
                         "link_id":"newcastle-taiyuan","title":"End the sister city link"});
     let newcastle = create_token(&server.data, "organiser", Some("city:Newcastle"));
-    let upon_tyne = create_token(&server.data, "organiser", Some("city:Newcastle upon Tyne"));
-    expect_problem(server.post(&newcastle, &linked), 403, "out_of_scope");
-    server.append(&upon_tyne, &linked);
-    expect_problem(
-        server.post(&newcastle, &voted("ncc-1")),
-        403,
-        "out_of_scope",
+    let upon_tyne = create_token(&server.data, "organiser", Some("city:NEWCASTLE UPON TYNE"));
+    let batch = json!({"records": [linked, voted("ncc-1")]});
+    expect_problem(server.post(&newcastle, &batch), 403, "out_of_scope");
+    let answer = server.append(&upon_tyne, &batch);
+    assert_eq!(answer["entries"].as_array().unwrap().len(), 2);
+
+    // Whole names, compared after Unicode case folding and compatibility normalisation:
+    // `city:ＫÖＬＮ` (full-width, upper case) is Köln's organiser and not Leeds'.
+    let koln = create_token(&server.data, "organiser", Some("city:ＫÖＬＮ"));
+    let event = |id: &str, city: &str| {
+        json!({"type":"event.scheduled","event_id":id,"kind":"rally","title":"Rally","city":city,
+               "starts_at":"2030-10-01T11:00:00Z"})
+    };
+    server.append(&koln, &event("koln-1", "Köln"));
+    server.append(&leeds, &event("leeds-rally", "LEEDS"));
+    for (token, city) in [(&leeds, "Leedstown"), (&leeds, "Köln"), (&koln, "Leeds")] {
+        expect_problem(server.post(token, &event("x", city)), 403, "out_of_scope");
+    }
+}
+
+/// A paper batch takes no more signatures than it declared: one declared with
+/// `count: 1` takes one, also when the others come in the same request, and a
+/// withdrawn signature does not free its place on the sheets.
+#[test]
+fn a_paper_batch_takes_no_more_signatures_than_its_count() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+    server.append(&admin, &petition_opened("p", "A petition"));
+    server.append(&admin, &json!({"type":"paper_batch.recorded","batch_id":"sheet-1","petition_id":"p","collector":"vol-1","count":1}));
+    let paper = |name: &str| {
+        json!({"type":"signature.added","petition_id":"p","name":name,"postcode":"NE1 7RU","country":"GB",
+               "consent_to_share":false,"channel":"paper","batch_id":"sheet-1"})
+    };
+    let first = server.append(&admin, &paper("Ann Smith"));
+    let size = server.tree_size();
+    let problem = expect_problem(
+        server.post(&admin, &paper("Bob Jones")),
+        422,
+        "paper_batch_full",
     );
-    server.append(&upon_tyne, &voted("ncc-1"));
+    assert!(!problem.to_string().contains("Bob"), "{problem}");
+    let batch = json!({"records": [paper("Cat Brown"), paper("Dan Green")]});
+    let problem = expect_problem(server.post(&admin, &batch), 422, "paper_batch_full");
+    assert_eq!(problem["record"], 0, "{problem}");
+    server.append(
+        &admin,
+        &json!({"type":"signature.withdrawn","index":first["index"]}),
+    );
+    expect_problem(
+        server.post(&admin, &paper("Bob Jones")),
+        422,
+        "paper_batch_full",
+    );
+    assert_eq!(
+        server.tree_size(),
+        size + 1,
+        "only the withdrawal was appended"
+    );
+    let petition = server.get_json("/api/v1/petitions/p");
+    assert_eq!(
+        (petition["added"].clone(), petition["total"].clone()),
+        (json!(1), json!(0))
+    );
 }
 
 #[test]

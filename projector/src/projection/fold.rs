@@ -234,6 +234,7 @@ impl Projection {
                 self.batches.push(PaperBatch {
                     recorded: at.log(recorded),
                     petition,
+                    entered: 0,
                 });
             }
             Record::TwinLinkRegistered(registered) => {
@@ -383,8 +384,12 @@ impl Projection {
                     .batch_names
                     .find(batch_id)
                     .ok_or(Rejection::UnknownPaperBatch)?;
-                if self.batches[batch as usize].petition != petition {
+                let batch_state = &self.batches[batch as usize];
+                if batch_state.petition != petition {
                     return Err(Rejection::PaperBatchOfOtherPetition);
+                }
+                if batch_state.is_full() {
+                    return Err(Rejection::PaperBatchFull);
                 }
                 batch + 1
             }
@@ -392,6 +397,9 @@ impl Projection {
         // The last rule; from here on nothing can refuse the record.
         if !self.dedup.insert((petition, signature.dedup_tag)) {
             return Err(Rejection::DuplicateSignature);
+        }
+        if channel != 0 {
+            self.batches[channel as usize - 1].entered += 1;
         }
         let [country, constituency, ward, council] = self.place_slots(signature);
         // Written field by field where it lives: a record assembled on the stack and

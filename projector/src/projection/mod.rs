@@ -31,7 +31,7 @@ use rustc_hash::FxHashSet;
 pub(crate) use fold::{read_entry, ReadEntry};
 pub(crate) use interning::Interner;
 use interning::Places;
-pub use scope::{CityRef, Concerns};
+pub use scope::{same_city, Concerns};
 use state::{Campaign, Event, Motion, PaperBatch, Petition, SignatureRef, TwinLink};
 
 use crate::rules::Rejection;
@@ -41,6 +41,9 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, Default)]
 pub struct Projection {
     pub(crate) tree_size: u64,
+    /// The latest `time_ms` of the entries so far (in a replay, refused ones included:
+    /// they are in the log too). No entry may be earlier.
+    pub(crate) latest_time_ms: u64,
     /// Entries in the log that the rules refuse (an honest log has none), and the first.
     pub(crate) rejected_in_log: u64,
     pub(crate) first_rejected: Option<(u64, String)>,
@@ -92,12 +95,33 @@ impl Projection {
         !self.dedup.is_empty()
     }
 
+    /// The latest entry time so far: the earliest time the next entry may have, and
+    /// what the sequencer stamps when the clock reads earlier.
+    pub fn latest_time_ms(&self) -> u64 {
+        self.latest_time_ms
+    }
+
     /// Decides `entry` as the next entry (index [`Projection::tree_size`]) and, if every
     /// rule passes, applies it. A refused entry changes nothing.
     pub fn try_apply(&mut self, entry: &Entry) -> Result<(), Rejection> {
-        let index = self.tree_size;
-        self.fold(index, entry.time_ms(), entry.record())?;
+        let time_ms = entry.time_ms();
+        self.apply_at(time_ms, |p, index| p.fold(index, time_ms, entry.record()))
+    }
+
+    /// The rule every entry meets whatever its record (its time is not earlier than any
+    /// entry's before it), then `fold` of the record at the next index; if both pass,
+    /// the entry takes that index.
+    fn apply_at(
+        &mut self,
+        time_ms: u64,
+        fold: impl FnOnce(&mut Projection, u64) -> Result<(), Rejection>,
+    ) -> Result<(), Rejection> {
+        if time_ms < self.latest_time_ms {
+            return Err(Rejection::TimeGoesBackwards);
+        }
+        fold(self, self.tree_size)?;
         self.tree_size += 1;
+        self.latest_time_ms = time_ms;
         Ok(())
     }
 
@@ -105,16 +129,18 @@ impl Projection {
     /// rules refuse is counted as rejected and otherwise ignored.
     pub fn replay(&mut self, entry: &Entry) {
         let outcome = self.try_apply(entry);
-        self.count_refusal(outcome);
+        self.count_refusal(entry.time_ms(), outcome);
     }
 
-    /// The end of a replay step: a refused entry still takes its index.
-    fn count_refusal(&mut self, outcome: Result<(), Rejection>) {
+    /// The end of a replay step: a refused entry still takes its index, and its time
+    /// still bounds the times of the entries after it.
+    fn count_refusal(&mut self, time_ms: u64, outcome: Result<(), Rejection>) {
         if let Err(rejection) = outcome {
             self.rejected_in_log += 1;
             self.first_rejected
                 .get_or_insert_with(|| (self.tree_size, rejection.reason().to_string()));
             self.tree_size += 1;
+            self.latest_time_ms = self.latest_time_ms.max(time_ms);
         }
     }
 
@@ -123,11 +149,10 @@ impl Projection {
     pub(crate) fn replay_read(&mut self, entry: &ReadEntry<'_>) {
         match entry {
             ReadEntry::Signature { time_ms, facts } => {
-                let index = self.tree_size;
-                let outcome = self
-                    .add_signature(index, *time_ms, facts)
-                    .map(|()| self.tree_size += 1);
-                self.count_refusal(outcome);
+                let time_ms = *time_ms;
+                let outcome =
+                    self.apply_at(time_ms, |p, index| p.add_signature(index, time_ms, facts));
+                self.count_refusal(time_ms, outcome);
             }
             ReadEntry::Other(entry) => self.replay(entry),
         }

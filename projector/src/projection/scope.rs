@@ -7,38 +7,17 @@
 //! motion by id) is looked up in the state, which already holds every accepted entry,
 //! earlier ones of the same batch included.
 
-use ledger::record::{Id, Record};
+use ledger::record::{Id, MotionTabled, Record};
 
 use super::state::NONE;
 use super::Projection;
 
-/// A city a record belongs to, as its organisers would be scoped to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CityRef<'a> {
-    /// A city by name (a twin link's or event's city, a signature's council).
-    City(&'a str),
-    /// A council by its full name (`Newcastle City Council`), which belongs to the city
-    /// whose name is the first words of its own.
-    Council(&'a str),
-}
-
-impl CityRef<'_> {
-    /// Whether this is the city `name` (trimmed, ASCII case-insensitive).
-    pub fn is(&self, name: &str) -> bool {
-        let name = name.trim();
-        match self {
-            CityRef::City(city) => city.trim().eq_ignore_ascii_case(name),
-            // The council's name starts with the city's, as a whole word:
-            // `Newcastle City Council` is Newcastle's, `Derbyshire County Council` is
-            // not Derby's.
-            CityRef::Council(council) => {
-                let (council, name) = (council.as_bytes(), name.as_bytes());
-                council.len() >= name.len()
-                    && council[..name.len()].eq_ignore_ascii_case(name)
-                    && council.get(name.len()).is_none_or(|&next| next == b' ')
-            }
-        }
-    }
+/// Whether `a` and `b` name the same city, as a `city:` scope and the names in records
+/// are compared: trimmed, then equal as Unicode compatibility caseless matching has it
+/// (case folded and NFKC-normalised), so `Leeds`, `LEEDS` and `Ｌｅｅｄｓ` are one city,
+/// `Köln` and `KÖLN` another, and `Leedstown` or `Leeds City Council` is not Leeds.
+pub fn same_city(a: &str, b: &str) -> bool {
+    caseless::compatibility_caseless_match_str(a.trim(), b.trim())
 }
 
 /// The petitions and cities a record concerns. `None` stands for a reference the state
@@ -47,7 +26,8 @@ impl CityRef<'_> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Concerns<'a> {
     pub petitions: Vec<Option<&'a str>>,
-    pub cities: Vec<Option<CityRef<'a>>>,
+    /// Cities by name, as records state them.
+    pub cities: Vec<Option<&'a str>>,
 }
 
 impl Concerns<'_> {
@@ -62,7 +42,7 @@ impl Concerns<'_> {
             && self
                 .cities
                 .iter()
-                .all(|c| c.is_some_and(|city| city.is(name)))
+                .all(|c| c.is_some_and(|city| same_city(city, name)))
     }
 }
 
@@ -71,13 +51,15 @@ impl Projection {
     ///
     /// A petition's organisers look after its closing, its paper batches and its
     /// signatures (adding, withdrawing, invalidating); a city's organisers look after
-    /// the city joining a campaign, its twin links and their motions (a motion without
-    /// a link belongs to the city its council is named after), its events, and the
-    /// signatures of its residents (added or withdrawn). Launching a campaign and
-    /// opening a petition concern neither, so only unscoped tokens may do them.
+    /// the city joining a campaign, its twin links and their motions, its events, and
+    /// the signatures of its residents (added or withdrawn). Launching a campaign,
+    /// opening a petition and a motion tabled without a twin link concern neither, so
+    /// only unscoped tokens may append them: no record states which city a council
+    /// belongs to, and its name does not say (`Newcastle City Council` is Newcastle
+    /// upon Tyne's, `Leedstown Parish Council` is not Leeds').
     pub fn concerns<'a>(&'a self, record: &'a Record) -> Concerns<'a> {
         let petition = |id: &'a Id| vec![Some(id.as_str())];
-        let city = |name: &'a str| vec![Some(CityRef::City(name))];
+        let city = |name: &'a str| vec![Some(name)];
         let (petitions, cities) = match record {
             Record::CampaignLaunched(_) => (vec![], vec![]),
             Record::CampaignCityJoined(r) => (vec![], city(&r.city)),
@@ -85,11 +67,11 @@ impl Projection {
             Record::PetitionClosed(r) => (petition(&r.petition_id), vec![]),
             Record::SignatureAdded(r) => (
                 petition(&r.petition_id),
-                r.council.iter().map(|c| Some(CityRef::City(c))).collect(),
+                r.council.iter().map(|c| Some(c.as_str())).collect(),
             ),
             Record::SignatureWithdrawn(r) => (
                 vec![self.signature_petition(r.index)],
-                vec![self.signature_council(r.index).map(CityRef::City)],
+                vec![self.signature_council(r.index)],
             ),
             Record::SignaturesInvalidated(r) => (
                 r.indexes
@@ -101,16 +83,10 @@ impl Projection {
             Record::PaperBatchRecorded(r) => (petition(&r.petition_id), vec![]),
             Record::TwinLinkRegistered(r) => (vec![], city(&r.city)),
             Record::TwinLinkStatusChanged(r) => (vec![], vec![self.link_city(&r.link_id)]),
-            Record::MotionTabled(r) => (
-                vec![],
-                vec![match &r.link_id {
-                    Some(link) => self.link_city(link),
-                    None => Some(CityRef::Council(&r.council)),
-                }],
-            ),
-            Record::MotionAmended(r) => (vec![], vec![self.motion_city(&r.motion_id)]),
-            Record::MotionVoted(r) => (vec![], vec![self.motion_city(&r.motion_id)]),
-            Record::MotionWithdrawn(r) => (vec![], vec![self.motion_city(&r.motion_id)]),
+            Record::MotionTabled(r) => (vec![], self.motion_cities(r)),
+            Record::MotionAmended(r) => (vec![], self.tabled_motion_cities(&r.motion_id)),
+            Record::MotionVoted(r) => (vec![], self.tabled_motion_cities(&r.motion_id)),
+            Record::MotionWithdrawn(r) => (vec![], self.tabled_motion_cities(&r.motion_id)),
             Record::EventScheduled(r) => (vec![], city(&r.city)),
             Record::EventChanged(r) => (vec![], vec![self.event_city(&r.event_id)]),
             Record::EventCancelled(r) => (vec![], vec![self.event_city(&r.event_id)]),
@@ -131,40 +107,51 @@ impl Projection {
         (sig.council != NONE).then(|| self.councils.name(sig.council))
     }
 
-    fn link_city(&self, link_id: &Id) -> Option<CityRef<'_>> {
+    fn link_city(&self, link_id: &Id) -> Option<&str> {
         let link = self.links.get(link_id)?;
-        Some(CityRef::City(&link.registered.record.city))
+        Some(&link.registered.record.city)
     }
 
-    /// A motion belongs to its twin link's city, or without a link to its council.
-    fn motion_city(&self, motion_id: &Id) -> Option<CityRef<'_>> {
-        let tabled = &self.motions.get(motion_id)?.tabled.record;
+    /// A motion belongs to its twin link's city; without a link, to no city.
+    fn motion_cities<'a>(&'a self, tabled: &MotionTabled) -> Vec<Option<&'a str>> {
         match &tabled.link_id {
-            Some(link) => self.link_city(link),
-            None => Some(CityRef::Council(&tabled.council)),
+            Some(link) => vec![self.link_city(link)],
+            None => vec![],
         }
     }
 
-    fn event_city(&self, event_id: &Id) -> Option<CityRef<'_>> {
+    /// The cities of the motion tabled as `motion_id` ([`Projection::motion_cities`]).
+    fn tabled_motion_cities(&self, motion_id: &Id) -> Vec<Option<&str>> {
+        match self.motions.get(motion_id) {
+            Some(motion) => self.motion_cities(&motion.tabled.record),
+            None => vec![None],
+        }
+    }
+
+    fn event_city(&self, event_id: &Id) -> Option<&str> {
         let event = self.events.get(event_id)?;
-        Some(CityRef::City(&event.scheduled.record.city))
+        Some(&event.scheduled.record.city)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::CityRef;
+    use super::same_city;
 
     #[test]
-    fn a_council_belongs_to_the_city_its_name_begins_with_as_whole_words() {
-        let council = |name| CityRef::Council(name);
-        assert!(council("Newcastle City Council").is("Newcastle"));
-        assert!(council("Newcastle City Council").is(" newcastle "));
-        assert!(council("Leeds").is("Leeds"));
-        assert!(!council("Derbyshire County Council").is("Derby"));
-        assert!(!council("Newcastle-under-Lyme Borough Council").is("Newcastle"));
-        assert!(!council("Newcastle City Council").is("Newcastle upon Tyne"));
-        assert!(CityRef::City("Newcastle upon Tyne").is("newcastle upon tyne"));
-        assert!(!CityRef::City("Newcastle upon Tyne").is("Newcastle"));
+    fn cities_match_whole_names_without_case_or_compatibility_differences() {
+        assert!(same_city("Newcastle upon Tyne", " newcastle UPON tyne "));
+        assert!(same_city("Leeds", "LEEDS"));
+        // Unicode case, not only ASCII: ß folds to ss, Ö to ö.
+        assert!(same_city("Köln", "KÖLN"));
+        assert!(same_city("Gießen", "GIESSEN"));
+        // Compatibility forms: full-width letters, a precomposed and a combining é.
+        assert!(same_city("Ｌｅｅｄｓ", "Leeds"));
+        assert!(same_city("Orl\u{e9}ans", "ORLE\u{301}ANS"));
+        // Never a prefix, a word or a council of the city.
+        assert!(!same_city("Leedstown", "Leeds"));
+        assert!(!same_city("Leeds City Council", "Leeds"));
+        assert!(!same_city("Newcastle upon Tyne", "Newcastle"));
+        assert!(!same_city("Derby", "Derbyshire"));
     }
 }

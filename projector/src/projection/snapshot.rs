@@ -20,6 +20,7 @@ use crate::{Error, Result};
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
     tree_size: u64,
+    latest_time_ms: u64,
     rejected_in_log: u64,
     first_rejected: Option<(u64, String)>,
     countries: Vec<String>,
@@ -68,8 +69,10 @@ fn check_slots(s: &Snapshot) -> Result<()> {
 }
 
 /// First byte of a snapshot: its layout version. Version 1 copied record fields into
-/// the state; version 2 keeps the records themselves.
-const SNAPSHOT_V2: u8 = 2;
+/// the state; version 2 keeps the records themselves; version 3 adds what the time and
+/// paper batch rules need (the latest entry time, each batch's entered signatures).
+/// A snapshot of another version is a cache miss: the projection is rebuilt.
+const SNAPSHOT_V3: u8 = 3;
 
 impl Projection {
     /// The projection's whole state as bytes. Two projections of the same log prefix
@@ -86,6 +89,7 @@ impl Projection {
             .collect();
         let snapshot = Snapshot {
             tree_size: self.tree_size,
+            latest_time_ms: self.latest_time_ms,
             rejected_in_log: self.rejected_in_log,
             first_rejected: self.first_rejected.clone(),
             countries: self.countries.names.clone(),
@@ -103,14 +107,14 @@ impl Projection {
             dedup,
             signatures,
         };
-        let mut bytes = vec![SNAPSHOT_V2];
+        let mut bytes = vec![SNAPSHOT_V3];
         bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
         bytes
     }
 
     /// The projection a [`Projection::to_snapshot`] was taken of.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
-        let Some((&SNAPSHOT_V2, body)) = bytes.split_first() else {
+        let Some((&SNAPSHOT_V3, body)) = bytes.split_first() else {
             return Err(Error::BadSnapshot("unknown snapshot version"));
         };
         let s: Snapshot =
@@ -118,6 +122,7 @@ impl Projection {
         check_slots(&s)?;
         Ok(Projection {
             tree_size: s.tree_size,
+            latest_time_ms: s.latest_time_ms,
             rejected_in_log: s.rejected_in_log,
             first_rejected: s.first_rejected,
             countries: Interner::from_names(s.countries),

@@ -209,11 +209,22 @@ impl Petition {
     }
 }
 
-/// A paper batch as recorded, and the slot of its petition.
+/// A paper batch as recorded, the slot of its petition, and how many of the
+/// signatures on its sheets have been entered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PaperBatch {
     pub recorded: Logged<PaperBatchRecorded>,
     pub petition: u32,
+    /// Signatures ever added from this batch, withdrawn and invalidated ones included:
+    /// never more than the batch's declared `count`.
+    pub entered: u32,
+}
+
+impl PaperBatch {
+    /// Whether every signature the batch declared has been entered.
+    pub fn is_full(&self) -> bool {
+        self.entered >= self.recorded.record.count.get()
+    }
 }
 
 /// A campaign and the cities that joined it, in log order.

@@ -518,7 +518,9 @@ enum Plan {
 struct PetitionState {
     id: Id,
     open: bool,
-    batches: Vec<Id>,
+    /// Paper batches with signatures on their sheets not yet entered, and how many (a
+    /// batch takes no more signatures than its declared count).
+    batches: Vec<(Id, u32)>,
     /// Constituency indexes this petition's local signers come from.
     home: Vec<usize>,
 }
@@ -1041,10 +1043,15 @@ impl Generator {
             let council = (!self.rng.gen_bool(NO_COUNCIL_SHARE)).then(|| seat.council.clone());
             (self.gb, Some(seat.code), ward, council)
         };
-        let batches = &self.petitions[p].batches;
+        let batches = &mut self.petitions[p].batches;
         let (channel, author) = if !batches.is_empty() && self.rng.gen_bool(PAPER_SHARE) {
             let open = batches.len().min(OPEN_BATCHES);
-            let batch_id = batches[batches.len() - 1 - self.rng.gen_range(0..open)].clone();
+            let b = batches.len() - 1 - self.rng.gen_range(0..open);
+            let batch_id = batches[b].0.clone();
+            batches[b].1 -= 1;
+            if batches[b].1 == 0 {
+                batches.remove(b);
+            }
             (Channel::Paper { batch_id }, PAPER_DESK)
         } else {
             (Channel::Online, ONLINE[self.rng.gen_range(0..ONLINE.len())])
@@ -1260,7 +1267,7 @@ impl Generator {
                 ..records::paper_batch_recorded(&batch_id, &self.petitions[p].id, signatures)
             },
         );
-        self.petitions[p].batches.push(batch_id);
+        self.petitions[p].batches.push((batch_id, signatures));
     }
 }
 
