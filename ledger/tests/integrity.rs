@@ -71,7 +71,10 @@ fn a_truncated_journal_is_refused_not_rolled_back() {
         "{err}"
     );
     let message = err.to_string();
-    assert!(message.contains("2000") && message.contains("restore"), "{message}");
+    assert!(
+        message.contains("2000") && message.contains("restore"),
+        "{message}"
+    );
     // Nothing of what is left was erased: putting the journal back opens the log.
     assert_eq!(std::fs::read(&journal).unwrap(), before[..9000]);
     std::fs::write(&journal, &before).unwrap();
@@ -122,7 +125,13 @@ fn a_different_journal_of_the_same_size_is_a_fork() {
         .append_blocking((5000..7000).map(sample_entry).collect())
         .unwrap();
     store.close().unwrap();
-    for name in ["journal", "hashes.0", "hashes.1", "frames.idx", "checkpoints.idx"] {
+    for name in [
+        "journal",
+        "hashes.0",
+        "hashes.1",
+        "frames.idx",
+        "checkpoints.idx",
+    ] {
         std::fs::copy(other.dir().join(name), fx.dir().join(name)).unwrap();
     }
     let err = open_err(&fx);
@@ -180,7 +189,10 @@ fn a_flipped_bit_in_a_synced_entry_is_found_by_the_scrub() {
     assert!(matches!(err, Error::Damaged { index: 1000, .. }), "{err}");
     assert!(matches!(store.entry(1000), Err(Error::Damaged { .. })));
     assert!(matches!(store.receipt(1000), Err(Error::Damaged { .. })));
-    assert!(matches!(store.entry_bundle(3, 256), Err(Error::Damaged { .. })));
+    assert!(matches!(
+        store.entry_bundle(3, 256),
+        Err(Error::Damaged { .. })
+    ));
     assert_eq!(store.entry(999).unwrap(), sample_entry(999));
     store.close().unwrap();
 }
@@ -224,7 +236,10 @@ fn a_flipped_stored_hash_is_refused_at_open_or_found_by_the_scrub() {
         support::restore(fx.dir(), &pristine);
         flip_bit(&fx.dir().join(file), row * 32);
         let err = open_err(&fx);
-        assert!(matches!(err, Error::PublishedRootMismatch { size: 2000 }), "{err}");
+        assert!(
+            matches!(err, Error::PublishedRootMismatch { size: 2000 }),
+            "{err}"
+        );
     }
 
     // A flip inside a complete subtree is not on the right edge: the store opens, the
@@ -236,16 +251,25 @@ fn a_flipped_stored_hash_is_refused_at_open_or_found_by_the_scrub() {
         let store = fx.open();
         assert_eq!(store.entry(1500).unwrap(), sample_entry(1500));
         let err = store.scrub(&mut |_| Ok(())).unwrap_err();
-        assert!(matches!(err, Error::Damaged { index, .. } if index == first_bad), "{err}");
+        assert!(
+            matches!(err, Error::Damaged { index, .. } if index == first_bad),
+            "{err}"
+        );
         assert_eq!(store.damage().unwrap().index, first_bad);
         assert!(matches!(store.entry(1500), Err(Error::Damaged { .. })));
         assert!(matches!(
             store.inclusion_proof(10, None),
             Err(Error::Damaged { .. })
         ));
-        assert!(matches!(store.hash_tile(0, 2, 256), Err(Error::Damaged { .. })));
+        assert!(matches!(
+            store.hash_tile(0, 2, 256),
+            Err(Error::Damaged { .. })
+        ));
         // What lies wholly before the damage is still served.
-        assert_eq!(store.entry(first_bad - 1).unwrap(), sample_entry(first_bad as usize - 1));
+        assert_eq!(
+            store.entry(first_bad - 1).unwrap(),
+            sample_entry(first_bad as usize - 1)
+        );
         assert!(store.hash_tile(0, 0, 256).is_ok());
         store.close().unwrap();
     }
@@ -267,7 +291,10 @@ fn a_swapped_key_is_refused() {
         Ok(_) => panic!("a swapped key opened the log"),
         Err(e) => e,
     };
-    assert!(matches!(&err, Error::KeyMismatch { name } if name == "vault.key"), "{err}");
+    assert!(
+        matches!(&err, Error::KeyMismatch { name } if name == "vault.key"),
+        "{err}"
+    );
     // A key not pinned before is pinned on first use.
     let other = KeyPin {
         name: "dedup.key",

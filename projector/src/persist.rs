@@ -5,6 +5,10 @@
 //! still has that root at that size (so a snapshot can never be applied to another log
 //! or to a log that was rebuilt), and the entries after it are replayed from the store.
 //! Snapshots are a cache: deleting `projector.redb` costs one full replay, nothing else.
+//! A snapshot carries the BLAKE3 hash of its bytes, so a damaged one (a flipped bit on
+//! disk) is a cache miss, never wrong counts served.
+//!
+//! Record: `tree_size:u64le ‖ root[32] ‖ BLAKE3(snapshot)[32] ‖ snapshot`.
 
 use std::path::Path;
 
@@ -16,6 +20,8 @@ use crate::{Error, Projection, Result};
 
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 const LATEST: &str = "latest";
+/// Tree size, root and the hash of the snapshot bytes, before them.
+const HEADER_LEN: usize = 8 + 32 + 32;
 /// Entries read from the store per call while catching up.
 const CATCH_UP_CHUNK: u64 = 1 << 16;
 
@@ -39,9 +45,12 @@ impl Snapshots {
     /// Saves `projection`, which reflects the tree whose root is `root`, as the latest
     /// snapshot (durably). Cost: one sort of every signature and one redb commit.
     pub fn save(&self, projection: &Projection, root: &Hash) -> Result<()> {
-        let mut value = projection.tree_size().to_le_bytes().to_vec();
+        let snapshot = projection.to_snapshot();
+        let mut value = Vec::with_capacity(HEADER_LEN + snapshot.len());
+        value.extend_from_slice(&projection.tree_size().to_le_bytes());
         value.extend_from_slice(root.as_bytes());
-        value.extend(projection.to_snapshot());
+        value.extend_from_slice(blake3::hash(&snapshot).as_bytes());
+        value.extend(snapshot);
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
@@ -83,12 +92,16 @@ impl Snapshots {
             return Ok(None);
         };
         let value = value.value();
-        if value.len() < 40 {
+        if value.len() < HEADER_LEN {
             return Err(Error::BadSnapshot("record too short"));
         }
         let size = u64::from_le_bytes(value[..8].try_into().expect("8 bytes"));
         let root = Hash::try_from(&value[8..40]).expect("32 bytes");
-        let projection = Projection::from_snapshot(&value[40..])?;
+        let snapshot = &value[HEADER_LEN..];
+        if blake3::hash(snapshot).as_bytes() != &value[40..HEADER_LEN] {
+            return Err(Error::BadSnapshot("its bytes do not match their hash"));
+        }
+        let projection = Projection::from_snapshot(snapshot)?;
         if projection.tree_size() != size {
             return Err(Error::BadSnapshot("size does not match its projection"));
         }

@@ -129,8 +129,7 @@ pub fn open_or_create(dir: &Path, origin: Option<&str>, hash: Option<HashAlg>) -
             }
         }
         let keys = read_keys(dir)?;
-        let (store, newly_pinned) =
-            Store::open_pinned(dir, copy_signer(&keys.log)?, &keys.pins())?;
+        let (store, newly_pinned) = Store::open_pinned(dir, copy_signer(&keys.log)?, &keys.pins())?;
         if !newly_pinned.is_empty() {
             tracing::info!(
                 keys = newly_pinned.join(", "),

@@ -10,7 +10,7 @@ use ledger::HashAlg;
 use server::auth::{Role, Scope, TokenStore};
 use server::datadir;
 use server::http::listen;
-use server::node::Node;
+use server::node::{Node, NodeOptions};
 
 /// How long a stopping server waits for open connections to finish their requests.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -73,14 +73,18 @@ enum Command {
         demo: bool,
         #[command(flatten)]
         limits: ConnectionLimits,
+        #[command(flatten)]
+        integrity: Integrity,
     },
     /// Create, list or revoke API tokens.
     Token {
         #[command(subcommand)]
         action: TokenAction,
     },
-    /// Check a data directory offline: re-hash every entry, check every signed
-    /// checkpoint, replay the log.
+    /// Check a data directory offline (stop the server first): that nothing published was
+    /// rolled back and the keys are the log's own; every entry re-hashed against the
+    /// stored hashes, every index row and signed checkpoint; every vault value opened;
+    /// the read-model snapshot; then the log replayed as an auditor would.
     Check {
         #[arg(long, default_value = "campaign-data")]
         data: PathBuf,
@@ -93,6 +97,35 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `serve`'s guards of the data directory (server::health).
+#[derive(clap::Args)]
+struct Integrity {
+    /// Appends are refused (507 storage_full, /healthz degraded) while the data
+    /// directory's filesystem has fewer free MiB than this; they resume by themselves.
+    #[arg(long, value_name = "MIB", default_value_t = server::health::DEFAULT_MIN_FREE_BYTES >> 20)]
+    min_free_mib: u64,
+    /// Seconds from the start of one background scrub pass (re-hashing every entry and
+    /// checking every stored hash, index row and checkpoint) to the next; 0 turns the
+    /// scrub off. The first pass starts with the server.
+    #[arg(long, value_name = "SECONDS", default_value_t = server::health::ScrubOptions::default().every.as_secs())]
+    scrub_every: u64,
+    /// Entries a scrub pass re-verifies per second at most.
+    #[arg(long, value_name = "ENTRIES", default_value_t = server::health::ScrubOptions::default().entries_per_second, value_parser = clap::value_parser!(u64).range(1..))]
+    scrub_rate: u64,
+}
+
+impl From<Integrity> for NodeOptions {
+    fn from(integrity: Integrity) -> NodeOptions {
+        NodeOptions {
+            min_free_bytes: integrity.min_free_mib.saturating_mul(1 << 20),
+            scrub: (integrity.scrub_every > 0).then(|| server::health::ScrubOptions {
+                every: std::time::Duration::from_secs(integrity.scrub_every),
+                entries_per_second: integrity.scrub_rate,
+            }),
+        }
+    }
 }
 
 /// `serve`'s bounds on connections (server::http::listen).
@@ -172,6 +205,7 @@ fn main() -> ExitCode {
             hash,
             demo,
             limits,
+            integrity,
         } => serve(
             &data,
             listen,
@@ -179,6 +213,7 @@ fn main() -> ExitCode {
             hash.map(Into::into),
             demo,
             limits.into(),
+            integrity.into(),
         ),
         Command::Token { action } => token(action),
         Command::Check { data } => check(&data),
@@ -200,6 +235,7 @@ fn serve(
     hash: Option<HashAlg>,
     demo: bool,
     limits: listen::Limits,
+    options: NodeOptions,
 ) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -212,10 +248,12 @@ fn serve(
         let (node, opening) = {
             let dir = data.to_path_buf();
             let origin = origin.map(str::to_owned);
-            tokio::task::spawn_blocking(move || Node::open(&dir, origin.as_deref(), hash))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("{}: {e}", data.display()))?
+            tokio::task::spawn_blocking(move || {
+                Node::open_with(&dir, origin.as_deref(), hash, &options)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}: {e}", data.display()))?
         };
         if opening.created {
             println!("created a new log in {}", data.display());
@@ -379,8 +417,65 @@ fn require_data_dir(data: &Path) -> Result<(), String> {
     }
 }
 
+/// `check`: everything the server serves from, verified offline, then the log
+/// replayed as an auditor would.
 fn check(data: &Path) -> Result<(), String> {
     require_data_dir(data)?;
+    let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
+    let signer = datadir::copy_signer(&keys.log).map_err(|e| e.to_string())?;
+    // Opening refuses a rolled-back or forked journal, swapped keys and damaged index
+    // rows or right-edge hashes; then every entry, stored hash, index row and
+    // checkpoint signature is verified.
+    let (store, _) = ledger::store::Store::open_pinned(data, signer, &keys.pins())
+        .map_err(|e| format!("check failed: {}", open_error(data, e)))?;
+    let progress = progress_bar(store.size());
+    let report = store
+        .check_with_progress(&mut |checked| progress.set_position(checked))
+        .map_err(|e| format!("check failed: {e}"));
+    progress.finish_and_clear();
+    let report = report?;
+    println!(
+        "ok: the log's files ({} entries, {} signed checkpoints; every stored hash and \
+         index row; nothing published was rolled back)",
+        report.entries, report.checkpoints
+    );
+    let vault_path = data.join(datadir::VAULT);
+    if vault_path.exists() {
+        let vault = server::vault::Vault::open(&vault_path, &keys.vault)
+            .map_err(|e| format!("check failed: {}: {e}", vault_path.display()))?;
+        let found = vault
+            .verify(&store)
+            .map_err(|e| format!("check failed: {}: {e}", vault_path.display()))?;
+        if let Some(first) = found.problems.first() {
+            return Err(format!(
+                "check failed: {}: {} values do not open (first: {first})",
+                vault_path.display(),
+                found.problems.len()
+            ));
+        }
+        println!(
+            "ok: the vault ({} sealed values open with vault.key and their commitments)",
+            found.opened
+        );
+        if found.orphans > 0 {
+            println!(
+                "note: the vault holds {} values of a batch that never reached the log; the \
+                 server drops them at start",
+                found.orphans
+            );
+        }
+    }
+    store.close().map_err(|e| e.to_string())?;
+    let snapshots_path = data.join(datadir::PROJECTOR_DB);
+    if snapshots_path.exists() {
+        match projector::persist::Snapshots::open(&snapshots_path).and_then(|s| s.latest()) {
+            Ok(_) => println!("ok: the read-model snapshot"),
+            Err(e) => println!(
+                "note: the read-model snapshot is unusable ({e}); it is only a cache, and the \
+                 server replays the log instead"
+            ),
+        }
+    }
     let report =
         projector::audit::audit_dir(data, None).map_err(|e| format!("check failed: {e}"))?;
     println!(
@@ -399,25 +494,36 @@ fn check(data: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn tiles(data: &Path, out: &Path) -> Result<(), String> {
-    require_data_dir(data)?;
-    let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
-    let store = ledger::store::Store::open(data, keys.log).map_err(|e| match e {
+/// An error opening the store, with what to do when the server holds it.
+fn open_error(data: &Path, e: ledger::Error) -> String {
+    match e {
         ledger::Error::Db(_) => format!(
-            "cannot open {} ({e}); if the server is running, stop it or fetch /tile/... over HTTP",
+            "cannot open {} ({e}); if the server is running, stop it first",
             data.display()
         ),
         other => other.to_string(),
-    })?;
-    let head = store.head();
-    let paths = ledger::tile::tiles_for_size(head.size);
+    }
+}
+
+/// A progress bar on a terminal, hidden otherwise.
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
     let progress = indicatif::ProgressBar::with_draw_target(
-        Some(paths.len() as u64),
+        Some(len),
         indicatif::ProgressDrawTarget::stderr(),
     );
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    progress
+}
+
+fn tiles(data: &Path, out: &Path) -> Result<(), String> {
+    require_data_dir(data)?;
+    let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
+    let store = ledger::store::Store::open(data, keys.log).map_err(|e| open_error(data, e))?;
+    let head = store.head();
+    let paths = ledger::tile::tiles_for_size(head.size);
+    let progress = progress_bar(paths.len() as u64);
     for path in &paths {
         let bytes = match *path {
             ledger::tile::TilePath::Hash {

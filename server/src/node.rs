@@ -94,8 +94,8 @@ impl Node {
         }
         let load_ms = started.elapsed().as_millis();
 
-        let vault_missing = !dir.join(datadir::VAULT).exists()
-            && !dir.join(datadir::EARLIER_VAULT).exists();
+        let vault_missing =
+            !dir.join(datadir::VAULT).exists() && !dir.join(datadir::EARLIER_VAULT).exists();
         if vault_missing && projection.has_signatures() {
             return Err(Error::Config(format!(
                 "{} is missing but the log holds signatures: starting would lose every \

@@ -261,7 +261,8 @@ impl Store {
                 .map_err(db_err)?;
             meta.insert(META_VKEY, signer.verifier_key().as_bytes())
                 .map_err(db_err)?;
-            meta.insert(META_PUBLISHED, b"1".as_slice()).map_err(db_err)?;
+            meta.insert(META_PUBLISHED, b"1".as_slice())
+                .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         sync_dir(dir).map_err(Error::io(dir))?;
@@ -757,8 +758,11 @@ impl Store {
                 Stop::Torn { reason } => reason,
                 Stop::End => "journal ends early".into(),
             };
+            // The batch that stopped the replay: name its first entry that no longer
+            // hashes to its stored leaf hash, if one does not.
+            let first_bad = shared.first_bad_leaf(checked, head.size).unwrap_or(checked);
             return Err(damaged(
-                checked,
+                first_bad,
                 format!(
                     "the journal re-hashes to {checked} entries but the log has {}: {reason}",
                     head.size
@@ -853,9 +857,40 @@ impl Shared {
             .collect())
     }
 
+    /// The first entry in `[start, end)` whose bytes do not hash to its stored leaf
+    /// hash, looking at most one bundle's worth of entries (what one batch can hold of
+    /// a frame). `None` if they all match or cannot be read.
+    fn first_bad_leaf(&self, start: u64, end: u64) -> Option<u64> {
+        let end = end.min(start + u64::from(FULL_TILE_WIDTH));
+        let frames = self.frames_covering_unchecked(start, end).ok()?;
+        let stored = self
+            .read_level_unchecked(0, start, (end - start) as usize)
+            .ok()?;
+        let mut index = start;
+        for (row, payload) in frames {
+            let entries = journal::split_payload(&payload, row.count)?;
+            for (at, entry) in entries.iter().enumerate() {
+                let at_index = row.first_index + at as u64;
+                if at_index < start || at_index >= end {
+                    continue;
+                }
+                if self.alg.leaf_hash(entry) != stored[(at_index - start) as usize] {
+                    return Some(at_index);
+                }
+                index = at_index + 1;
+            }
+        }
+        (index < end).then_some(index)
+    }
+
     /// The frames holding entries `[start, end)`, each with its payload.
     fn frames_covering(&self, start: u64, end: u64) -> Result<Vec<(FrameRow, Vec<u8>)>> {
         self.refuse_damaged(end)?;
+        self.frames_covering_unchecked(start, end)
+    }
+
+    /// [`Shared::frames_covering`] without the damage check: for the checks themselves.
+    fn frames_covering_unchecked(&self, start: u64, end: u64) -> Result<Vec<(FrameRow, Vec<u8>)>> {
         let rows: Vec<FrameRow> = {
             let frames = self.frames.read().expect("frame index lock");
             let first = frames.partition_point(|r| r.end_index() <= start);
@@ -1064,7 +1099,10 @@ fn check_pins(db: &Database, pins: &[KeyPin<'_>]) -> Result<Vec<String>> {
         }
     }
     txn.commit().map_err(db_err)?;
-    Ok(new.into_iter().map(|(_, pin)| pin.name.to_owned()).collect())
+    Ok(new
+        .into_iter()
+        .map(|(_, pin)| pin.name.to_owned())
+        .collect())
 }
 
 /// Records `key` as present in the meta table (durably).

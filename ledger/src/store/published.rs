@@ -75,7 +75,10 @@ impl PublishedFile {
         let readable = (len as usize).min(bytes.len());
         file.read_exact_at(&mut bytes[..readable], 0)
             .map_err(Error::io(&path))?;
-        let slots = [decode_slot(&bytes[..SLOT_LEN]), decode_slot(&bytes[SLOT_LEN..])];
+        let slots = [
+            decode_slot(&bytes[..SLOT_LEN]),
+            decode_slot(&bytes[SLOT_LEN..]),
+        ];
         let latest = match slots {
             [Some(a), Some(b)] if b.size > a.size => Some((1, b)),
             [Some(a), _] => Some((0, a)),
@@ -100,7 +103,9 @@ impl PublishedFile {
     }
 
     pub fn sync(&self, dir: &Path) -> Result<()> {
-        self.file.sync_data().map_err(Error::io(dir.join(PUBLISHED)))
+        self.file
+            .sync_data()
+            .map_err(Error::io(dir.join(PUBLISHED)))
     }
 }
 
@@ -141,7 +146,13 @@ mod tests {
             file.record(dir.path(), size, &root(size as u8)).unwrap();
         }
         let (_, head) = PublishedFile::open(dir.path()).unwrap().unwrap();
-        assert_eq!(head, Some(PublishedHead { size: 5, root: root(5) }));
+        assert_eq!(
+            head,
+            Some(PublishedHead {
+                size: 5,
+                root: root(5)
+            })
+        );
         // Size 5 went to slot 0; tear it: slot 1 (size 4) is the latest whole one.
         let raw = std::fs::OpenOptions::new()
             .write(true)
@@ -149,11 +160,25 @@ mod tests {
             .unwrap();
         raw.write_all_at(&[0xff; 4], 20).unwrap();
         let (mut file, head) = PublishedFile::open(dir.path()).unwrap().unwrap();
-        assert_eq!(head, Some(PublishedHead { size: 4, root: root(4) }));
+        assert_eq!(
+            head,
+            Some(PublishedHead {
+                size: 4,
+                root: root(4)
+            })
+        );
         // The next record replaces the torn slot, not the good one.
         file.record(dir.path(), 6, &root(6)).unwrap();
         let (_, head) = PublishedFile::open(dir.path()).unwrap().unwrap();
-        assert_eq!(head, Some(PublishedHead { size: 6, root: root(6) }));
-        assert!(PublishedFile::open(&dir.path().join("nowhere")).unwrap().is_none());
+        assert_eq!(
+            head,
+            Some(PublishedHead {
+                size: 6,
+                root: root(6)
+            })
+        );
+        assert!(PublishedFile::open(&dir.path().join("nowhere"))
+            .unwrap()
+            .is_none());
     }
 }

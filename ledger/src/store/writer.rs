@@ -188,7 +188,9 @@ impl Writer {
                 PublishedFile::open(&shared.dir)?.ok_or(Error::PublishedMissing)?
             }
         };
-        let floor = published_head.map_or(0, |head| head.size).max(synced.tree_size);
+        let floor = published_head
+            .map_or(0, |head| head.size)
+            .max(synced.tree_size);
         let physical_len = journal
             .metadata()
             .map_err(Error::io(shared.dir.join(JOURNAL)))?
@@ -331,8 +333,15 @@ impl Writer {
             writer.commit_entries(&[])?;
         }
         let head = writer.shared.head.read().expect("head lock").clone();
-        if published_head != Some(PublishedHead { size: head.size, root: head.root }) {
-            writer.published.record(&writer.shared.dir, head.size, &head.root)?;
+        if published_head
+            != Some(PublishedHead {
+                size: head.size,
+                root: head.root,
+            })
+        {
+            writer
+                .published
+                .record(&writer.shared.dir, head.size, &head.root)?;
             writer.published.sync(&writer.shared.dir)?;
         }
         if !published_recorded {

@@ -53,7 +53,7 @@ pub(crate) async fn tile(
             ledger::Error::IndexOutOfRange { .. } | ledger::Error::MalformedTile(_) => {
                 ApiError::not_found("tile_not_found", "this tile is beyond the current tree")
             }
-            other => ApiError::internal(other),
+            other => ApiError::from(other),
         })
     })
     .await?;

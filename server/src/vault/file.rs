@@ -411,6 +411,16 @@ impl VaultFile {
         Ok(stale.len() as u64)
     }
 
+    /// The indexes that have a value, ascending.
+    pub fn indexes(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.get().is_some())
+            .map(|(index, _)| index as u64)
+            .collect()
+    }
+
     /// How many values are stored.
     pub fn len(&self) -> u64 {
         self.slots.iter().filter(|s| **s != Slot::default()).count() as u64

@@ -28,6 +28,18 @@ use ledger::Hash;
 
 const NONCE_LEN: usize = 24;
 
+/// What [`Vault::verify`] found.
+#[derive(Debug, Default)]
+pub struct VaultCheck {
+    /// Values that opened with the key and their signature's commitment.
+    pub opened: u64,
+    /// Values at indexes beyond the log (of a batch that never committed; the server
+    /// drops them at start).
+    pub orphans: u64,
+    /// What is wrong, one line per value.
+    pub problems: Vec<String>,
+}
+
 /// Personal data sealed for the vault, with the commitment it was sealed under.
 pub struct Sealed {
     pub commitment: Hash,
@@ -128,6 +140,40 @@ impl Vault {
     /// the log (a crash between the vault's write and the log's). Returns how many.
     pub fn forget_from(&self, size: u64) -> Result<u64> {
         self.file().forget_from(size)
+    }
+
+    /// Opens every stored value with this vault's key and the commitment of the
+    /// signature it belongs to in `store`, as `campaign-ledger check` does. Returns how
+    /// many opened, and what is wrong with the others (by index, never by content).
+    /// Cost: one entry read and one decryption per value.
+    pub fn verify(&self, store: &ledger::store::Store) -> Result<VaultCheck> {
+        let mut check = VaultCheck::default();
+        let size = store.size();
+        let indexes = self.file().indexes();
+        for index in indexes {
+            if index >= size {
+                check.orphans += 1;
+                continue;
+            }
+            let entry = ledger::Entry::decode(&store.entry(index)?)?;
+            let commitment = match entry.record() {
+                ledger::Record::SignatureAdded(signature) => signature.commitment,
+                _ => {
+                    check.problems.push(format!(
+                        "entry {index} is not a signature but has a vault value"
+                    ));
+                    continue;
+                }
+            };
+            match self.get(index, &commitment) {
+                Ok(_) => check.opened += 1,
+                Err(_) => check.problems.push(format!(
+                    "the vault value of entry {index} does not open with vault.key and the \
+                     entry's commitment"
+                )),
+            }
+        }
+        Ok(check)
     }
 
     /// How many signatures have personal data stored.

@@ -233,6 +233,8 @@ pub struct Server {
     pub client: Client,
     pub stdout_path: PathBuf,
     pub stderr_path: PathBuf,
+    /// Where the logs go when the data directory is not in a [`TestDir`].
+    _logs: Option<TestDir>,
 }
 
 impl Server {
@@ -243,10 +245,26 @@ impl Server {
 
     /// As [`Server::start`], with extra `serve` flags such as `--demo`.
     pub fn start_with(dir: &TestDir, extra: &[&str]) -> Server {
+        Server::start_in(dir.data(), dir.root(), None, extra)
+    }
+
+    /// As [`Server::start_with`], on the data directory `data` (anywhere: a small
+    /// filesystem, say), with the server's logs in a temp dir of their own.
+    pub fn start_on(data: &Path, extra: &[&str]) -> Server {
+        let logs = TestDir::new();
+        let root = logs.root().to_path_buf();
+        Server::start_in(data.to_path_buf(), &root, Some(logs), extra)
+    }
+
+    fn start_in(data: PathBuf, logs: &Path, keep: Option<TestDir>, extra: &[&str]) -> Server {
         let mut last_error = String::new();
+        let mut keep = keep;
         for _attempt in 0..8 {
-            match Server::try_start(dir, extra) {
-                Ok(server) => return server,
+            match Server::try_start(&data, logs, extra) {
+                Ok(mut server) => {
+                    server._logs = keep.take();
+                    return server;
+                }
                 // Another test took the port between our probe and the server's bind.
                 Err(error) if error.contains("cannot listen") => last_error = error,
                 Err(error) => panic!("the server did not start:\n{error}"),
@@ -255,12 +273,12 @@ impl Server {
         panic!("the server could not get a port:\n{last_error}")
     }
 
-    fn try_start(dir: &TestDir, extra: &[&str]) -> Result<Server, String> {
+    fn try_start(data: &Path, logs: &Path, extra: &[&str]) -> Result<Server, String> {
         let n = SERVER_SEQ.fetch_add(1, Ordering::Relaxed);
         let port = free_port();
-        let data = dir.data();
-        let stdout_path = dir.root().join(format!("server-{n}.out"));
-        let stderr_path = dir.root().join(format!("server-{n}.err"));
+        let data = data.to_path_buf();
+        let stdout_path = logs.join(format!("server-{n}.out"));
+        let stderr_path = logs.join(format!("server-{n}.err"));
         let stdout = std::fs::File::create(&stdout_path).map_err(|e| e.to_string())?;
         let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
         let listen = format!("127.0.0.1:{port}");
@@ -287,6 +305,7 @@ impl Server {
             client: client(),
             stdout_path,
             stderr_path,
+            _logs: None,
         };
         let probe = Client::builder()
             .timeout(Duration::from_secs(5))
@@ -301,8 +320,9 @@ impl Server {
                     server.stderr()
                 ));
             }
+            // Up means answering: a server that found damage answers 503.
             if let Ok(response) = probe.get(server.url("/healthz")).send() {
-                if response.status() == 200 {
+                if matches!(response.status().as_u16(), 200 | 503) {
                     break;
                 }
             }
