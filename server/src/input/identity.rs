@@ -576,6 +576,16 @@ mod tests {
         }
     }
 
+    /// New Unicode data can change an identity, and so a tag, so that a signer's
+    /// repeat is no longer caught: a change of these versions must be deliberate, and
+    /// docs/FORMAT.md part E.3.2 names them.
+    #[test]
+    fn unicode_versions_are_the_documented_ones() {
+        assert_eq!(unicode_normalization::UNICODE_VERSION, (18, 0, 0));
+        assert_eq!(unicode_security::UNICODE_VERSION, (18, 0, 0));
+        assert_eq!(caseless::UNICODE_VERSION, (16, 0, 0));
+    }
+
     #[test]
     fn plain_ascii_identities_are_what_the_first_rule_gave() {
         // `signature.added` entries were tagged with the email trimmed and lower-cased,
