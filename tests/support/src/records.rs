@@ -470,6 +470,7 @@ mod tests {
             event_changed("e").into(),
             event_cancelled("e").into(),
             event_held("e", None).into(),
+            signature_recorded("p", 1).into(),
         ];
         let kinds: Vec<&str> = records.iter().map(Record::kind).collect();
         assert_eq!(kinds, Record::KINDS, "one builder per kind, in table order");
