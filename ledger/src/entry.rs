@@ -18,7 +18,10 @@
 use postcard::ser_flavors::Flavor;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{take_refusal, AreaCode, Channel, CountryCode, Id, Name, Record, Signature};
+use crate::record::{
+    take_refusal, AreaCode, Channel, CountryCode, DedupTags, Id, Name, Record, Signature,
+    SignatureRecorded, MAX_DEDUP_TAGS,
+};
 use crate::{DedupTag, Error, Hash, Result};
 
 /// Largest encoded entry, in bytes.
@@ -143,24 +146,36 @@ fn author_is_valid(author: &[u8]) -> bool {
 }
 
 // ---------------------------------------------------------------------------------
-// `signature.added` read in place
+// Signatures read in place
 //
 // Replaying a log is mostly decoding signatures, and decoding one with serde builds a
 // `String` for its author, petition id, council and batch id, which the fold then only
 // looks up and drops. This reads the same bytes in place. It is an addition, not a
 // second format: it accepts exactly the bytes `Entry::decode` accepts as a
-// `signature.added` entry (docs/FORMAT.md part B, §1.1 and §6), using the same value
-// checks (`Id::check`, `AreaCode::from_bytes`, `CountryCode::from_bytes`, `Name::check`,
-// `author_is_valid`), and returns `None` for everything else, leaving the full decoder
-// to say what the entry is or what is wrong with it. `ledger/tests/encoding.rs`
-// compares the two over valid, mutated and random encodings.
+// `signature.added` or `signature.recorded` entry (docs/FORMAT.md part B, §1.1 and
+// §6), using the same value checks (`Id::check`, `AreaCode::from_bytes`,
+// `CountryCode::from_bytes`, `Name::check`, `author_is_valid`, the `DedupTags` rule),
+// and returns `None` for everything else, leaving the full decoder to say what the
+// entry is or what is wrong with it. `ledger/tests/encoding.rs` compares the two over
+// valid, mutated and random encodings.
 // ---------------------------------------------------------------------------------
 
-/// A `signature.added` entry read in place from its bytes by
-/// [`Entry::decode_signature_added`]: the same values as the decoded
-/// [`Record::SignatureAdded`], with the texts borrowed instead of allocated.
+/// Which of the two signature kinds an entry read in place is. They differ only in
+/// their dedup tags: `signature.added` has one, `signature.recorded` a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureKind {
+    /// `signature.added`.
+    Added,
+    /// `signature.recorded`.
+    Recorded,
+}
+
+/// A signature entry read in place from its bytes by [`Entry::decode_signature`]: the
+/// same values as the decoded [`Record::SignatureAdded`] or
+/// [`Record::SignatureRecorded`], with the texts borrowed instead of allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignatureEntry<'a> {
+    pub kind: SignatureKind,
     pub time_ms: u64,
     pub author: &'a str,
     /// A valid [`Id`](crate::record::Id).
@@ -173,7 +188,8 @@ pub struct SignatureEntry<'a> {
     /// The channel: `None` online, else the paper batch's id (a valid `Id`).
     pub paper_batch: Option<&'a str>,
     pub consent_to_share: bool,
-    pub dedup_tag: DedupTag,
+    /// One tag for `signature.added`.
+    pub dedup_tags: DedupTags,
     pub commitment: Hash,
 }
 
@@ -181,43 +197,64 @@ impl SignatureEntry<'_> {
     /// The same entry as [`Entry::decode`] gives it.
     pub fn to_entry(&self) -> Entry {
         let id = |s: &str| Id::parse(s).expect("checked when read");
-        let signature = Signature {
-            petition_id: id(self.petition_id),
-            country: self.country,
-            constituency: self.constituency,
-            ward: self.ward,
-            council: self
-                .council
-                .map(|c| Name::parse(c).expect("checked when read")),
-            channel: match self.paper_batch {
-                None => Channel::Online,
-                Some(batch) => Channel::Paper {
-                    batch_id: id(batch),
-                },
+        let petition_id = id(self.petition_id);
+        let council = self
+            .council
+            .map(|c| Name::parse(c).expect("checked when read"));
+        let channel = match self.paper_batch {
+            None => Channel::Online,
+            Some(batch) => Channel::Paper {
+                batch_id: id(batch),
             },
-            consent_to_share: self.consent_to_share,
-            dedup_tag: self.dedup_tag,
-            commitment: self.commitment,
         };
-        Entry::v1(self.time_ms, self.author, Record::SignatureAdded(signature))
+        let record = match self.kind {
+            SignatureKind::Added => Record::SignatureAdded(Signature {
+                petition_id,
+                country: self.country,
+                constituency: self.constituency,
+                ward: self.ward,
+                council,
+                channel,
+                consent_to_share: self.consent_to_share,
+                dedup_tag: self.dedup_tags[0],
+                commitment: self.commitment,
+            }),
+            SignatureKind::Recorded => Record::SignatureRecorded(SignatureRecorded {
+                petition_id,
+                country: self.country,
+                constituency: self.constituency,
+                ward: self.ward,
+                council,
+                channel,
+                consent_to_share: self.consent_to_share,
+                dedup_tags: self.dedup_tags,
+                commitment: self.commitment,
+            }),
+        };
+        Entry::v1(self.time_ms, self.author, record)
     }
 }
 
 impl Entry {
-    /// If [`Entry::decode`] accepts `bytes` as a `signature.added` entry, its fields,
-    /// read in place without allocating; `None` for any other bytes: another record
-    /// kind, or bytes that `decode` refuses (ask it why). For bulk replays, where most
-    /// entries are signatures.
-    pub fn decode_signature_added(bytes: &[u8]) -> Option<SignatureEntry<'_>> {
+    /// If [`Entry::decode`] accepts `bytes` as a `signature.added` or
+    /// `signature.recorded` entry, its fields, read in place without allocating;
+    /// `None` for any other bytes: another record kind, or bytes that `decode` refuses
+    /// (ask it why). For bulk replays, where most entries are signatures.
+    pub fn decode_signature(bytes: &[u8]) -> Option<SignatureEntry<'_>> {
         if bytes.len() > MAX_ENTRY_BYTES {
             return None;
         }
         let mut r = Reader(bytes);
-        // Envelope V1 and record 4 (`signature.added`): one-byte varints.
+        // Envelope V1, then record 4 (`signature.added`) or 18 (`signature.recorded`):
+        // one-byte varints. The two kinds' fields differ only in the dedup tags.
         r.expect(0x00)?;
         let time_ms = r.varint()?;
         let author = r.text(|b| author_is_valid(b).then_some(()))?;
-        r.expect(0x04)?;
+        let kind = match r.byte()? {
+            0x04 => SignatureKind::Added,
+            0x12 => SignatureKind::Recorded,
+            _ => return None,
+        };
         let petition_id = r.text(|b| Id::check(b).ok())?;
         let country = CountryCode::from_bytes(r.array()?).ok()?;
         let constituency = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
@@ -234,12 +271,25 @@ impl Entry {
             _ => return None,
         };
         let consent_to_share = r.flag()?;
-        let dedup_tag = DedupTag(r.array()?);
+        let dedup_tags = match kind {
+            SignatureKind::Added => DedupTags::one(DedupTag(r.array()?)),
+            SignatureKind::Recorded => {
+                // A count, then that many tags: read into a fixed array, since the
+                // count is at most MAX_DEDUP_TAGS.
+                let count = usize::try_from(r.varint()?).ok()?;
+                let mut tags = [DedupTag::default(); MAX_DEDUP_TAGS];
+                for tag in tags.get_mut(..count)? {
+                    *tag = DedupTag(r.array()?);
+                }
+                DedupTags::new(&tags[..count]).ok()?
+            }
+        };
         let commitment = Hash(r.array()?);
         if !r.0.is_empty() {
             return None;
         }
         Some(SignatureEntry {
+            kind,
             time_ms,
             author,
             petition_id,
@@ -249,7 +299,7 @@ impl Entry {
             council,
             paper_batch,
             consent_to_share,
-            dedup_tag,
+            dedup_tags,
             commitment,
         })
     }

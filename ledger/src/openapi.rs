@@ -10,10 +10,10 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::hash::{DedupTag, Hash};
 use crate::record::{
-    AreaCode, Count, CountryCode, Date, EventKind, Id, InvalidationReason, LinkKind, LinkStatus,
-    LongText, Name, PartialDate, SignatureIndexes, Thresholds, Timestamp, Title, Url, VoteResult,
-    ID_MAX_BYTES, MAX_INVALIDATED, MAX_THRESHOLDS, NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES,
-    URL_MAX_BYTES,
+    AreaCode, Count, CountryCode, Date, DedupTags, EventKind, Id, InvalidationReason, LinkKind,
+    LinkStatus, LongText, Name, PartialDate, SignatureIndexes, Thresholds, Timestamp, Title, Url,
+    VoteResult, ID_MAX_BYTES, MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS, NAME_MAX_BYTES,
+    TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
 };
 
 fn string(description: &str) -> ObjectBuilder {
@@ -91,6 +91,11 @@ schema! {
         .items(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
         .description(Some("signature counts that matter, strictly ascending"))
         .max_items(Some(MAX_THRESHOLDS));
+    DedupTags => ArrayBuilder::new()
+        .items(<DedupTag as PartialSchema>::schema())
+        .description(Some("one dedup tag per identity of the signer, strictly ascending by their bytes"))
+        .min_items(Some(1))
+        .max_items(Some(MAX_DEDUP_TAGS));
     SignatureIndexes => ArrayBuilder::new()
         .items(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
         .description(Some("log indexes of signatures, strictly ascending"))

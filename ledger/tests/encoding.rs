@@ -15,7 +15,7 @@ use std::path::Path;
 
 use ledger::entry::{Entry, AUTHOR_MAX_BYTES, MAX_ENTRY_BYTES};
 use ledger::record::*;
-use ledger::{Error, Hash};
+use ledger::{DedupTag, Error, Hash};
 use proptest::prelude::*;
 use serde::Serialize;
 use test_support::values::{at, country, date, id, name, partial_date, title};
@@ -997,16 +997,23 @@ fn error_messages_do_not_echo_contents() {
     );
 }
 
-// --- signature.added read in place ------------------------------------------------
+// --- signatures read in place -------------------------------------------------------
 
-/// Whether `Entry::decode_signature_added` and `Entry::decode` agree on `bytes`: the
-/// first accepts exactly the `signature.added` entries the second accepts, with the same
-/// values, and nothing else.
+fn is_signature(record: &Record) -> bool {
+    matches!(
+        record,
+        Record::SignatureAdded(_) | Record::SignatureRecorded(_)
+    )
+}
+
+/// Whether `Entry::decode_signature` and `Entry::decode` agree on `bytes`: the first
+/// accepts exactly the `signature.added` and `signature.recorded` entries the second
+/// accepts, with the same values, and nothing else.
 fn in_place_agrees(bytes: &[u8]) -> Result<(), String> {
-    let in_place = Entry::decode_signature_added(bytes).map(|s| s.to_entry());
+    let in_place = Entry::decode_signature(bytes).map(|s| s.to_entry());
     let decoded = Entry::decode(bytes)
         .ok()
-        .filter(|e| matches!(e.record(), Record::SignatureAdded(_)));
+        .filter(|e| is_signature(e.record()));
     if in_place == decoded {
         Ok(())
     } else {
@@ -1017,12 +1024,13 @@ fn in_place_agrees(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Signature entries with every field at its edges: none or some, online or paper,
-/// the longest and non-ASCII council, the smallest and largest times.
+/// Signature entries of both kinds with every field at its edges: none or some, online
+/// or paper, the longest and non-ASCII council, the smallest and largest times, one
+/// and two dedup tags.
 fn signature_samples() -> Vec<Entry> {
     let mut samples: Vec<Entry> = samples::entries()
         .into_iter()
-        .filter(|e| matches!(e.record(), Record::SignatureAdded(_)))
+        .filter(|e| is_signature(e.record()))
         .collect();
     let Record::SignatureAdded(online) = samples::signature_online().into_record() else {
         unreachable!()
@@ -1041,24 +1049,36 @@ fn signature_samples() -> Vec<Entry> {
         },
         ..online.clone()
     };
+    let Record::SignatureRecorded(recorded) = samples::signature_recorded_online().into_record()
+    else {
+        unreachable!()
+    };
+    let one_tag = SignatureRecorded {
+        dedup_tags: DedupTags::one(recorded.dedup_tags[1]),
+        channel: Channel::Paper {
+            batch_id: Id::parse("b").unwrap(),
+        },
+        ..recorded
+    };
     samples.push(Entry::v1(0, "t", Record::SignatureAdded(bare)));
     samples.push(Entry::v1(
         u64::MAX,
         "~".repeat(64),
         Record::SignatureAdded(full),
     ));
+    samples.push(Entry::v1(1, "t", Record::SignatureRecorded(one_tag)));
     samples
 }
 
 #[test]
 fn signatures_read_in_place_agree_with_decode_under_every_one_byte_change() {
     let samples = signature_samples();
-    assert_eq!(samples.len(), 4);
+    assert_eq!(samples.len(), 6);
     let mut checked = 0;
     for entry in &samples {
         let bytes = encode(entry);
         assert_eq!(
-            Entry::decode_signature_added(&bytes).map(|s| s.to_entry()),
+            Entry::decode_signature(&bytes).map(|s| s.to_entry()),
             Some(entry.clone())
         );
         let mut variants = Vec::new();
@@ -1099,8 +1119,10 @@ fn signatures_read_in_place_refuse_well_formed_invalid_values() {
         unreachable!()
     };
     let long = "x".repeat(NAME_MAX_BYTES + 1);
+    let invisible = ["a\u{200B}b", "a\u{00AD}b", "\u{FEFF}ab", "a\u{202E}b"];
     let mut invalid: Vec<Vec<u8>> = ["", " x", "x ", "a\nb", "a\u{2028}b", "x\u{3000}", &long]
-        .iter()
+        .into_iter()
+        .chain(invisible)
         .map(|council| signature_bytes(Some("E14000831"), Some(council)))
         .collect();
     for constituency in ["e14000831", "E1400083", "E140008311"] {
@@ -1110,30 +1132,52 @@ fn signatures_read_in_place_refuse_well_formed_invalid_values() {
     for author in ["", "tok web", "tök", &"t".repeat(AUTHOR_MAX_BYTES + 1)] {
         invalid.push(encode_unchecked(&Entry::v1(1, author, signature.clone())));
     }
+    // `signature.recorded` with its tags out of order, repeated, none or too many.
+    let Record::SignatureRecorded(recorded) = samples::signature_recorded_online().into_record()
+    else {
+        unreachable!()
+    };
+    let [low, high] = [recorded.dedup_tags[0], recorded.dedup_tags[1]];
+    for tags in [
+        vec![high, low],
+        vec![low, low],
+        vec![],
+        vec![low, high, DedupTag([0xff; 16])],
+    ] {
+        let fields = (
+            &recorded.petition_id,
+            recorded.country,
+            recorded.constituency,
+            recorded.ward,
+            &recorded.council,
+            &recorded.channel,
+            recorded.consent_to_share,
+            tags,
+            recorded.commitment,
+        );
+        invalid.push(entry_bytes("signature.recorded", fields));
+    }
     for bytes in invalid {
         assert!(Entry::decode(&bytes).is_err(), "{}", hex(&bytes));
-        assert_eq!(
-            Entry::decode_signature_added(&bytes),
-            None,
-            "{}",
-            hex(&bytes)
-        );
+        assert_eq!(Entry::decode_signature(&bytes), None, "{}", hex(&bytes));
     }
     // Too long for an entry, though nothing else is wrong with it: a decoder refuses it
     // on its length alone.
     let mut oversized = encode(&samples::signature_online());
     oversized.resize(MAX_ENTRY_BYTES + 1, 0);
     assert!(Entry::decode(&oversized).is_err());
-    assert_eq!(Entry::decode_signature_added(&oversized), None);
+    assert_eq!(Entry::decode_signature(&oversized), None);
 }
 
 /// Where the petition id of a signature entry ends in its encoding.
 fn petition_id_end(entry: &Entry) -> usize {
-    let Record::SignatureAdded(s) = entry.record() else {
-        unreachable!("a signature")
+    let petition_id = match entry.record() {
+        Record::SignatureAdded(s) => &s.petition_id,
+        Record::SignatureRecorded(s) => &s.petition_id,
+        _ => unreachable!("a signature"),
     };
     let author = entry.author().len();
-    let petition = s.petition_id.as_str().len();
+    let petition = petition_id.as_str().len();
     // envelope, time, author, record discriminant, petition id (length < 128)
     1 + varint(entry.time_ms()).len() + varint(author as u64).len() + author + 1 + 1 + petition
 }
@@ -1197,8 +1241,8 @@ proptest! {
     fn entries_read_in_place_as_they_decode(entry in arb::entry()) {
         let bytes = entry.encode().unwrap();
         prop_assert_eq!(
-            Entry::decode_signature_added(&bytes).is_some(),
-            matches!(entry.record(), Record::SignatureAdded(_))
+            Entry::decode_signature(&bytes).is_some(),
+            is_signature(entry.record())
         );
         in_place_agrees(&bytes).map_err(TestCaseError::fail)?;
     }
@@ -1215,10 +1259,10 @@ proptest! {
         how in 0u8..4,
         tail in proptest::collection::vec(any::<u8>(), 0..160),
     ) {
-        let entry = Entry::v1(time_ms, author, Record::SignatureAdded(signature));
+        let entry = Entry::v1(time_ms, author, signature);
         let mut bytes = entry.encode().unwrap();
         in_place_agrees(&bytes).map_err(TestCaseError::fail)?;
-        prop_assert!(Entry::decode_signature_added(&bytes).is_some());
+        prop_assert!(Entry::decode_signature(&bytes).is_some());
         let i = at.index(bytes.len());
         match how {
             0 => bytes[i] = byte,

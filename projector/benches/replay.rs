@@ -11,7 +11,7 @@
 //!    `Projection::new()` and `replay_many` (the product's bulk replay: decoding runs on
 //!    a second core while the fold runs on the first), and for reference `replay_bytes`
 //!    entry by entry on one thread; alternating for 3 rounds, medians compared. Both
-//!    replays read `signature.added` entries in place (`Entry::decode_signature_added`,
+//!    replays read `signature.added` entries in place (`Entry::decode_signature`,
 //!    which accepts exactly what `Entry::decode` accepts, without allocating); the
 //!    baseline stays the full `Entry::decode` of every entry.
 //! 2. audit: the log appended to a real store (BLAKE3, batches of 1024 with

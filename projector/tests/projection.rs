@@ -6,8 +6,8 @@
 //! the views.
 
 use ledger::record::{
-    InvalidationReason, LinkStatus, PaperBatchRecorded, SignatureIndexes, SignaturesInvalidated,
-    TwinLinkRegistered, VoteResult,
+    DedupTags, InvalidationReason, LinkStatus, PaperBatchRecorded, SignatureIndexes,
+    SignatureRecorded, SignaturesInvalidated, TwinLinkRegistered, VoteResult,
 };
 use ledger::{Entry, Hash, Record};
 use projector::{Concerns, EventStatus, MotionStatus, Projection, Rejection};
@@ -435,6 +435,75 @@ fn duplicates_inside_one_batch_are_caught_in_order() {
     apply_all(&mut p, vec![petition("q", &[], None), signature("q", 7, 0)]);
 }
 
+/// `signature.added` (one tag) and `signature.recorded` (a tag per identity) are one
+/// notion of a signature: a tag of either kind refuses a signature of the other, a
+/// refused signature leaves none of its tags behind, and both kinds count, withdraw,
+/// invalidate and replay in place alike.
+#[test]
+fn both_signature_kinds_dedup_count_and_retire_alike() {
+    let two = |who: u64, other: u64| -> Record {
+        SignatureRecorded {
+            dedup_tags: DedupTags::from_unsorted(&[tag(who), tag(other)]).unwrap(),
+            ..signature_recorded("p", who)
+        }
+        .into()
+    };
+    let mut p = Projection::new();
+    let mut log = Vec::new();
+    let mut append = |p: &mut Projection, record: Record| {
+        let entry = entry(T0 + p.tree_size(), record);
+        let outcome = p.try_apply(&entry);
+        if outcome.is_ok() {
+            log.push(entry.encode().unwrap());
+        }
+        outcome
+    };
+    for record in [
+        petition("p", &[], None),          // 0
+        signature("p", 1, 0),              // 1: signature.added, tag 1
+        two(2, 3),                         // 2: tags 2 and 3
+        signature_recorded("p", 4).into(), // 3: tag 4
+    ] {
+        append(&mut p, record).unwrap();
+    }
+    for (record, what) in [
+        (two(5, 1), "the old kind's tag as a second identity"),
+        (
+            signature("p", 3, 0),
+            "an old-kind signature with a new one's second tag",
+        ),
+        (two(3, 7), "a first identity that signed as a second"),
+        (two(4, 2), "both identities signed, separately"),
+        (
+            signature_recorded("p", 1).into(),
+            "one identity, signed under the old kind",
+        ),
+    ] {
+        let before = p.to_snapshot();
+        assert_eq!(
+            append(&mut p, record),
+            Err(Rejection::DuplicateSignature),
+            "{what}"
+        );
+        assert_eq!(p.to_snapshot(), before, "{what}: changed nothing");
+    }
+    // The refused `two(5, 1)` and `two(3, 7)` left tags 5 and 7 free.
+    append(&mut p, two(5, 7)).unwrap(); // 4
+    append(&mut p, withdraw(2)).unwrap(); // 5
+    append(&mut p, invalidate(&[3, 4], InvalidationReason::Duplicate)).unwrap(); // 6
+    assert_eq!(
+        append(&mut p, withdraw(4)),
+        Err(Rejection::NotALiveSignature { index: 4 })
+    );
+    let view = p.petition("p").unwrap().view;
+    assert_eq!((view.added, view.withdrawn, view.total), (4, 1, 1));
+    // A replay reads both kinds in place and reaches the same state.
+    assert_eq!(replayed(&log).to_snapshot(), p.to_snapshot());
+    let mut many = Projection::new();
+    many.replay_many(&log).unwrap();
+    assert_eq!(many.to_snapshot(), p.to_snapshot());
+}
+
 #[test]
 fn counts_views_and_thresholds_add_up() {
     let p = replayed(&small_log());
@@ -685,6 +754,16 @@ fn concern_cases() -> Vec<(Record, Vec<Option<&'static str>>, Vec<Option<&'stati
             vec![Some(NEWCASTLE)],
         ),
         (signature_added("q", 21).into(), vec![Some("q")], vec![]),
+        (signature_recorded("q", 22).into(), vec![Some("q")], vec![]),
+        (
+            SignatureRecorded {
+                council: Some(name("Newcastle upon Tyne")),
+                ..signature_recorded("p", 23)
+            }
+            .into(),
+            vec![Some("p")],
+            vec![Some(NEWCASTLE)],
+        ),
         // A withdrawal: the petition and council of the signature at that index, live
         // or not; an index that is not a signature resolves to nothing.
         (withdraw(8), vec![Some("p")], vec![Some(NEWCASTLE)]),

@@ -29,7 +29,8 @@
 //!
 //! **Note: every signature in the demo is synthetic.** The signers are called
 //! `Sample Signer 00001` and so on, their email addresses are in the reserved
-//! `example.invalid` domain, and paper signers' postcodes are generated. Only the area
+//! `example.invalid` domain, and the postcodes of paper signers (and of every third
+//! online signer, who so has two identities and two dedup tags) are generated. Only the area
 //! codes are real: the 2010–2024 Westminster constituency codes of the 14 cities, so
 //! that counts by constituency look like a live campaign's. The spread across cities,
 //! the constituencies and the consent flags come from a fixed-seed PRNG, so the demo
@@ -407,10 +408,16 @@ impl SplitMix64 {
 /// Share of synthetic signers who agree to their details being shown to the target.
 const CONSENT_PERCENT: u64 = 70;
 
+/// One online signer in this many also gives a (synthetic) postcode.
+const ONLINE_WITH_POSTCODE_EVERY: usize = 3;
+
 fn synthetic_signatures(out: &mut Vec<Value>) {
     let mut rng = SplitMix64(0x6465_6d6f_2d73_6967); // "demo-sig"
     let total_weight: u64 = CITIES.iter().map(|c| c.weight).sum();
     let online = SYNTHETIC_SIGNATURES - PAPER_SIGNATURES;
+    // Postcodes of the online signers who give one, from an rng of their own so that
+    // the rest of the demo does not depend on how many there are.
+    let mut postcodes = SplitMix64(0x6465_6d6f_2d70_6f73); // "demo-pos"
 
     for n in 1..=online {
         let city = weighted_city(&mut rng, total_weight);
@@ -421,6 +428,13 @@ fn synthetic_signatures(out: &mut Vec<Value>) {
             "email".into(),
             json!(format!("sample-{n:05}@example.invalid")),
         );
+        if n % ONLINE_WITH_POSTCODE_EVERY == 0 {
+            // An email and a postcode: two identities, so two dedup tags.
+            record.insert(
+                "postcode".into(),
+                json!(synthetic_liverpool_postcode(&mut postcodes)),
+            );
+        }
         record.insert("channel".into(), json!("online"));
         out.push(Value::Object(record));
     }
@@ -498,7 +512,8 @@ mod tests {
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// Record::KINDS of the ledger crate.
+    /// The record types a request may name (`crate::input::input_kinds`), as a list
+    /// of its own so that this test notices a change.
     const KNOWN_TYPES: [&str; 18] = [
         "campaign.launched",
         "campaign.city_joined",
@@ -861,7 +876,12 @@ mod tests {
                     assert!(email.starts_with("sample-") && email.ends_with("@example.invalid"));
                     let petition = str_field(sig, "petition_id").unwrap();
                     assert!(emails.insert((petition, email)), "email reused: {email}");
-                    assert!(sig.get("batch_id").is_none() && sig.get("postcode").is_none());
+                    assert!(sig.get("batch_id").is_none());
+                    // Every third online signer gives a postcode too.
+                    assert_eq!(
+                        sig.get("postcode").is_some(),
+                        (i + 1) % ONLINE_WITH_POSTCODE_EVERY == 0
+                    );
                 }
                 "paper" => {
                     assert_eq!(str_field(sig, "batch_id"), Some(BATCH_ID));

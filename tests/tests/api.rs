@@ -175,7 +175,8 @@ fn every_route_answers_and_verifies() {
     }
     let signature_entry = server.get_json("/api/v1/entries/3");
     let record = &signature_entry["record"];
-    assert_eq!(record["type"], "signature.added");
+    // An organiser's signature.added is logged as a signature.recorded.
+    assert_eq!(record["type"], "signature.recorded");
     assert_eq!(record["petition_id"], "uk-detwin");
     assert_eq!(record["constituency"], "E14000831");
     for personal in ["name", "email", "postcode", "address"] {
@@ -877,7 +878,15 @@ fn assert_openapi_schemas(openapi: &Value) {
         .as_object()
         .expect("components.schemas");
     let reference = |name: &str| format!("#/components/schemas/{name}");
-    for kind in Record::KINDS {
+    // Every kind a request may name: all but signature.recorded, which only the
+    // server writes (from a signature.added).
+    let input_kinds: Vec<&str> = Record::KINDS
+        .iter()
+        .copied()
+        .filter(|kind| *kind != "signature.recorded")
+        .collect();
+    assert_eq!(input_kinds.len(), Record::KINDS.len() - 1);
+    for kind in &input_kinds {
         let schema = schemas
             .get(*kind)
             .unwrap_or_else(|| panic!("openapi.json has no schema {kind}"));
@@ -936,7 +945,7 @@ fn assert_openapi_schemas(openapi: &Value) {
         .iter()
         .map(|item| item["$ref"].as_str().unwrap())
         .collect();
-    let every: Vec<String> = Record::KINDS.iter().map(|kind| reference(kind)).collect();
+    let every: Vec<String> = input_kinds.iter().map(|kind| reference(kind)).collect();
     assert_eq!(any, every);
     assert_eq!(
         schemas["RecordBatch"]["properties"]["records"]["items"]["$ref"],
@@ -1469,6 +1478,68 @@ fn duplicates_are_per_petition_and_follow_the_normalised_identity() {
     assert_eq!(one["total"], 3);
     let two = server.get_json("/api/v1/petitions/two");
     assert_eq!(two["total"], 1);
+}
+
+/// One signer, one signature: a second signature in a form made to look like another
+/// signer's is 409 (or 422 when the form holds an invisible character), and a signer
+/// who signed on paper without an email cannot sign again online with one.
+#[test]
+fn evasions_of_dedup_are_refused_over_http() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+    server.append(&admin, &petition_opened("p", "P"));
+    server.append(&admin, &json!({"type":"paper_batch.recorded","batch_id":"sheet-1","petition_id":"p","collector":"vol-1","count":3}));
+    let online = |name: &str, email: &str, postcode: Option<&str>| {
+        let mut record = signature("p", email);
+        record["name"] = json!(name);
+        match postcode {
+            Some(postcode) => record["postcode"] = json!(postcode),
+            None => drop(record.as_object_mut().unwrap().remove("postcode")),
+        }
+        record
+    };
+    server.append(&admin, &online("Jane Doe", "jane.doe@gmail.com", None));
+    for email in [
+        "Jane.Doe+petition@googlemail.com",
+        "j.a.n.e.d.o.e@gmail.com",
+        "ｊａｎｅ.ｄｏｅ@ｇｍａｉｌ.ｃｏｍ",
+        "j\u{430}ne.doe@gmail.com",
+        "janedoe@gm\u{430}il.com",
+    ] {
+        let answer = server.post(&admin, &online("Jane Doe", email, None));
+        expect_problem(answer, 409, "duplicate_signature");
+    }
+    for email in [
+        "jane.doe\u{200B}@gmail.com",
+        "jane.\u{AD}doe@gmail.com",
+        "\u{FEFF}jane.doe@gmail.com",
+    ] {
+        let answer = server.post(&admin, &online("Jane Doe", email, None));
+        expect_problem(answer, 422, "invalid_personal_data");
+    }
+    // Paper without an email, then online with one: the name and postcode match.
+    let paper = json!({"type":"signature.added","petition_id":"p","name":"Doe, John.","postcode":"LS1 1UR",
+                       "country":"GB","consent_to_share":false,"channel":"paper","batch_id":"sheet-1"});
+    server.append(&admin, &paper);
+    let answer = server.post(
+        &admin,
+        &online("Dr John Doe", "john@example.org", Some("ls11ur")),
+    );
+    expect_problem(answer, 409, "duplicate_signature");
+    // The refused signature left its email free: alone it is a new signer's.
+    let index =
+        server.append(&admin, &online("John Doe", "john@example.org", None))["index"].clone();
+    // What the log holds is a signature.recorded with one tag per identity.
+    let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+    assert_eq!(entry["record"]["type"], "signature.recorded", "{entry}");
+    assert_eq!(
+        entry["record"]["dedup_tags"].as_array().unwrap().len(),
+        1,
+        "{entry}"
+    );
+    let p = server.get_json("/api/v1/petitions/p");
+    assert_eq!(p["total"], 3);
 }
 
 /// RFC 9110 §11.1: the authentication scheme is a case-insensitive token, so

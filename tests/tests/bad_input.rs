@@ -13,6 +13,9 @@ const EMAIL: &str = "zed.secretmail@example.org";
 fn sig(petition: &str, email: &str) -> Value {
     let mut record = signature(petition, email);
     record["name"] = json!(NAME);
+    // Without a postcode the email is the one identity, so signatures with other
+    // emails are other signers.
+    record.as_object_mut().unwrap().remove("postcode");
     record
 }
 
@@ -253,6 +256,7 @@ fn bad_input_table() {
         post("missing type", bytes(&json!({"event_id":"stall-1"})), 400, "unknown_type"),
         post("empty object", b"{}".to_vec(), 400, "unknown_type"),
         post("unknown type", bytes(&json!({"type":"signature.deleted","index":3})), 400, "unknown_type"),
+        post("a kind only the server writes", bytes(&json!({"type":"signature.recorded","petition_id":"p-test"})), 400, "unknown_type"),
         post("type in the wrong case", bytes(&json!({"type":"Event.Held","event_id":"stall-1"})), 400, "unknown_type"),
         post("unknown type in a batch", bytes(&json!({"records":[small_event.clone(),{"type":"event.deleted"}]})), 400, "unknown_type").at(1),
         // --- values (422)

@@ -31,8 +31,8 @@ use super::text::{
 };
 use super::time::{Date, PartialDate, Timestamp};
 use super::values::{
-    AreaCode, Count, CountryCode, Id, SignatureIndexes, Thresholds, ID_MAX_BYTES, MAX_INVALIDATED,
-    MAX_THRESHOLDS,
+    AreaCode, Count, CountryCode, DedupTags, Id, SignatureIndexes, Thresholds, ID_MAX_BYTES,
+    MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS,
 };
 use crate::{DedupTag, Hash};
 
@@ -216,6 +216,13 @@ arbitrary!(
 arbitrary!(Hash, any::<[u8; 32]>().prop_map(Hash));
 
 arbitrary!(DedupTag, any::<[u8; 16]>().prop_map(DedupTag));
+
+arbitrary!(
+    DedupTags,
+    btree_set(any::<DedupTag>(), 1..=MAX_DEDUP_TAGS).prop_filter_map("refused", |set| {
+        DedupTags::new(&set.into_iter().collect::<Vec<_>>()).ok()
+    })
+);
 
 #[cfg(test)]
 mod tests {

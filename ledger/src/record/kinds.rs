@@ -15,7 +15,7 @@ use super::enums::{
 };
 use super::text::{Name, Title, Url};
 use super::time::{Date, PartialDate, Timestamp};
-use super::values::{AreaCode, Count, CountryCode, Id, SignatureIndexes, Thresholds};
+use super::values::{AreaCode, Count, CountryCode, DedupTags, Id, SignatureIndexes, Thresholds};
 use crate::{DedupTag, Error, Hash, Result};
 
 /// A rule broken: names the field, never its content.
@@ -87,7 +87,9 @@ pub struct PetitionClosed {
 }
 
 /// `signature.added`: where the signer is and a commitment to who they are, never who
-/// they are.
+/// they are. The first form of a signature, with one dedup tag: it still decodes and
+/// counts, but the server now writes [`SignatureRecorded`], which carries a tag for
+/// every identity of the signer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -110,8 +112,37 @@ pub struct Signature {
     pub commitment: Hash,
 }
 
+/// `signature.recorded`: a signature as [`Signature`] (`signature.added`) is, with a
+/// dedup tag for every identity of its signer instead of one, so that a signer is
+/// refused when *any* of their identities has already signed. What the server writes
+/// for an organiser's `signature.added`; both kinds are signatures to everything that
+/// counts, withdraws or invalidates them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignatureRecorded {
+    pub petition_id: Id,
+    pub country: CountryCode,
+    /// Parliamentary constituency (UK: `E14000831`).
+    pub constituency: Option<AreaCode>,
+    /// Council ward (UK: `E05...`), for exports to councillors.
+    pub ward: Option<AreaCode>,
+    /// Council or city name (`Newcastle upon Tyne`).
+    pub council: Option<Name>,
+    pub channel: Channel,
+    /// The signer agreed that their details may be shown to the petition's target.
+    pub consent_to_share: bool,
+    /// For each identity of the signer,
+    /// `keyed_blake3(dedup_key, petition_id || 0x00 || normalised identity)`, first 16
+    /// bytes; strictly ascending.
+    pub dedup_tags: DedupTags,
+    /// `H(salt32 || canonical personal data)`.
+    pub commitment: Hash,
+}
+
 /// `signature.withdrawn` by the signer; `index` is the log index of the
-/// `signature.added` entry.
+/// `signature.added` or `signature.recorded` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -120,7 +151,8 @@ pub struct SignatureWithdrawn {
     pub index: u64,
 }
 
-/// `signatures.invalidated`: `signature.added` entries that no longer count.
+/// `signatures.invalidated`: `signature.added` or `signature.recorded` entries that no
+/// longer count.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

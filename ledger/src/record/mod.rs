@@ -61,12 +61,13 @@ pub use enums::{
 };
 pub use kinds::*;
 pub use text::{
-    LongText, Name, Title, Url, NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
+    check_visible, is_invisible, LongText, Name, Title, Url, NAME_MAX_BYTES, TEXT_MAX_BYTES,
+    TITLE_MAX_BYTES, URL_MAX_BYTES,
 };
 pub use time::{Date, PartialDate, Timestamp};
 pub use values::{
-    AreaCode, Count, CountryCode, Id, SignatureIndexes, Thresholds, ID_MAX_BYTES, MAX_INVALIDATED,
-    MAX_THRESHOLDS,
+    AreaCode, Count, CountryCode, DedupTags, Id, SignatureIndexes, Thresholds, ID_MAX_BYTES,
+    MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS,
 };
 
 // ---------------------------------------------------------------------------------
@@ -260,6 +261,7 @@ record_kinds! {
         15 EventChanged(EventChanged) = "event.changed", rules = EventChanged::check;
         16 EventCancelled(EventCancelled) = "event.cancelled";
         17 EventHeld(EventHeld) = "event.held";
+        18 SignatureRecorded(SignatureRecorded) = "signature.recorded";
     }
 }
 
@@ -280,7 +282,7 @@ mod tests {
         assert_eq!(u32::from(bytes[0]), held.discriminant());
         assert_eq!(<EventHeld as RecordKind>::KIND, "event.held");
         assert_eq!(<Signature as RecordKind>::DISCRIMINANT, 4);
-        assert_eq!(Record::KINDS.len(), 18);
+        assert_eq!(Record::KINDS.len(), 19);
     }
 
     /// What adding a kind takes, shown on a table of its own: one struct and one row

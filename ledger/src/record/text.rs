@@ -15,6 +15,13 @@
 //! one encoding and counts keyed by it are stable). Long text may contain `\n` (only
 //! `\n`: a CR must be normalised away before it reaches the log).
 //!
+//! No text holds an invisible character ([`is_invisible`]: zero-width characters, the
+//! soft hyphen, the byte order mark, bidi controls and every other format or
+//! default-ignorable code point). Such a character changes the bytes, and so any count
+//! or dedup keyed on them, without changing what a reader sees, and bidi controls can
+//! make a text display as something else. The server's personal-data checks use the
+//! same rule ([`check_visible`]).
+//!
 //! Every type is encoded as a string, derefs to `str` and compares with `str`.
 
 use std::borrow::Borrow;
@@ -96,8 +103,35 @@ macro_rules! text_type {
     };
 }
 
-/// One line of 1 to `max` bytes: no control characters or line separators, no white
-/// space at either end.
+/// Whether `c` is invisible: of General Category `Cf` (format: zero-width space and
+/// joiners U+200B..U+200D, soft hyphen U+00AD, byte order mark U+FEFF, the bidi
+/// controls U+061C, U+200E, U+200F, U+202A..U+202E and U+2066..U+2069, word joiner,
+/// tags, ...) or `Default_Ignorable_Code_Point` (which adds the combining grapheme
+/// joiner, Hangul fillers and variation selectors), by the Unicode data that
+/// `icu_properties` ships. The one definition of the rule for every text of the log
+/// and every field of personal data.
+pub fn is_invisible(c: char) -> bool {
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+    use icu_properties::{CodePointMapData, CodePointSetData};
+    // ASCII has no such character (its controls are refused on their own).
+    !c.is_ascii()
+        && (CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+            || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c))
+}
+
+/// Refuses text holding an invisible character ([`is_invisible`]).
+pub fn check_visible(s: &str) -> Result<(), &'static str> {
+    // Nearly every text is ASCII; skip the lookups for it.
+    if !s.is_ascii() && s.chars().any(is_invisible) {
+        return Err(
+            "must not hold invisible characters (zero-width, soft hyphen, BOM, bidi controls)",
+        );
+    }
+    Ok(())
+}
+
+/// One line of 1 to `max` bytes: no control characters or line separators, no
+/// invisible characters, no white space at either end.
 fn one_line(s: &str, max: usize, length: &'static str) -> Result<(), &'static str> {
     if s.is_empty() || s.len() > max {
         return Err(length);
@@ -107,6 +141,7 @@ fn one_line(s: &str, max: usize, length: &'static str) -> Result<(), &'static st
     {
         return Err("must be one line without control characters");
     }
+    check_visible(s)?;
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Err("must not start or end with white space");
     }
@@ -128,7 +163,7 @@ text_type! {
 
 text_type! {
     /// An absolute `http://` or `https://` URL with something after the scheme, at
-    /// most 2048 bytes, without white space or control characters.
+    /// most 2048 bytes, without white space, control or invisible characters.
     Url,
     |s| {
         if s.len() > URL_MAX_BYTES {
@@ -141,13 +176,13 @@ text_type! {
         if rest.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must be a URL without spaces");
         }
-        Ok(())
+        check_visible(s)
     }
 }
 
 text_type! {
     /// Multi-line text such as a petition's wording: 1 to 32768 bytes, no control
-    /// characters except `\n`.
+    /// characters except `\n`, no invisible characters.
     LongText,
     |s| {
         if s.is_empty() || s.len() > TEXT_MAX_BYTES {
@@ -156,7 +191,7 @@ text_type! {
         if s.chars().any(|c| c.is_control() && c != '\n') {
             return Err("must not hold control characters other than \\n");
         }
-        Ok(())
+        check_visible(s)
     }
 }
 
@@ -174,6 +209,42 @@ mod tests {
         assert!(Title::parse(&"x".repeat(512)).is_ok());
         assert!(Name::parse(&"é".repeat(64)).is_ok());
         assert!(Name::parse(&"é".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_every_text() {
+        let invisible = [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{00AD}',
+            '\u{FEFF}',
+            '\u{061C}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{2060}',
+            '\u{034F}',
+            '\u{3164}',
+            '\u{FE0F}',
+            '\u{E0041}',
+            '\u{180E}',
+        ];
+        for c in invisible {
+            assert!(is_invisible(c), "{c:?}");
+            let text = format!("Jane{c}Doe");
+            assert!(Name::parse(&text).is_err(), "{c:?}");
+            assert!(Title::parse(&text).is_err(), "{c:?}");
+            assert!(LongText::parse(&text).is_err(), "{c:?}");
+            assert!(Url::parse(&format!("https://x.org/{c}")).is_err(), "{c:?}");
+        }
+        for visible in ['a', ' ', 'é', 'Ж', '中', '\u{0301}', '’', '🙂'] {
+            assert!(!is_invisible(visible), "{visible:?}");
+        }
+        assert!(Name::parse("Zoë Łukasiewicz-Ó Briain").is_ok());
     }
 
     #[test]

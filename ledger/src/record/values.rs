@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{invalid, refuse};
-use crate::{Error, Result};
+use crate::{DedupTag, Error, Result};
 
 /// Longest [`Id`], in bytes.
 pub const ID_MAX_BYTES: usize = 64;
@@ -21,6 +21,9 @@ pub const MAX_THRESHOLDS: usize = 16;
 /// large indexes does not fit in one entry; encoding then fails with
 /// [`Error::EntryTooLarge`] and the caller splits the batch.
 pub const MAX_INVALIDATED: usize = 8192;
+/// Most dedup tags one signature carries: one per identity of its signer, and a
+/// signer has at most two (an email; a name with a postcode).
+pub const MAX_DEDUP_TAGS: usize = 2;
 
 /// `FromStr`, `Display`, `Serialize` and `Deserialize` through a string, for a type
 /// with `parse` (checked, returning [`Error::InvalidRecord`]) and `parse_reason`.
@@ -362,9 +365,108 @@ checked_list! {
     }
 }
 
+/// The dedup tags of one `signature.recorded`: one per identity of its signer
+/// (docs/FORMAT.md part E), 1 to [`MAX_DEDUP_TAGS`], strictly ascending by their bytes
+/// (so each is named once, the list has one encoding, and its order tells nothing of
+/// which identity a tag is for).
+///
+/// Held inline, not in a `Vec`, so that it is `Copy` and a replay reads it in place
+/// without allocating. Encoded as a list of [`DedupTag`]s: in postcard a varint count
+/// and then each tag's 16 bytes, in JSON an array of base64 strings.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DedupTags {
+    len: u8,
+    /// The first `len` are the tags; the rest stay zero, so derived equality holds.
+    tags: [DedupTag; MAX_DEDUP_TAGS],
+}
+
+impl DedupTags {
+    /// The tags of `tags`, sorted and with repeats dropped (two identities of one
+    /// signer that happen to give the same tag count once); an error if there are none
+    /// or more than [`MAX_DEDUP_TAGS`] distinct ones.
+    pub fn from_unsorted(tags: &[DedupTag]) -> Result<DedupTags> {
+        let mut sorted = tags.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        DedupTags::new(&sorted)
+    }
+
+    /// The tags `tags`, which must follow the rule.
+    pub fn new(tags: &[DedupTag]) -> Result<DedupTags> {
+        DedupTags::new_reason(tags).map_err(invalid)
+    }
+
+    /// One tag.
+    pub fn one(tag: DedupTag) -> DedupTags {
+        let mut tags = [DedupTag::default(); MAX_DEDUP_TAGS];
+        tags[0] = tag;
+        DedupTags { len: 1, tags }
+    }
+
+    fn new_reason(tags: &[DedupTag]) -> Result<DedupTags, &'static str> {
+        if tags.is_empty() || tags.len() > MAX_DEDUP_TAGS {
+            return Err("must hold 1 to 2 dedup tags");
+        }
+        if !tags.windows(2).all(|w| w[0] < w[1]) {
+            return Err("must be strictly ascending");
+        }
+        let mut held = [DedupTag::default(); MAX_DEDUP_TAGS];
+        held[..tags.len()].copy_from_slice(tags);
+        Ok(DedupTags {
+            len: tags.len() as u8,
+            tags: held,
+        })
+    }
+}
+
+impl Deref for DedupTags {
+    type Target = [DedupTag];
+    fn deref(&self) -> &[DedupTag] {
+        &self.tags[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for DedupTags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for DedupTags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DedupTags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        DedupTags::new_reason(&Vec::<DedupTag>::deserialize(d)?).map_err(refuse)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dedup_tags_are_one_or_two_ascending() {
+        let (a, b) = (DedupTag([1; 16]), DedupTag([2; 16]));
+        let tags = DedupTags::new(&[a, b]).unwrap();
+        assert_eq!(&*tags, [a, b]);
+        assert_eq!(DedupTags::from_unsorted(&[b, a, b]).unwrap(), tags);
+        assert_eq!(&*DedupTags::one(b), [b]);
+        for bad in [&[][..], &[b, a], &[a, a], &[a, b, DedupTag([3; 16])]] {
+            assert!(DedupTags::new(bad).is_err(), "{bad:?}");
+        }
+        let bytes = postcard::to_allocvec(&tags).unwrap();
+        assert_eq!(bytes, [&[2][..], &[1; 16], &[2; 16]].concat());
+        assert_eq!(postcard::from_bytes::<DedupTags>(&bytes).unwrap(), tags);
+        let swapped = [&[2][..], &[2; 16], &[1; 16]].concat();
+        assert!(postcard::from_bytes::<DedupTags>(&swapped).is_err());
+        let json = serde_json::to_string(&tags).unwrap();
+        assert_eq!(json, format!("[\"{a}\",\"{b}\"]"));
+        assert_eq!(serde_json::from_str::<DedupTags>(&json).unwrap(), tags);
+    }
 
     #[test]
     fn ids_accept_slugs_only() {

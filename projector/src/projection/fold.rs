@@ -1,8 +1,12 @@
 //! The decision rules and the fold: one arm per record kind, every check before any
 //! change, so a refused record leaves no trace.
 //!
-//! Replays read `signature.added` entries in place ([`read_entry`]) and fold them with
-//! the same [`Projection::add_signature`] as [`Projection::try_apply`]. The fold is
+//! Both signature kinds, `signature.added` (one dedup tag) and `signature.recorded`
+//! (a tag per identity of the signer), become one [`SignatureFacts`] and are folded by
+//! the one [`Projection::add_signature`]; from there on a signature is a
+//! [`SignatureRef`] whatever its kind. Replays read signature entries in place
+//! ([`read_entry`]) and fold them with the same [`Projection::add_signature`] as
+//! [`Projection::try_apply`]. The fold is
 //! written to avoid reading back, in wider pieces, data it has just written (failed
 //! store forwarding): on the development machine such a load waited for the dedup
 //! table's cache-missing write, and that, not the arithmetic, was most of the cost of a
@@ -10,9 +14,10 @@
 
 use ledger::entry::SignatureEntry;
 use ledger::record::{
-    AreaCode, CountryCode, Id, InvalidationReason, LinkStatus, Record, Signature, VoteResult,
+    AreaCode, CountryCode, DedupTags, Id, InvalidationReason, LinkStatus, Record, Signature,
+    SignatureRecorded, VoteResult,
 };
-use ledger::{DedupTag, Entry};
+use ledger::Entry;
 
 use super::interning::{Interner, Place, Places};
 use super::state::{
@@ -22,8 +27,9 @@ use super::state::{
 use super::Projection;
 use crate::rules::Rejection;
 
-/// What the rules and the fold read of a `signature.added` record: borrowed from a
-/// decoded [`Signature`] (deciding a new record) or from the entry's bytes (replaying).
+/// What the rules and the fold read of a signature, of either kind: borrowed from a
+/// decoded [`Signature`] or [`SignatureRecorded`] (deciding a new record) or from the
+/// entry's bytes (replaying).
 pub(crate) struct SignatureFacts<'a> {
     petition_id: &'a str,
     country: CountryCode,
@@ -32,7 +38,8 @@ pub(crate) struct SignatureFacts<'a> {
     council: Option<&'a str>,
     /// `None` online, else the paper batch's id.
     paper_batch: Option<&'a str>,
-    dedup_tag: DedupTag,
+    /// One per identity of the signer (one for `signature.added`).
+    dedup_tags: DedupTags,
     /// [`Places::hash`] of the four codes, computed where the facts are read (in a
     /// bulk replay, on the decoding thread).
     place_hash: u64,
@@ -46,7 +53,7 @@ impl<'a> SignatureFacts<'a> {
         ward: Option<AreaCode>,
         council: Option<&'a str>,
         paper_batch: Option<&'a str>,
-        dedup_tag: DedupTag,
+        dedup_tags: DedupTags,
     ) -> SignatureFacts<'a> {
         SignatureFacts {
             petition_id,
@@ -55,7 +62,7 @@ impl<'a> SignatureFacts<'a> {
             ward,
             council,
             paper_batch,
-            dedup_tag,
+            dedup_tags,
             place_hash: Places::hash(&country, &constituency, &ward, council),
         }
     }
@@ -70,7 +77,21 @@ impl<'a> From<&'a Signature> for SignatureFacts<'a> {
             s.ward,
             s.council.as_deref(),
             s.channel.paper_batch().map(Id::as_str),
-            s.dedup_tag,
+            DedupTags::one(s.dedup_tag),
+        )
+    }
+}
+
+impl<'a> From<&'a SignatureRecorded> for SignatureFacts<'a> {
+    fn from(s: &'a SignatureRecorded) -> SignatureFacts<'a> {
+        SignatureFacts::new(
+            s.petition_id.as_str(),
+            s.country,
+            s.constituency,
+            s.ward,
+            s.council.as_deref(),
+            s.channel.paper_batch().map(Id::as_str),
+            s.dedup_tags,
         )
     }
 }
@@ -84,13 +105,13 @@ impl<'a> From<&SignatureEntry<'a>> for SignatureFacts<'a> {
             s.ward,
             s.council,
             s.paper_batch,
-            s.dedup_tag,
+            s.dedup_tags,
         )
     }
 }
 
-/// An entry as a replay reads it: `signature.added` (nearly every entry of a real log)
-/// in place, without allocating, and only what the fold needs of it; anything else
+/// An entry as a replay reads it: a signature of either kind (nearly every entry of a
+/// real log) in place, without allocating, and only what the fold needs of it; anything else
 /// fully decoded, boxed so that the common case stays small to hand between threads.
 pub(crate) enum ReadEntry<'a> {
     Signature {
@@ -104,7 +125,7 @@ pub(crate) enum ReadEntry<'a> {
 /// accepts exactly the signature entries `decode` accepts (`ledger/tests/encoding.rs`),
 /// and everything else, refused bytes included, goes to `decode`.
 pub(crate) fn read_entry(bytes: &[u8]) -> ledger::Result<ReadEntry<'_>> {
-    match Entry::decode_signature_added(bytes) {
+    match Entry::decode_signature(bytes) {
         Some(signature) => Ok(ReadEntry::Signature {
             time_ms: signature.time_ms,
             facts: SignatureFacts::from(&signature),
@@ -198,6 +219,9 @@ impl Projection {
                 petition.closed = Some(at.log(closed));
             }
             Record::SignatureAdded(signature) => {
+                self.add_signature(index, time_ms, &signature.into())?
+            }
+            Record::SignatureRecorded(signature) => {
                 self.add_signature(index, time_ms, &signature.into())?
             }
             Record::SignatureWithdrawn(withdrawn) => {
@@ -394,9 +418,25 @@ impl Projection {
                 batch + 1
             }
         };
-        // The last rule; from here on nothing can refuse the record.
-        if !self.dedup.insert((petition, signature.dedup_tag)) {
-            return Err(Rejection::DuplicateSignature);
+        // The last rule: no identity of the signer has signed this petition, under
+        // either kind. Checked for every tag before any is inserted, so a refused
+        // signature leaves no tag behind; the tags of one signature are distinct by
+        // their type. From here on nothing can refuse the record.
+        if let [tag] = *signature.dedup_tags {
+            // The common case (one identity, and every `signature.added`): one probe.
+            if !self.dedup.insert((petition, tag)) {
+                return Err(Rejection::DuplicateSignature);
+            }
+        } else {
+            if signature
+                .dedup_tags
+                .iter()
+                .any(|&tag| self.dedup.contains(&(petition, tag)))
+            {
+                return Err(Rejection::DuplicateSignature);
+            }
+            self.dedup
+                .extend(signature.dedup_tags.iter().map(|&tag| (petition, tag)));
         }
         if channel != 0 {
             self.batches[channel as usize - 1].entered += 1;
@@ -512,7 +552,7 @@ impl Projection {
 mod tests {
     use super::*;
     use ledger::record::{Channel, Name, PetitionOpened, PetitionText, Thresholds, Title};
-    use ledger::Hash;
+    use ledger::{DedupTag, Hash};
 
     fn signature(tag: u8, constituency: &str, council: &str) -> Signature {
         Signature {

@@ -7,7 +7,7 @@
 //! motion by id) is looked up in the state, which already holds every accepted entry,
 //! earlier ones of the same batch included.
 
-use ledger::record::{Id, MotionTabled, Record};
+use ledger::record::{Id, MotionTabled, Record, Signature, SignatureRecorded};
 
 use super::state::NONE;
 use super::Projection;
@@ -65,9 +65,18 @@ impl Projection {
             Record::CampaignCityJoined(r) => (vec![], city(&r.city)),
             Record::PetitionOpened(_) => (vec![], vec![]),
             Record::PetitionClosed(r) => (petition(&r.petition_id), vec![]),
-            Record::SignatureAdded(r) => (
-                petition(&r.petition_id),
-                r.council.iter().map(|c| Some(c.as_str())).collect(),
+            Record::SignatureAdded(Signature {
+                petition_id,
+                council,
+                ..
+            })
+            | Record::SignatureRecorded(SignatureRecorded {
+                petition_id,
+                council,
+                ..
+            }) => (
+                petition(petition_id),
+                council.iter().map(|c| Some(c.as_str())).collect(),
             ),
             Record::SignatureWithdrawn(r) => (
                 vec![self.signature_petition(r.index)],

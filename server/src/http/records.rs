@@ -295,7 +295,7 @@ pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
     for (position, input) in inputs.into_iter().enumerate() {
         let prepared = input.prepare(alg, &state.dedup_key, &mut rng, batch.then_some(position))?;
         let sealed = match (&prepared.personal, &prepared.record) {
-            (Some((data, salt)), ledger::Record::SignatureAdded(signature)) => {
+            (Some((data, salt)), ledger::Record::SignatureRecorded(signature)) => {
                 Some(state.vault.seal(data, salt, signature.commitment))
             }
             _ => None,

@@ -128,10 +128,7 @@ impl<'de> Visitor<'de> for RecordSeed {
 /// kind's fields.
 fn record<'de, A: MapAccess<'de>>(mut map: A) -> Result<RecordInput, A::Error> {
     let kind = map.next_value::<&str>()?;
-    let kind = *Record::KINDS
-        .iter()
-        .find(|k| **k == kind)
-        .ok_or_else(|| de::Error::custom(GiveUp))?;
+    let kind = super::input_kind(kind).ok_or_else(|| de::Error::custom(GiveUp))?;
     let fields = MapAccessDeserializer::new(map);
     let body = match kind {
         Signature::KIND => Body::Signature(SignatureInput::deserialize(fields)?),

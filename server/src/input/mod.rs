@@ -1,10 +1,11 @@
 //! The JSON shapes of `POST /api/v1/records`, and the public JSON view of a record.
 //!
 //! A request body is one record object or `{"records": [ ... ]}`. Each record has a
-//! `type` (one of [`Record::KINDS`]) and the snake_case fields of its kind. The shape of
+//! `type` (one of [`Record::KINDS`] but `signature.recorded`, which only the server
+//! writes: [`input_kinds`]) and the snake_case fields of its kind. The shape of
 //! every kind is its struct in `ledger::record::kinds`, read straight from the JSON,
-//! except where the shape really differs: a signature (personal data in, dedup tag and
-//! commitment out) and an opened petition (`text` or `text_hash`), in `special.rs`.
+//! except where the shape really differs: a signature (personal data in, dedup tags and
+//! commitment out, as a `signature.recorded`) and an opened petition (`text` or `text_hash`), in `special.rs`.
 //! Handling goes in two steps:
 //!
 //! 1. [`parse_request`] reads the records: well-formed UTF-8 JSON, no duplicate keys, a
@@ -13,12 +14,13 @@
 //!    texts, hashes, names from closed lists (422).
 //! 2. [`RecordInput::prepare`] checks what relates fields ([`Record::validate`]) and
 //!    builds the [`Record`]; for a signature it also checks the personal data, draws the
-//!    salt and computes the dedup tag and the commitment. Failures are 422.
+//!    salt and computes the dedup tags and the commitment. Failures are 422.
 //!
 //! One file per job: `fast.rs` (the common body read in one pass), `json.rs` (strict
 //! JSON, and reading values with errors by kind),
 //! `error.rs` ([`InputError`] and how a serde failure becomes one), `special.rs` (the
 //! two hand-written shapes), `personal.rs` (personal data, dedup tags, commitments),
+//! `identity.rs` (every normalisation rule of the identities dedup tags are keyed on),
 //! `view.rs` (the public view).
 //!
 //! Invariants:
@@ -34,6 +36,7 @@
 
 mod error;
 mod fast;
+mod identity;
 mod json;
 mod personal;
 mod special;
@@ -43,7 +46,7 @@ mod view;
 
 use std::fmt;
 
-use ledger::record::{PetitionOpened, RecordKind, Signature};
+use ledger::record::{PetitionOpened, RecordKind, Signature, SignatureRecorded};
 use ledger::{HashAlg, Record};
 use serde_json::{Map, Value};
 use utoipa::openapi::schema::Schema;
@@ -52,7 +55,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 pub use error::InputError;
 pub use personal::{
-    commitment, dedup_tag, PersonalData, ADDRESS_MAX_BYTES, EMAIL_MAX_BYTES,
+    commitment, dedup_tag, dedup_tags, PersonalData, ADDRESS_MAX_BYTES, EMAIL_MAX_BYTES,
     PERSONAL_NAME_MAX_BYTES, POSTCODE_MAX_BYTES,
 };
 pub use view::record_view;
@@ -69,10 +72,29 @@ enum Body {
     PetitionOpened(PetitionOpenedInput),
 }
 
+/// The record kinds that only the server writes, never named by a request:
+/// `signature.recorded` is what a `signature.added` input becomes (its dedup tags and
+/// commitment come from personal data, which a request cannot give for it).
+const WRITTEN_BY_THE_SERVER: &[&str] = &[SignatureRecorded::KIND];
+
+/// The `type` of the record kind named `kind` if a request may name it: every kind in
+/// the table but those [only the server writes](WRITTEN_BY_THE_SERVER).
+pub fn input_kind(kind: &str) -> Option<&'static str> {
+    input_kinds().find(|k| *k == kind)
+}
+
+/// Every `type` a request may name, in table order.
+pub fn input_kinds() -> impl Iterator<Item = &'static str> {
+    Record::KINDS
+        .iter()
+        .copied()
+        .filter(|k| !WRITTEN_BY_THE_SERVER.contains(k))
+}
+
 /// The field names of the record kind `kind` (without `type`), or `None` if no kind
-/// has that name.
+/// a request may name has that name.
 pub fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
-    match kind {
+    match input_kind(kind)? {
         Signature::KIND => Some(field_names::<SignatureInput>()),
         PetitionOpened::KIND => Some(field_names::<PetitionOpenedInput>()),
         _ => json::kind_field_names(kind),
@@ -87,6 +109,7 @@ pub type KindSchema = (&'static str, String, RefOr<Schema>);
 /// hand-written shapes.
 pub fn schemas() -> (Vec<KindSchema>, Vec<(String, RefOr<Schema>)>) {
     let (mut kinds, mut referred) = Record::schemas();
+    kinds.retain(|(kind, _, _)| input_kind(kind).is_some());
     for (kind, name, schema) in &mut kinds {
         match *kind {
             Signature::KIND => {
@@ -216,7 +239,7 @@ impl RecordInput {
         position: Option<usize>,
     ) -> Result<RecordInput, InputError> {
         let prefix = field_prefix(position);
-        let kinds = || Record::KINDS.join(", ");
+        let kinds = || input_kinds().collect::<Vec<_>>().join(", ");
         let unknown_type = || {
             InputError::shape(
                 "unknown_type",
@@ -244,10 +267,17 @@ impl RecordInput {
                 ))
             }
         };
-        let kind = *Record::KINDS
-            .iter()
-            .find(|k| **k == kind)
-            .ok_or_else(unknown_type)?;
+        if WRITTEN_BY_THE_SERVER.contains(&kind.as_str()) {
+            return Err(InputError::shape(
+                "unknown_type",
+                format!(
+                    "{prefix}type: {kind} is written by the server only; send a \
+                     signature.added with the signer's details"
+                ),
+                position,
+            ));
+        }
+        let kind = input_kind(&kind).ok_or_else(unknown_type)?;
         let fields = fields_of(kind).ok_or_else(unknown_type)?;
         // Unknown fields first, whatever else is wrong, so the answer does not depend
         // on the order of the keys.
@@ -288,9 +318,10 @@ impl RecordInput {
     /// [`InputError::record`] set to `position`.
     ///
     /// For a signature, the personal data is trimmed (empty optional fields count as
-    /// absent) and checked, a 32-byte salt is drawn from `rng`, and the dedup tag
-    /// (under `dedup_key`) and the commitment (under `alg`) are computed; the data and
-    /// salt come back in [`Prepared::personal`]. A petition's full text has CR LF and
+    /// absent) and checked, a 32-byte salt is drawn from `rng`, and the dedup tags
+    /// (under `dedup_key`) and the commitment (under `alg`) are computed; the record is
+    /// a `signature.recorded`, and the data and salt come back in
+    /// [`Prepared::personal`]. A petition's full text has CR LF and
     /// lone CR normalised to LF.
     pub fn prepare(
         self,
@@ -310,7 +341,7 @@ impl RecordInput {
             Body::Signature(input) => {
                 let (signature, data, salt) = input.prepare(alg, dedup_key, rng, invalid)?;
                 personal = Some((data, salt));
-                Record::SignatureAdded(signature)
+                Record::SignatureRecorded(signature)
             }
         };
         record.validate().map_err(|e| {

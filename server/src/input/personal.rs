@@ -7,9 +7,11 @@
 
 use std::fmt;
 
-use ledger::record::Id;
+use ledger::record::{check_visible, DedupTags, Id};
 use ledger::{DedupTag, Hash, HashAlg};
 use serde::{Deserialize, Serialize};
+
+use super::identity;
 
 /// Longest signer name, in bytes (after trimming).
 pub const PERSONAL_NAME_MAX_BYTES: usize = 200;
@@ -72,41 +74,12 @@ impl PersonalData {
         out
     }
 
-    /// The normalised identity that the dedup tag is keyed on.
-    ///
-    /// - With an email: `b"email:"` then the email trimmed and lower-cased.
-    /// - Without: `b"name-postcode:"`, the name (trimmed, inner runs of white space
-    ///   collapsed to one space, lower-cased), `b"\n"`, then the postcode upper-cased
-    ///   with all white space removed (empty when there is none).
-    pub fn normalised_identity(&self) -> Vec<u8> {
-        match &self.email {
-            Some(email) => {
-                let mut out = b"email:".to_vec();
-                out.extend_from_slice(email.trim().to_lowercase().as_bytes());
-                out
-            }
-            None => {
-                let name = self
-                    .name
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase();
-                let postcode: String = self
-                    .postcode
-                    .as_deref()
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect::<String>()
-                    .to_uppercase();
-                let mut out = b"name-postcode:".to_vec();
-                out.extend_from_slice(name.as_bytes());
-                out.push(b'\n');
-                out.extend_from_slice(postcode.as_bytes());
-                out
-            }
-        }
+    /// The normalised identities the dedup tags are keyed on, one per identity the
+    /// data has (an email; a name with a postcode), by the rules in
+    /// [`super::identity`]. Takes data that [`PersonalData::check`] accepted; `None`
+    /// only for data it refuses.
+    pub fn normalised_identities(&self) -> Option<Vec<Vec<u8>>> {
+        identity::identities(&self.name, self.email.as_deref(), self.postcode.as_deref())
     }
 
     /// Builds the data as stored: every field trimmed, and optional fields that are
@@ -131,7 +104,9 @@ impl PersonalData {
     }
 
     /// Checks the data of one signature, returning the field at fault and why (both
-    /// static: never the value).
+    /// static: never the value). No field may hold a control character or an
+    /// invisible one (the ledger's rule for every text: zero-width characters, soft
+    /// hyphens, BOMs and bidi controls would let one signer look like two).
     pub(super) fn check(&self, online: bool) -> Result<(), (&'static str, &'static str)> {
         let has_control = |s: &str| s.chars().any(char::is_control);
         if self.name.is_empty() || self.name.len() > PERSONAL_NAME_MAX_BYTES {
@@ -140,12 +115,23 @@ impl PersonalData {
         if has_control(&self.name) {
             return Err(("name", "must not contain control characters"));
         }
+        for (field, value) in [
+            ("name", Some(&self.name)),
+            ("email", self.email.as_ref()),
+            ("postcode", self.postcode.as_ref()),
+            ("address", self.address.as_ref()),
+        ] {
+            if let Some(value) = value {
+                check_visible(value).map_err(|why| (field, why))?;
+            }
+        }
         match &self.email {
             Some(email) if !is_email(email) => {
                 return Err((
                     "email",
                     "must be an email address: at most 254 bytes, one '@' after a \
-                     non-empty local part, a domain containing '.', no white space",
+                     non-empty local part, a valid domain name containing '.', no \
+                     white space",
                 ))
             }
             None if online => return Err(("email", "is required for online signatures")),
@@ -177,8 +163,13 @@ impl PersonalData {
 
 /// An email address as far as this log cares: at most 254 bytes, no white space or
 /// control characters, exactly one `@` with a non-empty local part before it and a
-/// domain after it that contains a `.` and neither starts nor ends with one.
+/// domain after it that contains a `.`, neither starts nor ends with one, and is a
+/// valid IDNA domain name (so that it normalises: [`identity::normalise_email`]).
 fn is_email(s: &str) -> bool {
+    is_email_shaped(s) && identity::normalise_email(s).is_some()
+}
+
+fn is_email_shaped(s: &str) -> bool {
     if s.len() > EMAIL_MAX_BYTES || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
@@ -207,16 +198,32 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// The dedup tag of a signature: keyed BLAKE3 under `dedup_key` of the petition id's
-/// bytes, `0x00`, then [`PersonalData::normalised_identity`]; the first 16 bytes.
-pub fn dedup_tag(dedup_key: &[u8; 32], petition_id: &Id, data: &PersonalData) -> DedupTag {
+/// The dedup tag of one normalised identity: keyed BLAKE3 under `dedup_key` of the
+/// petition id's bytes, `0x00`, then the identity; the first 16 bytes.
+pub fn dedup_tag(dedup_key: &[u8; 32], petition_id: &Id, identity: &[u8]) -> DedupTag {
     let mut hasher = blake3::Hasher::new_keyed(dedup_key);
     hasher.update(petition_id.as_str().as_bytes());
     hasher.update(&[0]);
-    hasher.update(&data.normalised_identity());
+    hasher.update(identity);
     let mut tag = [0u8; 16];
     tag.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
     DedupTag(tag)
+}
+
+/// The dedup tags of a signature: [`dedup_tag`] of each of the signer's
+/// [normalised identities](PersonalData::normalised_identities), in ascending order.
+/// `None` only for data that [`PersonalData::check`] refuses.
+pub fn dedup_tags(
+    dedup_key: &[u8; 32],
+    petition_id: &Id,
+    data: &PersonalData,
+) -> Option<DedupTags> {
+    let tags: Vec<DedupTag> = data
+        .normalised_identities()?
+        .iter()
+        .map(|identity| dedup_tag(dedup_key, petition_id, identity))
+        .collect();
+    DedupTags::from_unsorted(&tags).ok()
 }
 
 /// The commitment to a signer's data: `alg.digest(salt ‖ data.canonical_bytes())`.

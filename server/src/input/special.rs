@@ -5,15 +5,16 @@
 
 use ledger::record::{
     AreaCode, Channel, CountryCode, Date, Id, LongText, Name, PetitionOpened, PetitionText,
-    Signature, Thresholds, Title,
+    SignatureRecorded, Thresholds, Title,
 };
 use ledger::{Hash, HashAlg};
 use serde::Deserialize;
 
-use super::personal::{commitment, dedup_tag, PersonalData};
+use super::personal::{commitment, dedup_tags, PersonalData};
 use super::InputError;
 
-/// `signature.added` as an organiser's form sends it.
+/// `signature.added` as an organiser's form sends it. The server turns it into a
+/// `signature.recorded`, with a dedup tag for each identity of the signer.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SignatureInput {
@@ -57,16 +58,16 @@ impl utoipa::ToSchema for ChannelName {}
 
 impl SignatureInput {
     /// The signature for the log and the personal data for the vault: the data is
-    /// trimmed and checked, a salt is drawn from `rng`, and the dedup tag (under
-    /// `dedup_key`) and the commitment (under `alg`) are computed. `invalid` makes a
-    /// 422 naming a field.
+    /// trimmed and checked, a salt is drawn from `rng`, and the dedup tags (under
+    /// `dedup_key`, one per identity of the signer) and the commitment (under `alg`)
+    /// are computed. `invalid` makes a 422 naming a field.
     pub(super) fn prepare(
         self,
         alg: HashAlg,
         dedup_key: &[u8; 32],
         rng: &mut impl rand::RngCore,
         invalid: impl Fn(&'static str, &str, &str) -> InputError,
-    ) -> Result<(Signature, PersonalData, [u8; 32]), InputError> {
+    ) -> Result<(SignatureRecorded, PersonalData, [u8; 32]), InputError> {
         let channel = match (self.channel, self.batch_id) {
             (ChannelName::Online, None) => Channel::Online,
             (ChannelName::Online, Some(_)) => {
@@ -93,10 +94,13 @@ impl SignatureInput {
         );
         data.check(channel == Channel::Online)
             .map_err(|(field, why)| invalid("invalid_personal_data", field, why))?;
+        // Checked data always has an identity, and every email it accepts normalises.
+        let dedup_tags = dedup_tags(dedup_key, &self.petition_id, &data)
+            .ok_or_else(|| invalid("invalid_personal_data", "email", "must be an email address"))?;
         let mut salt = [0u8; 32];
         rng.fill_bytes(&mut salt);
-        let signature = Signature {
-            dedup_tag: dedup_tag(dedup_key, &self.petition_id, &data),
+        let signature = SignatureRecorded {
+            dedup_tags,
             commitment: commitment(alg, &salt, &data),
             petition_id: self.petition_id,
             country: self.country,

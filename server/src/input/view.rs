@@ -1,6 +1,6 @@
 //! The public JSON view of a record, for `GET /api/v1/entries/{index}`.
 
-use ledger::record::{Channel, PetitionText};
+use ledger::record::{Channel, PetitionText, Signature, SignatureRecorded};
 use ledger::Record;
 use serde_json::{Map, Value};
 
@@ -9,11 +9,12 @@ use serde_json::{Map, Value};
 /// `2022-12-11T12:00:00Z` whatever offset they were submitted with, hashes and tags as
 /// standard base64). Absent options and empty lists are omitted.
 ///
-/// It has the shape of the input, so for every kind but `signature.added` the view is
-/// itself an input that prepares to the same record. The two kinds whose input shape
-/// differs are written as their input is: a petition's wording as `text` or
-/// `text_hash`; a signature's `channel` as `online` or `paper` with `batch_id` beside
-/// it, and its `dedup_tag` and `commitment` where the input had personal data.
+/// It has the shape of the input, so for every kind but the two signature kinds the
+/// view is itself an input that prepares to the same record. The kinds whose input
+/// shape differs are written as their input is: a petition's wording as `text` or
+/// `text_hash`; a signature's (`signature.added` or `signature.recorded`) `channel` as
+/// `online` or `paper` with `batch_id` beside it, and its `dedup_tag` (or
+/// `dedup_tags`) and `commitment` where the input had personal data.
 pub fn record_view(record: &Record) -> Value {
     let mut view = match record.serialize_fields(serde_json::value::Serializer) {
         Ok(Value::Object(fields)) => fields,
@@ -29,8 +30,9 @@ pub fn record_view(record: &Record) -> Value {
             };
             view.insert(key.into(), text.into());
         }
-        Record::SignatureAdded(signature) => {
-            let channel = match &signature.channel {
+        Record::SignatureAdded(Signature { channel, .. })
+        | Record::SignatureRecorded(SignatureRecorded { channel, .. }) => {
+            let channel = match channel {
                 Channel::Online => "online",
                 Channel::Paper { batch_id } => {
                     view.insert("batch_id".into(), batch_id.as_str().into());

@@ -158,6 +158,7 @@ impl Vault {
             let entry = ledger::Entry::decode(&store.entry(index)?)?;
             let commitment = match entry.record() {
                 ledger::Record::SignatureAdded(signature) => signature.commitment,
+                ledger::Record::SignatureRecorded(signature) => signature.commitment,
                 _ => {
                     check.problems.push(format!(
                         "entry {index} is not a signature but has a vault value"

@@ -11,7 +11,7 @@
 //! Every value these strategies give encodes: `Entry::encode` accepts it.
 
 use ledger::entry::{Entry, AUTHOR_MAX_BYTES};
-use ledger::record::Signature;
+use ledger::record::{Signature, SignatureRecorded};
 use ledger::Record;
 use proptest::prelude::*;
 
@@ -21,9 +21,13 @@ pub fn record() -> impl Strategy<Value = Record> {
     any::<Record>().prop_filter("breaks a cross-field rule", |r| r.validate().is_ok())
 }
 
-/// Any `signature.added` record's fields (signatures have no cross-field rules).
-pub fn signature() -> impl Strategy<Value = Signature> {
-    any::<Signature>()
+/// Any signature record: `signature.added` or `signature.recorded`, equally likely
+/// (signatures have no cross-field rules).
+pub fn signature() -> impl Strategy<Value = Record> {
+    prop_oneof![
+        any::<Signature>().prop_map(Record::SignatureAdded),
+        any::<SignatureRecorded>().prop_map(Record::SignatureRecorded),
+    ]
 }
 
 /// A valid author: 1 to 64 bytes of printable ASCII without spaces, the longest

@@ -8,9 +8,11 @@
 //!   16 twin links registered (Newcastle upon Tyne–Taiyuan sister link, Bath–Jiangxi
 //!   friendship link, ...), 5 petitions opened (thresholds such as 10,000 and 100,000),
 //!   the 1 October joint action day scheduled in those 14 cities, first paper batches;
-//! - then ≈97 % `signature.added`: 650 UK constituency codes (with their wards and
-//!   councils) and some overseas signers, online and paper channels, a fresh random
-//!   16-byte dedup tag each (unique in the whole log) and a random 32-byte commitment;
+//! - then ≈97 % signatures, as the server writes them now (`signature.recorded`): 650
+//!   UK constituency codes (with their wards and councils) and some overseas signers,
+//!   online and paper channels, a fresh random 16-byte dedup tag for each identity of
+//!   the signer (one, or two for the ≈40 % who gave an email and a postcode; unique in
+//!   the whole log) and a random 32-byte commitment;
 //! - interleaved: withdrawals (≈1.5 %) and invalidations (≈0.3 %, 1 to 8 signatures, up
 //!   to 120 for fraud) of live signatures only, each signature struck out at most once;
 //!   events scheduled (≈0.2 %) and held, cancelled or changed once their end time has
@@ -34,12 +36,13 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
 
+use ledger::record::DedupTags;
 use ledger::record::{
     AreaCode, CampaignCityJoined, CampaignLaunched, Channel, CountryCode, Date, EventCancelled,
     EventChanged, EventKind, EventScheduled, Id, InvalidationReason, LinkKind, LinkStatus,
     MotionAmended, MotionTabled, MotionVoted, MotionWithdrawn, Name, PaperBatchRecorded,
-    PartialDate, PetitionClosed, PetitionOpened, PetitionText, Signature, SignaturesInvalidated,
-    Timestamp, TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
+    PartialDate, PetitionClosed, PetitionOpened, PetitionText, SignatureRecorded,
+    SignaturesInvalidated, Timestamp, TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
 };
 use ledger::{DedupTag, Entry, Hash, HashAlg, Record};
 use rand::rngs::StdRng;
@@ -68,6 +71,8 @@ const BATCH_SHARE: f64 = 0.001;
 /// Per signature.
 const PAPER_SHARE: f64 = 0.12;
 const CONSENT_SHARE: f64 = 0.35;
+/// Signers who gave both an email and a postcode, so two identities and two tags.
+const TWO_IDENTITIES_SHARE: f64 = 0.4;
 const NO_WARD_SHARE: f64 = 0.08;
 const NO_COUNCIL_SHARE: f64 = 0.04;
 /// Signatures of a local petition from its home constituencies.
@@ -711,6 +716,17 @@ impl Generator {
         index
     }
 
+    /// A random dedup tag not used before in the log.
+    fn fresh_tag(&mut self) -> DedupTag {
+        loop {
+            let mut tag = [0u8; 16];
+            self.rng.fill(&mut tag);
+            if self.tags.insert(DedupTag(tag)) {
+                return DedupTag(tag);
+            }
+        }
+    }
+
     fn random_hash(&mut self) -> Hash {
         let mut hash = [0u8; 32];
         self.rng.fill(&mut hash);
@@ -1056,24 +1072,23 @@ impl Generator {
         } else {
             (Channel::Online, ONLINE[self.rng.gen_range(0..ONLINE.len())])
         };
-        let dedup_tag = loop {
-            let mut tag = [0u8; 16];
-            self.rng.fill(&mut tag);
-            if self.tags.insert(DedupTag(tag)) {
-                break DedupTag(tag);
-            }
+        let identities = if self.rng.gen_bool(TWO_IDENTITIES_SHARE) {
+            2
+        } else {
+            1
         };
+        let tags: Vec<DedupTag> = (0..identities).map(|_| self.fresh_tag()).collect();
         let commitment = self.random_hash();
-        let signature = Signature {
+        let signature = SignatureRecorded {
             country,
             constituency,
             ward,
             council,
             channel,
             consent_to_share: self.rng.gen_bool(CONSENT_SHARE),
-            dedup_tag,
+            dedup_tags: DedupTags::from_unsorted(&tags).expect("one or two fresh tags"),
             commitment,
-            ..records::signature_added(&self.petitions[p].id, 0)
+            ..records::signature_recorded(&self.petitions[p].id, 0)
         };
         let index = self.push(author, signature);
         self.live.push(index);
@@ -1295,7 +1310,7 @@ mod tests {
             *kinds.entry(entry.kind()).or_default() += 1;
         }
         let share = |kind: &str| kinds.get(kind).copied().unwrap_or(0) as f64 / log.len() as f64;
-        assert!(share("signature.added") > 0.95, "{kinds:?}");
+        assert!(share("signature.recorded") > 0.95, "{kinds:?}");
         assert!(
             (0.008..0.025).contains(&share("signature.withdrawn")),
             "{kinds:?}"

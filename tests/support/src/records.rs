@@ -20,8 +20,8 @@ use ledger::record::{
     CampaignCityJoined, CampaignLaunched, Channel, EventCancelled, EventChanged, EventHeld,
     EventKind, EventScheduled, InvalidationReason, LinkKind, LinkStatus, MotionAmended,
     MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded, PetitionClosed, PetitionOpened,
-    PetitionText, Signature, SignatureWithdrawn, SignaturesInvalidated, TwinLinkRegistered,
-    TwinLinkStatusChanged, VoteResult,
+    PetitionText, Signature, SignatureRecorded, SignatureWithdrawn, SignaturesInvalidated,
+    TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
 };
 use ledger::{DedupTag, Entry, Hash, HashAlg, Record};
 
@@ -105,6 +105,24 @@ pub fn signature_added(petition_id: &str, who: u64) -> Signature {
         channel: Channel::Online,
         consent_to_share: false,
         dedup_tag: tag(who),
+        commitment: Hash([who as u8; 32]),
+    }
+}
+
+/// `signature.recorded` online from Great Britain by signer number `who`, with the
+/// one tag [`tag`]`(who)` (commitment `[who as u8; 32]`), without area codes or
+/// consent. A signer with a second identity: `dedup_tags:
+/// DedupTags::from_unsorted(&[tag(who), tag(other)])`.
+pub fn signature_recorded(petition_id: &str, who: u64) -> SignatureRecorded {
+    SignatureRecorded {
+        petition_id: id(petition_id),
+        country: country("GB"),
+        constituency: None,
+        ward: None,
+        council: None,
+        channel: Channel::Online,
+        consent_to_share: false,
+        dedup_tags: ledger::record::DedupTags::one(tag(who)),
         commitment: Hash([who as u8; 32]),
     }
 }
@@ -452,6 +470,7 @@ mod tests {
             event_changed("e").into(),
             event_cancelled("e").into(),
             event_held("e", None).into(),
+            signature_recorded("p", 1).into(),
         ];
         let kinds: Vec<&str> = records.iter().map(Record::kind).collect();
         assert_eq!(kinds, Record::KINDS, "one builder per kind, in table order");

@@ -302,5 +302,32 @@ pub fn entries() -> Vec<Entry> {
             }
             .into(),
         ),
+        // Kinds added later go after every earlier sample, so the golden file only
+        // grows.
+        signature_recorded_online(),
     ]
+}
+
+/// A `signature.recorded` of a signer who gave an email and a postcode: two tags.
+pub fn signature_recorded_online() -> Entry {
+    let tags = [
+        dedup_tag("uk-detwin", "email:signer@example.org"),
+        dedup_tag("uk-detwin", "name-postcode:a signer\nNE17RU"),
+    ];
+    Entry::v1(
+        ms("2022-11-03T09:20:00Z"),
+        WEB,
+        SignatureRecorded {
+            constituency: Some(area("E14000831")),
+            council: Some(name("Newcastle upon Tyne")),
+            consent_to_share: true,
+            dedup_tags: DedupTags::from_unsorted(&tags).expect("two distinct tags"),
+            commitment: commitment(
+                3,
+                "name=A. Signer\nemail=signer@example.org\npostcode=NE1 7RU",
+            ),
+            ..records::signature_recorded("uk-detwin", 0)
+        }
+        .into(),
+    )
 }

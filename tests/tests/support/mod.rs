@@ -820,12 +820,14 @@ pub fn petition_opened(id: &str, title: &str) -> Value {
     })
 }
 
-/// An online `signature.added` whose identity (for duplicates) is `email`.
+/// An online `signature.added` by the signer whose email is `email`: the name is made
+/// from the email too, since a name with a postcode is a second identity (signers
+/// who share both are one signer).
 pub fn signature(petition: &str, email: &str) -> Value {
     json!({
         "type": "signature.added",
         "petition_id": petition,
-        "name": "Test Signer",
+        "name": format!("Test Signer {}", email.trim().to_lowercase()),
         "email": email,
         "postcode": "NE1 7RU",
         "country": "GB",
@@ -1047,7 +1049,8 @@ pub fn verify_acked(server: &Server, acked: &[Acked], entry_checks: Option<usize
                     assert_eq!(entry["leaf_hash"], ack.leaf_hash.as_str(), "{url}");
                     let bytes = b64_decode(entry["bytes"].as_str().expect("bytes"));
                     assert_eq!(alg.leaf_hash(&bytes).to_string(), ack.leaf_hash, "{url}");
-                    assert_eq!(entry["record"]["type"], "signature.added", "{url}");
+                    // A signature.added is logged as a signature.recorded.
+                    assert_eq!(entry["record"]["type"], "signature.recorded", "{url}");
                 }
             })
         })

@@ -154,21 +154,24 @@ fn without(value: &Value, keys: &[&str]) -> Value {
 }
 
 /// Checks that the view is the input minus personal data (plus the signature's
-/// tag and commitment), and that a non-signature view prepares to the same record.
+/// tags and commitment), and that a non-signature view prepares to the same record.
 fn check_round_trip(input: &Value) {
     let prepared = prepare_value(input).unwrap_or_else(|e| panic!("{input}: {e:?}"));
     let view = record_view(&prepared.record);
     let mut expected = without(input, &PERSONAL);
-    if let Record::SignatureAdded(s) = &prepared.record {
+    if let Record::SignatureRecorded(s) = &prepared.record {
         let (data, salt) = prepared.personal.as_ref().expect("personal data");
         let petition_id = Id::parse(input["petition_id"].as_str().unwrap()).unwrap();
-        assert_eq!(s.dedup_tag, dedup_tag(&KEY, &petition_id, data));
+        assert_eq!(Some(s.dedup_tags), dedup_tags(&KEY, &petition_id, data));
         assert_eq!(s.commitment, commitment(HashAlg::Blake3, salt, data));
         assert_eq!(data.name, input["name"].as_str().unwrap());
         assert_eq!(data.email.as_deref(), input["email"].as_str());
         let map = expected.as_object_mut().unwrap();
-        map.insert("dedup_tag".into(), s.dedup_tag.to_string().into());
+        let tags: Vec<String> = s.dedup_tags.iter().map(|t| t.to_string()).collect();
+        map.insert("dedup_tags".into(), tags.into());
         map.insert("commitment".into(), s.commitment.to_string().into());
+        // A signature.added input is logged as a signature.recorded.
+        map.insert("type".into(), "signature.recorded".into());
     } else {
         assert!(prepared.personal.is_none());
         let again = prepare_value(&view).unwrap_or_else(|e| panic!("{view}: {e:?}"));

@@ -74,7 +74,7 @@ fn personal_data_is_trimmed_and_blank_options_are_absent() {
             address: None,
         }
     );
-    let Record::SignatureAdded(s) = prepared.record else {
+    let Record::SignatureRecorded(s) = prepared.record else {
         panic!()
     };
     assert_eq!(s.commitment, commitment(HashAlg::Blake3, &salt, &data));
@@ -148,70 +148,73 @@ fn debug_output_redacts_personal_data() {
 }
 
 #[test]
-fn dedup_tags_follow_the_normalised_identity() {
+fn dedup_tags_follow_the_normalised_identities() {
     let uk = Id::parse("uk-detwin").unwrap();
     let leeds = Id::parse("leeds-detwin").unwrap();
-    let tag = |p: &Id, d: &PersonalData| dedup_tag(&KEY, p, d);
+    let tags = |p: &Id, d: &PersonalData| dedup_tags(&KEY, p, d).unwrap();
+    let identities = |d: &PersonalData| d.normalised_identities().unwrap();
 
     let a = person("Ada", Some("Ada.Lovelace@Example.ORG"), None);
-    let b = person(
-        "A. Lovelace",
-        Some("  ada.lovelace@example.org\t"),
-        Some("NE1 7RU"),
-    );
-    assert_eq!(a.normalised_identity(), b"email:ada.lovelace@example.org");
-    assert_eq!(tag(&uk, &a), tag(&uk, &b));
-    assert_ne!(tag(&uk, &a), tag(&leeds, &a));
-    assert_ne!(dedup_tag(&[8; 32], &uk, &a), tag(&uk, &a));
+    let b = person("A. Lovelace", Some("  ada.lovelace@example.org\t"), None);
+    assert_eq!(identities(&a), [b"email:ada.lovelace@example.org".to_vec()]);
+    assert_eq!(tags(&uk, &a), tags(&uk, &b));
+    assert_ne!(tags(&uk, &a), tags(&leeds, &a));
+    assert_ne!(dedup_tags(&[8; 32], &uk, &a).unwrap(), tags(&uk, &a));
     let other = person("Ada", Some("ada@example.org"), None);
-    assert_ne!(tag(&uk, &a), tag(&uk, &other));
+    assert_ne!(tags(&uk, &a), tags(&uk, &other));
 
     let paper = person("  Charles   Babbage ", None, Some("ls1 1ur"));
     let same = person("charles\tBABBAGE", None, Some(" LS11UR "));
     assert_eq!(
-        paper.normalised_identity(),
-        b"name-postcode:charles babbage\nLS11UR"
+        identities(&paper),
+        [b"name-postcode:charles babbage\nLS11UR".to_vec()]
     );
-    assert_eq!(tag(&uk, &paper), tag(&uk, &same));
+    assert_eq!(tags(&uk, &paper), tags(&uk, &same));
     assert_ne!(
-        tag(&uk, &paper),
-        tag(&uk, &person("Charles Babbage", None, Some("LS1 1UQ")))
+        tags(&uk, &paper),
+        tags(&uk, &person("Charles Babbage", None, Some("LS1 1UQ")))
     );
     assert_ne!(
-        tag(&uk, &paper),
-        tag(&uk, &person("Charles Babbag", None, Some("LS1 1UR")))
+        tags(&uk, &paper),
+        tags(&uk, &person("Charles Babbag", None, Some("LS1 1UR")))
     );
-    // Email, when present, wins over name and postcode.
+    // An email and a postcode are two identities, so two tags: one of each kind.
     let with_email = person("Charles Babbage", Some("cb@example.org"), Some("LS1 1UR"));
-    assert_eq!(with_email.normalised_identity(), b"email:cb@example.org");
     assert_eq!(
-        person("X", None, None).normalised_identity(),
-        b"name-postcode:x\n"
+        identities(&with_email),
+        [
+            b"email:cb@example.org".to_vec(),
+            b"name-postcode:charles babbage\nLS11UR".to_vec()
+        ]
     );
+    let both = tags(&uk, &with_email);
+    assert_eq!(both.len(), 2);
+    assert!(both.contains(&tags(&uk, &paper)[0]));
+    assert!(both.contains(&tags(&uk, &person("C", Some("cb@example.org"), None))[0]));
 
     // By hand: keyed BLAKE3 of petition id, 0x00, identity, first 16 bytes.
     let mut message = b"uk-detwin\0".to_vec();
     message.extend_from_slice(b"email:ada.lovelace@example.org");
     let full = blake3::keyed_hash(&KEY, &message);
-    assert_eq!(tag(&uk, &a).0[..], full.as_bytes()[..16]);
+    assert_eq!(tags(&uk, &a)[0].0[..], full.as_bytes()[..16]);
 
-    // Through prepare: the same signer in another form gets the same tag.
-    let tag_of = |body: String| match prepare(&body).unwrap().record {
-        Record::SignatureAdded(s) => s.dedup_tag,
+    // Through prepare: the same signer in another form gets the same tags.
+    let tags_of = |body: String| match prepare(&body).unwrap().record {
+        Record::SignatureRecorded(s) => s.dedup_tags,
         _ => panic!(),
     };
     assert_eq!(
-        tag_of(signature(json!({"email": "Zebedee@Example.org"}))),
-        tag_of(signature(
+        tags_of(signature(json!({"email": "Zebedee@Example.org"}))),
+        tags_of(signature(
             json!({"email": " zebedee@example.org", "name": "Z"})
         ))
     );
     assert_eq!(
-        tag_of(signature(
+        tags_of(signature(
             json!({"channel": "paper", "batch_id": "b", "email": null,
                                  "name": "Zebedee  Unique", "postcode": "ne1 7ru"})
         )),
-        tag_of(signature(
+        tags_of(signature(
             json!({"channel": "paper", "batch_id": "c", "email": null,
                                  "name": "zebedee unique", "postcode": "NE17RU"})
         ))
@@ -256,7 +259,7 @@ fn canonical_bytes_are_postcard_and_commitments_recompute() {
         let mut expected_salt = [0u8; 32];
         rng().fill(&mut expected_salt);
         assert_eq!(salt, expected_salt);
-        let Record::SignatureAdded(s) = prepared.record else {
+        let Record::SignatureRecorded(s) = prepared.record else {
             panic!()
         };
         let mut preimage = salt.to_vec();
