@@ -69,8 +69,7 @@ fn entry_offset(data: &Path, index: u64) -> u64 {
     let u64_at = |row: &[u8], at: usize| u64::from_le_bytes(row[at..at + 8].try_into().unwrap());
     let row = rows
         .chunks_exact(24)
-        .filter(|row| u64_at(row, 0) <= index)
-        .last()
+        .rfind(|row| u64_at(row, 0) <= index)
         .unwrap();
     let journal = std::fs::read(data.join("journal")).unwrap();
     let mut at = u64_at(row, 8) as usize;
