@@ -30,27 +30,8 @@ fn open_err(fx: &Fixture) -> Error {
     }
 }
 
-/// Where entry `index` starts in the journal, found through `frames.idx` (entry bytes
-/// are not unique enough to search for).
-fn entry_offset(dir: &Path, index: u64) -> u64 {
-    let rows = std::fs::read(dir.join("frames.idx")).unwrap();
-    let u64_at = |row: &[u8], at: usize| u64::from_le_bytes(row[at..at + 8].try_into().unwrap());
-    let row = rows
-        .chunks_exact(24)
-        .rfind(|row| u64_at(row, 0) <= index)
-        .unwrap();
-    let journal = std::fs::read(dir.join("journal")).unwrap();
-    let mut at = u64_at(row, 8) as usize;
-    for _ in u64_at(row, 0)..index {
-        at += 2 + u16::from_be_bytes([journal[at], journal[at + 1]]) as usize;
-    }
-    at as u64 + 2
-}
-
 fn flip_bit(path: &Path, offset: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[offset as usize] ^= 0x10;
-    std::fs::write(path, bytes).unwrap();
+    test_support::damage::flip_bits(path, offset, 0x10);
 }
 
 #[test]
@@ -158,7 +139,7 @@ fn a_flipped_bit_mid_journal_is_refused_not_cut() {
     store.close().unwrap();
     // As after a crash, recovery replays from entry 1000; a bit flipped in entry 1500
     // makes the journal read as ending at 1500.
-    let at = entry_offset(fx.dir(), 1500);
+    let at = test_support::damage::entry_offset(fx.dir(), 1500);
     std::fs::write(fx.dir().join("meta.redb"), meta_at_1000).unwrap();
     let journal = fx.dir().join("journal");
     flip_bit(&journal, at + 7);
@@ -182,7 +163,10 @@ fn a_flipped_bit_mid_journal_is_refused_not_cut() {
 fn a_flipped_bit_in_a_synced_entry_is_found_by_the_scrub() {
     let fx = log_of_2000();
     let journal = fx.dir().join("journal");
-    flip_bit(&journal, entry_offset(fx.dir(), 1000) + 7);
+    flip_bit(
+        &journal,
+        test_support::damage::entry_offset(fx.dir(), 1000) + 7,
+    );
     let store = fx.open();
     let err = store.scrub(&mut |_| Ok(())).unwrap_err();
     assert!(matches!(err, Error::Damaged { index: 1000, .. }), "{err}");

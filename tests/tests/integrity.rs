@@ -58,25 +58,7 @@ fn check_passes(dir: &TestDir) {
 }
 
 fn flip_bit(path: &Path, offset: u64) {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[offset as usize] ^= 0x04;
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Where entry `index` starts in the journal, through `frames.idx`.
-fn entry_offset(data: &Path, index: u64) -> u64 {
-    let rows = std::fs::read(data.join("frames.idx")).unwrap();
-    let u64_at = |row: &[u8], at: usize| u64::from_le_bytes(row[at..at + 8].try_into().unwrap());
-    let row = rows
-        .chunks_exact(24)
-        .rfind(|row| u64_at(row, 0) <= index)
-        .unwrap();
-    let journal = std::fs::read(data.join("journal")).unwrap();
-    let mut at = u64_at(row, 8) as usize;
-    for _ in u64_at(row, 0)..index {
-        at += 2 + u16::from_be_bytes([journal[at], journal[at + 1]]) as usize;
-    }
-    at as u64 + 2
+    test_support::damage::flip_bits(path, offset, 0x04);
 }
 
 #[test]
@@ -151,7 +133,7 @@ fn damaged_entries_and_hashes_are_found_within_seconds_and_never_served() {
         let (dir, _) = stopped_demo();
         let data = dir.data();
         let offset = if damage == 0 {
-            entry_offset(&data, 700) + 3
+            test_support::damage::entry_offset(&data, 700) + 3
         } else {
             700 * 32 + 3
         };

@@ -20,6 +20,7 @@
 pub mod arb;
 pub mod bench;
 pub mod campaign;
+pub mod damage;
 pub mod records;
 pub mod samples;
 pub mod values;
