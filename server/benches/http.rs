@@ -363,11 +363,12 @@ fn bench_secs() -> BenchResult<f64> {
     }
 }
 
-/// A router served on a free loopback port, as `campaign-ledger serve` serves.
+/// A router served on a free loopback port, as `campaign-ledger serve` serves: through
+/// the same accept loop, with its timeouts, connection limit and request-head checks.
 struct Served {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 async fn serve(router: Router) -> BenchResult<Served> {
@@ -376,13 +377,14 @@ async fn serve(router: Router) -> BenchResult<Served> {
         .context("listen on loopback")?;
     let addr = listener.local_addr().context("the listening address")?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(server::http::listen::serve(
+        listener,
+        router,
+        server::http::listen::Limits::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Served { addr, stop, task })
 }
 
@@ -392,8 +394,7 @@ impl Served {
         tokio::time::timeout(STOP_TIMEOUT, self.task)
             .await
             .context("stop a server")?
-            .context("stop a server")?
-            .context("serve")
+            .context("stop a server")
     }
 }
 
