@@ -54,9 +54,8 @@ fn every_corpus_file_passes_its_target() {
             inputs.push((name, std::fs::read(&path).unwrap()));
         }
         assert!(
-            inputs.len() >= 5,
-            "corpus/{target} has {} files; UPDATE_FUZZ_SEEDS=1 writes the seeds",
-            inputs.len()
+            !inputs.is_empty(),
+            "corpus/{target} is empty; UPDATE_FUZZ_SEEDS=1 writes the seeds"
         );
         failed.extend(run_all(target, *check, &inputs));
     }
