@@ -138,8 +138,10 @@ fn has_control_character(text: &str) -> bool {
     text.bytes().any(|b| b < 0x20)
 }
 
-/// Parses ASCII decimal with no sign and no leading zeros (except `0` itself).
-pub(crate) fn parse_decimal_u64(text: &str) -> Option<u64> {
+/// Parses ASCII decimal with no sign and no leading zeros (except `0` itself): the one
+/// way the signed formats write a number (tree sizes, indexes), so that a number has
+/// one text.
+pub fn parse_decimal_u64(text: &str) -> Option<u64> {
     let digits_only = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     if !digits_only || (text.len() > 1 && text.starts_with('0')) {
         return None;

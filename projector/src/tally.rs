@@ -14,6 +14,7 @@
 //! <base64 H(tally text)>
 //! ```
 
+use ledger::checkpoint::parse_decimal_u64;
 use ledger::note::{Note, NoteSigner, NoteVerifier, Signer};
 use ledger::record::{InvalidationReason, LinkStatus};
 use ledger::{Hash, HashAlg};
@@ -195,11 +196,9 @@ impl TallyBody {
         let hash = |b64: &str| -> Result<Hash> {
             Hash::parse(b64).map_err(|_| Error::MalformedTally("a hash is not 32 bytes of base64"))
         };
-        let tree_size: u64 = size
-            .parse()
-            .ok()
-            .filter(|_| *size == "0" || !size.starts_with('0'))
-            .ok_or(Error::MalformedTally("tree size is not a decimal number"))?;
+        let tree_size = parse_decimal_u64(size).ok_or(Error::MalformedTally(
+            "tree size must be decimal without sign or leading zeros",
+        ))?;
         if origin.is_empty() || version.is_empty() {
             return Err(Error::MalformedTally("empty origin or projector version"));
         }

@@ -661,6 +661,39 @@ fn tally_notes_sign_and_open() {
 }
 
 #[test]
+fn tally_bodies_parse_only_as_written() {
+    // A tally body has one text per tally (the note signs that text): a tree size is
+    // decimal digits without a sign or leading zeros, as in a checkpoint. Found by the
+    // `tally` fuzz target (tests/fuzz).
+    let body = |size: &str| {
+        format!(
+            "campaign-ledger/tally/v1\nexample.org/log\n{size}\n{}\nv1\n{}\n",
+            Hash([1; 32]),
+            Hash([2; 32])
+        )
+    };
+    for good in ["0", "29", "18446744073709551615"] {
+        let parsed = projector::tally::TallyBody::parse(&body(good)).unwrap();
+        assert_eq!(parsed.to_text(), body(good));
+    }
+    for bad in [
+        "+29",
+        "029",
+        "00",
+        "",
+        "-0",
+        " 29",
+        "18446744073709551616",
+        "2_9",
+    ] {
+        assert!(
+            projector::tally::TallyBody::parse(&body(bad)).is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
 fn snapshots_round_trip_and_reject_garbage() {
     let p = replayed(&small_log());
     let bytes = p.to_snapshot();

@@ -178,6 +178,19 @@ pub fn parse_request(body: &[u8]) -> Result<Vec<RecordInput>, InputError> {
     }
 }
 
+/// The two readers behind [`parse_request`], each on its own, for differential tests
+/// and fuzzing (`tests/fuzz`): what the one-pass reader makes of `body` (`None`: it gave
+/// up) and what the strict reader makes of it. Whatever the first accepts, the second
+/// must accept as the same records.
+pub fn parse_request_each_way(
+    body: &[u8],
+) -> (
+    Option<Vec<RecordInput>>,
+    Result<Vec<RecordInput>, InputError>,
+) {
+    (fast::read(body), parse_strictly(body))
+}
+
 /// [`parse_request`] without the one-pass reader: through the strict JSON tree, which
 /// names what is wrong.
 fn parse_strictly(body: &[u8]) -> Result<Vec<RecordInput>, InputError> {
