@@ -10,7 +10,7 @@
 //!   parsed value back gives the same bytes (so two different texts never mean the
 //!   same thing, and nothing is lost in between);
 //! - where two readers take the same bytes, they agree (differential fuzzing):
-//!   `Entry::decode_signature_added` accepts exactly the `signature.added` entries
+//!   `Entry::decode_signature` accepts exactly the signature entries
 //!   `Entry::decode` accepts, as the same entry; the request body's one-pass reader
 //!   accepts only what the strict reader accepts, as the same records.
 
@@ -67,10 +67,10 @@ pub const SEED_ENTRY: &[u8] = b"an entry the fuzz seeds prove";
 pub const SEED_TALLY_TEXT: &str = "petitions 1\n";
 
 /// `ledger::Entry`'s two decoders: the full one, and the in-place reader of
-/// `signature.added` entries that replays use.
+/// signature entries (`signature.added`, `signature.recorded`) that replays use.
 pub fn entry(data: &[u8]) {
     let decoded = Entry::decode(data);
-    let in_place = Entry::decode_signature_added(data);
+    let in_place = Entry::decode_signature(data);
     match (&decoded, in_place) {
         (Ok(entry), Some(signature)) => assert_eq!(
             signature.to_entry(),
@@ -78,7 +78,10 @@ pub fn entry(data: &[u8]) {
             "the two decoders read different signatures from the same bytes"
         ),
         (Ok(entry), None) => assert!(
-            !matches!(entry.record(), Record::SignatureAdded(_)),
+            !matches!(
+                entry.record(),
+                Record::SignatureAdded(_) | Record::SignatureRecorded(_)
+            ),
             "the in-place reader refused a signature that Entry::decode accepts"
         ),
         (Err(error), Some(_)) => {
