@@ -178,23 +178,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
     }
 }
 
-/// A number in its one canonical decimal spelling: digits only, no sign, no leading
-/// zero (except `0` itself), below 2^64. `u64::from_str` alone also takes `+5` and
-/// `05`, which would give one resource several names.
-fn canonical_u64(text: &str) -> Option<u64> {
-    let digits_only = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-    let leading_zero = text.len() > 1 && text.starts_with('0');
-    if !digits_only || leading_zero {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// An optional query parameter as a `u64`.
+/// An optional query parameter as a `u64`, in its one decimal spelling (`+5` and `05`
+/// would give one resource several names).
 pub(super) fn parse_u64(name: &'static str, text: Option<&str>) -> Result<Option<u64>, ApiError> {
     match text {
         None => Ok(None),
-        Some(text) => canonical_u64(text).map(Some).ok_or_else(|| {
+        Some(text) => ledger::checkpoint::parse_decimal_u64(text).map(Some).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_query",
                 format!(
@@ -208,27 +197,11 @@ pub(super) fn parse_u64(name: &'static str, text: Option<&str>) -> Result<Option
 
 /// A log index from a path.
 pub(super) fn path_index(text: &str) -> Result<u64, ApiError> {
-    canonical_u64(text).ok_or_else(|| {
+    ledger::checkpoint::parse_decimal_u64(text).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_index",
             "the index must be a non-negative integer in decimal without sign or leading \
              zeros",
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::canonical_u64;
-
-    #[test]
-    fn numbers_have_one_spelling() {
-        assert_eq!(canonical_u64("0"), Some(0));
-        assert_eq!(canonical_u64("5"), Some(5));
-        assert_eq!(canonical_u64("18446744073709551615"), Some(u64::MAX));
-        for refused in ["", "+5", "-5", "05", "00", " 5", "5 ", "0x5", "5.0", "1e3"] {
-            assert_eq!(canonical_u64(refused), None, "{refused:?}");
-        }
-        assert_eq!(canonical_u64("18446744073709551616"), None);
-    }
 }
