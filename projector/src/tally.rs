@@ -23,8 +23,10 @@ use crate::projection::state::{EventStatus, MotionStatus};
 use crate::Projection;
 use crate::{Error, Result};
 
-/// Names the fold that produced a tally; bumped whenever any counter's meaning changes.
-pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/1";
+/// Names the fold that produced a tally; bumped whenever a decision rule or a counter's
+/// meaning changes (2: paper batches hold at most their declared count, entry times
+/// never go backwards, a signature is refused when any of its dedup tags signed).
+pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/2";
 
 /// The first line of a tally note body.
 pub const TALLY_HEADER: &str = "campaign-ledger/tally/v1";
