@@ -183,15 +183,17 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 pub(super) fn parse_u64(name: &'static str, text: Option<&str>) -> Result<Option<u64>, ApiError> {
     match text {
         None => Ok(None),
-        Some(text) => ledger::checkpoint::parse_decimal_u64(text).map(Some).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "{name} must be a non-negative integer below 2^64, in decimal without \
+        Some(text) => ledger::checkpoint::parse_decimal_u64(text)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "{name} must be a non-negative integer below 2^64, in decimal without \
                      sign or leading zeros"
-                ),
-            )
-        }),
+                    ),
+                )
+            }),
     }
 }
 
