@@ -665,14 +665,9 @@ impl Store {
         let shared = &self.shared;
         let mut checkpoints = 0u64;
         let mut last_note = String::new();
-        let (frame_rows, checkpoint_rows) = (
-            shared.frames.read().expect("frame index lock").clone(),
-            shared
-                .checkpoints
-                .read()
-                .expect("checkpoint index lock")
-                .clone(),
-        );
+        // Rows are looked up batch by batch under their read locks (never copied: a log
+        // of small batches has tens of millions of them); rows below the head's size
+        // never change.
         let mut next_frame = 0usize;
         let damaged = |index: u64, what: String| Error::Damaged { index, what };
         // Its own handle: replay reads sequentially, moving the file offset.
@@ -693,6 +688,7 @@ impl Store {
                     .first()
                     .map_or(batch.checkpoint.tree_size, |f| f.first_index);
                 // The index rows readers use must say where this batch really is.
+                let frame_rows = shared.frames.read().expect("frame index lock");
                 for frame in &batch.frames {
                     if frame_rows.get(next_frame) != Some(frame) {
                         return Err(damaged(
@@ -702,7 +698,14 @@ impl Store {
                     }
                     next_frame += 1;
                 }
-                if checkpoint_rows.get(checkpoints as usize) != Some(&batch.checkpoint) {
+                drop(frame_rows);
+                let row = shared
+                    .checkpoints
+                    .read()
+                    .expect("checkpoint index lock")
+                    .get(checkpoints as usize)
+                    .copied();
+                if row != Some(batch.checkpoint) {
                     return Err(damaged(
                         first,
                         format!("checkpoints.idx row {checkpoints} does not match the journal"),
