@@ -9,7 +9,7 @@
 //! microsecond) per batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,7 +94,6 @@ impl Default for ScrubOptions {
 /// remembered by the store, which from then on refuses reads of the damaged range,
 /// and turns `/healthz` unhealthy. Stops when `stop` is set.
 pub struct Scrubber {
-    pub passes: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -104,7 +103,6 @@ impl Scrubber {
         options: ScrubOptions,
     ) -> std::io::Result<(Arc<Scrubber>, std::thread::JoinHandle<()>)> {
         let scrubber = Arc::new(Scrubber {
-            passes: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let running = scrubber.clone();
@@ -167,7 +165,6 @@ impl Scrubber {
                 Err(_) if self.stopped() => return,
                 Err(e) => tracing::warn!(error = %e, "scrub pass failed; trying again next pass"),
             }
-            self.passes.fetch_add(1, Ordering::Relaxed);
             if !self.sleep(options.every.saturating_sub(started.elapsed())) {
                 return;
             }

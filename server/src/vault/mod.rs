@@ -28,6 +28,9 @@ use ledger::Hash;
 
 const NONCE_LEN: usize = 24;
 
+/// Entries [`Vault::verify`] reads at once (about 700 KB of signatures).
+const VERIFY_WINDOW: u64 = 4096;
+
 /// What [`Vault::verify`] found.
 #[derive(Debug, Default)]
 pub struct VaultCheck {
@@ -150,31 +153,43 @@ impl Vault {
         let mut check = VaultCheck::default();
         let size = store.size();
         let indexes = self.file().indexes();
-        for index in indexes {
-            if index >= size {
-                check.orphans += 1;
-                continue;
+        let (logged, orphans) = indexes.split_at(indexes.partition_point(|&i| i < size));
+        check.orphans = orphans.len() as u64;
+        // The entries are read a window at a time: reading each alone would read its
+        // whole frame (up to 256 entries) once per value.
+        let mut window: (u64, Vec<Vec<u8>>) = (0, Vec::new());
+        for &index in logged {
+            let (start, entries) = &window;
+            if index < *start || index >= start + entries.len() as u64 {
+                let end = (index + VERIFY_WINDOW).min(size);
+                window = (index, store.entries(index, end)?);
             }
-            let entry = ledger::Entry::decode(&store.entry(index)?)?;
-            let commitment = match entry.record() {
-                ledger::Record::SignatureAdded(signature) => signature.commitment,
-                ledger::Record::SignatureRecorded(signature) => signature.commitment,
-                _ => {
-                    check.problems.push(format!(
-                        "entry {index} is not a signature but has a vault value"
-                    ));
-                    continue;
-                }
-            };
-            match self.get(index, &commitment) {
-                Ok(_) => check.opened += 1,
-                Err(_) => check.problems.push(format!(
-                    "the vault value of entry {index} does not open with vault.key and the \
-                     entry's commitment"
-                )),
-            }
+            let bytes = &window.1[(index - window.0) as usize];
+            let entry = ledger::Entry::decode(bytes)?;
+            self.verify_value(index, entry.record(), &mut check);
         }
         Ok(check)
+    }
+
+    /// [`Vault::verify`] of the value at `index`, whose entry holds `record`.
+    fn verify_value(&self, index: u64, record: &ledger::Record, check: &mut VaultCheck) {
+        let commitment = match record {
+            ledger::Record::SignatureAdded(signature) => signature.commitment,
+            ledger::Record::SignatureRecorded(signature) => signature.commitment,
+            _ => {
+                check.problems.push(format!(
+                    "entry {index} is not a signature but has a vault value"
+                ));
+                return;
+            }
+        };
+        match self.get(index, &commitment) {
+            Ok(_) => check.opened += 1,
+            Err(_) => check.problems.push(format!(
+                "the vault value of entry {index} does not open with vault.key and the \
+                 entry's commitment"
+            )),
+        }
     }
 
     /// How many signatures have personal data stored.
