@@ -42,8 +42,11 @@ macro_rules! fixed_bytes {
                 }
             }
 
+            /// Characters in the base64 form.
+            pub const BASE64_LEN: usize = $b64_len;
+
             /// The base64 form, written into `out` without allocating.
-            fn encode<'a>(&self, out: &'a mut [u8; $b64_len]) -> &'a str {
+            pub fn encode<'a>(&self, out: &'a mut [u8; $b64_len]) -> &'a str {
                 let written = BASE64
                     .encode_slice(self.0, out)
                     .expect("the buffer fits the base64 form");

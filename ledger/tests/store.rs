@@ -220,6 +220,47 @@ fn every_proof_up_to_64_matches_the_reference() {
     ));
 }
 
+/// Proofs in a log large enough that every way a node is found is used: leaves read
+/// with the proof's other low siblings, whole chunks of 128 stored hashes rebuilt and
+/// remembered (at levels 0 and 8), nodes on the right edge rebuilt alone, and the
+/// same nodes found again in memory. Each proof is checked against the reference root,
+/// cold (first time) and warm (second time), at the full size and at smaller sizes.
+#[test]
+fn proofs_verify_cold_and_warm_across_chunks_and_the_right_edge() {
+    let alg = HashAlg::Sha256;
+    let fx = Fixture::new(alg);
+    let store = fx.create();
+    let entries: Vec<Vec<u8>> = (0..70_000).map(sample_entry).collect();
+    for chunk in entries.chunks(4096) {
+        store.append_blocking(chunk.to_vec()).unwrap();
+    }
+    let leaves: Vec<_> = entries.iter().map(|e| alg.leaf_hash(e)).collect();
+    for size in [70_000u64, 65_536, 32_768 + 129, 300] {
+        let root = reference::root_of_leaves(alg, &leaves[..size as usize]);
+        let indexes = [
+            0, 1, 127, 128, 255, 256, 32_767, 32_768, 40_000, 65_535, 69_999,
+        ];
+        for pass in ["cold", "warm"] {
+            for index in indexes.into_iter().filter(|i| *i < size) {
+                let proof = store.inclusion_proof(index, Some(size)).unwrap().proof;
+                let leaf = leaves[index as usize];
+                assert!(
+                    verify_inclusion(alg, index, size, &leaf, &proof, &root).is_ok(),
+                    "{pass} proof of {index} at size {size}"
+                );
+            }
+        }
+        for from in [1u64, 200, 32_768, 40_001]
+            .into_iter()
+            .filter(|f| *f < size)
+        {
+            let old = reference::root_of_leaves(alg, &leaves[..from as usize]);
+            let proof = store.consistency_proof(from, Some(size)).unwrap().proof;
+            assert!(verify_consistency(alg, from, size, &old, &root, &proof).is_ok());
+        }
+    }
+}
+
 /// A 10,000-entry log shared by the random-pair properties.
 fn big_log() -> &'static (Fixture, Store, Vec<ledger::Hash>) {
     static LOG: std::sync::OnceLock<(Fixture, Store, Vec<ledger::Hash>)> =

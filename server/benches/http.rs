@@ -19,9 +19,12 @@
 //! 3. reads: `GET /api/v1/petitions/{id}` and `GET /api/v1/proofs/inclusion` for a
 //!    random index at the full tree size, mixed 50/50, against the log the append phase
 //!    grew, beside a trivial handler returning a constant JSON body of the same average
-//!    size. The two alternate for three rounds of half the append duration each and the
-//!    medians are compared, so a burst of noise on a shared machine cannot decide the
-//!    ratio.
+//!    size. Before them the append phase's dirty pages are written out (`sync`), so the
+//!    kernel's write-back does not share the first rounds. Four rounds of 3/8 of the
+//!    append duration, each running both servers back to back in ABBA order (ledger
+//!    first, then trivial first, ...): the ratio is the median of the four rounds'
+//!    ratios, so neither a trend (a machine warming up or calming down) nor a burst of
+//!    noise on a shared machine can decide it.
 //!
 //! Only answers to requests sent after a short warm-up and received before the end of
 //! the window count towards throughput and latency; every answer that is not the
@@ -71,8 +74,9 @@ const CONNECTIONS: usize = 64;
 const DEFAULT_SECS: f64 = 20.0;
 /// Alternating rounds of the ledger's appends and the SQLite app.
 const APPEND_ROUNDS: usize = 2;
-/// Alternating rounds of the ledger's reads and the trivial handler.
-const READ_ROUNDS: usize = 3;
+/// Rounds of the ledger's reads and the trivial handler, one of each per round in ABBA
+/// order; the ratio is the median of the rounds' ratios.
+const READ_ROUNDS: usize = 4;
 /// Fixed so that every run sends the same read mix.
 const SEED: u64 = 0x4e7_be4c;
 /// The load generator's own runtime, on threads named [`LOAD_THREAD`], so that the
@@ -140,7 +144,7 @@ fn main() {
 async fn run() -> BenchResult<()> {
     let secs = bench_secs()?;
     let append_for = Duration::from_secs_f64(secs);
-    let read_for = Duration::from_secs_f64(secs / 2.0);
+    let read_for = Duration::from_secs_f64(secs * 3.0 / 8.0);
     let warm = Duration::from_secs_f64((secs * 0.05).clamp(0.1, 1.0));
     let tmp_root = temp_root()?;
 
@@ -272,42 +276,65 @@ async fn run() -> BenchResult<()> {
         "  answers: petition {petition_bytes} bytes, inclusion proof {proof_bytes} bytes; constant body {} bytes",
         constant.len()
     );
+    // The append phase left dirty pages that the kernel writes back for a while: write
+    // them now, so that the first read rounds do not share the machine with the flush.
+    rustix::fs::sync();
     header_row();
     let mut read_runs = Vec::new();
     let mut trivial_runs = Vec::new();
-    for _ in 0..READ_ROUNDS {
-        let reads = load(
-            Runtime::Shared,
-            "ledger",
-            ledger.addr,
-            StatusCode::OK,
-            warm,
-            read_for,
-            read_requests(ledger.addr, tree_size),
-        )
-        .await?;
-        reads.print_row();
-        read_runs.push(reads);
-        let constant = load(
-            Runtime::Shared,
-            "trivial",
-            trivial.addr,
-            StatusCode::OK,
-            warm,
-            read_for,
-            trivial_requests(trivial.addr),
-        )
-        .await?;
-        constant.print_row();
-        trivial_runs.push(constant);
+    let mut pair_ratios = Vec::new();
+    for round in 0..READ_ROUNDS {
+        // ABBA order: neither server always runs in the earlier slot of its pair.
+        let ledger_first = round % 2 == 0;
+        let mut pair = [None, None];
+        for ledger_turn in [ledger_first, !ledger_first] {
+            let outcome = if ledger_turn {
+                load(
+                    Runtime::Shared,
+                    "ledger",
+                    ledger.addr,
+                    StatusCode::OK,
+                    warm,
+                    read_for,
+                    read_requests(ledger.addr, tree_size),
+                )
+                .await?
+            } else {
+                load(
+                    Runtime::Shared,
+                    "trivial",
+                    trivial.addr,
+                    StatusCode::OK,
+                    warm,
+                    read_for,
+                    trivial_requests(trivial.addr),
+                )
+                .await?
+            };
+            outcome.print_row();
+            pair[usize::from(!ledger_turn)] = Some(outcome.per_s());
+            if ledger_turn {
+                read_runs.push(outcome);
+            } else {
+                trivial_runs.push(outcome);
+            }
+        }
+        if let [Some(reads), Some(constant)] = pair {
+            pair_ratios.push(reads / constant);
+        }
     }
     let reads_per_s = median(read_runs.iter().map(Outcome::per_s).collect());
     let trivial_per_s = median(trivial_runs.iter().map(Outcome::per_s).collect());
-    let ratio_reads = reads_per_s / trivial_per_s;
+    let ratio_reads = median(pair_ratios.clone());
     println!(
-        "  medians of {READ_ROUNDS} rounds: ledger {}/s, trivial {}/s, ledger/trivial {ratio_reads:.2}",
+        "  medians of {READ_ROUNDS} rounds: ledger {}/s, trivial {}/s; ledger/trivial by round {}, median {ratio_reads:.2}",
         thousands(reads_per_s.round() as u64),
-        thousands(trivial_per_s.round() as u64)
+        thousands(trivial_per_s.round() as u64),
+        pair_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 
     // Every server stops cleanly; the ledger saves its snapshot.

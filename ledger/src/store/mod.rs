@@ -205,6 +205,9 @@ pub(crate) struct Shared {
     /// A complete node's hash never changes, so entries never go stale; the map is
     /// emptied when it reaches [`MEMO_MAX_NODES`].
     memo: RwLock<FxHashMap<Node, Hash>>,
+    /// Hashes of leaf ranges of several nodes (the right edges of recent tree sizes),
+    /// emptied when it reaches [`RANGES_MAX`]. Like complete nodes, they never change.
+    ranges: RwLock<FxHashMap<(u64, u64), Hash>>,
 }
 
 /// Nodes below this level are rebuilt from at most 4 leaf hashes, read together with
@@ -214,6 +217,9 @@ const MEMO_MIN_LEVEL: u8 = 3;
 /// About 100 MB of remembered nodes; a log of N entries has about N/4 nodes of level
 /// 3 and up, so every node of an 8-million-entry log fits.
 const MEMO_MAX_NODES: usize = 1 << 21;
+/// Right-edge ranges kept: a tree size has about 2 × log2(size) of them (inclusion and
+/// consistency proofs), so this holds several recent sizes.
+const RANGES_MAX: usize = 512;
 
 impl Store {
     /// Creates a new log in `dir` (created if missing; it must not already hold a log),
@@ -333,6 +339,7 @@ impl Store {
             journal: journal_read,
             levels: RwLock::new(Vec::new()),
             memo: RwLock::new(FxHashMap::default()),
+            ranges: RwLock::new(FxHashMap::default()),
             frames: RwLock::new(Vec::new()),
             checkpoints: RwLock::new(Vec::new()),
             head: RwLock::new(Head {
@@ -968,6 +975,19 @@ impl HashReader for Shared {
             })
             .collect()
     }
+
+    fn remembered_range(&self, start: u64, end: u64) -> Option<Hash> {
+        let ranges = self.ranges.read().expect("ranges lock");
+        ranges.get(&(start, end)).copied()
+    }
+
+    fn remember_range(&self, start: u64, end: u64, hash: Hash) {
+        let mut ranges = self.ranges.write().expect("ranges lock");
+        if ranges.len() >= RANGES_MAX {
+            ranges.clear();
+        }
+        ranges.insert((start, end), hash);
+    }
 }
 
 impl Shared {
@@ -979,25 +999,77 @@ impl Shared {
         if let Some(hash) = self.memo.read().expect("memo lock").get(&node) {
             return Ok(*hash);
         }
-        let hash = self.rebuild_node(node)?;
-        let mut memo = self.memo.write().expect("memo lock");
-        if memo.len() >= MEMO_MAX_NODES {
-            memo.clear();
+        match self.rebuild_chunk(node)? {
+            Some(hash) => Ok(hash),
+            None => {
+                let hash = self.rebuild_node(node)?;
+                self.remember([(node, hash)]);
+                Ok(hash)
+            }
         }
-        memo.insert(node, hash);
-        Ok(hash)
     }
 
-    /// Reads the stored hash of `node`, or rebuilds it: from its two children when they
-    /// are remembered too, otherwise from the stored hashes beneath it (at most 8
-    /// levels down).
+    /// Rebuilds the whole chunk of `node` — the 128 stored hashes under the node of
+    /// level `8s + 7` above it, `s` being the stored level beneath it — remembering
+    /// every node of level [`MEMO_MIN_LEVEL`] and up in it, and returns `node`'s hash.
+    /// `None` when `node` is itself stored or its chunk is not complete yet (the right
+    /// edge of the tree). One 4 KiB read and 127 hashes warm 31 to 127 nodes, so a
+    /// freshly opened log answers random proofs from memory after a few thousand of
+    /// them instead of after hundreds of thousands of one-node misses.
+    fn rebuild_chunk(&self, node: Node) -> Result<Option<Hash>> {
+        let depth = node.level % 8;
+        if depth == 0 {
+            return Ok(None);
+        }
+        let base = node.level - depth;
+        let top = base + 7;
+        let chunk = node.index >> (top - node.level);
+        let stored_first = chunk << 7;
+        let stored_complete = self.head.read().expect("head lock").size >> base;
+        if stored_first + 128 > stored_complete {
+            return Ok(None);
+        }
+        let mut hashes = self.read_level(usize::from(base / 8), stored_first, 128)?;
+        let mut level = base;
+        let mut first = stored_first;
+        let mut found = None;
+        let mut learned = Vec::with_capacity(127);
+        while hashes.len() > 1 {
+            hashes = hashes
+                .chunks_exact(2)
+                .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
+                .collect();
+            level += 1;
+            first >>= 1;
+            if level >= MEMO_MIN_LEVEL {
+                learned.extend(
+                    (first..)
+                        .zip(&hashes)
+                        .map(|(index, hash)| (Node::new(level, index), *hash)),
+                );
+            }
+            if level == node.level {
+                found = Some(hashes[(node.index - first) as usize]);
+            }
+        }
+        self.remember(learned);
+        Ok(found)
+    }
+
+    /// Adds complete nodes to the memo, emptying it first if they would overfill it.
+    fn remember(&self, nodes: impl IntoIterator<Item = (Node, Hash)>) {
+        let nodes = nodes.into_iter();
+        let mut memo = self.memo.write().expect("memo lock");
+        if memo.len() + nodes.size_hint().0 > MEMO_MAX_NODES {
+            memo.clear();
+        }
+        memo.extend(nodes);
+    }
+
+    /// Reads the stored hashes beneath the complete node `node` (at most 128, one
+    /// read from the stored level below it) and hashes them up to `node`.
     fn rebuild_node(&self, node: Node) -> Result<Hash> {
         let depth = node.level % 8;
-        if depth > MEMO_MIN_LEVEL {
-            let left = self.node_hash(Node::new(node.level - 1, node.index * 2))?;
-            let right = self.node_hash(Node::new(node.level - 1, node.index * 2 + 1))?;
-            return Ok(self.alg.node_hash(&left, &right));
-        }
         let stored_level = node.level / 8;
         let mut hashes = self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
         while hashes.len() > 1 {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::problem::{parse_u64, path_index, ApiError, ApiPath, ApiQuery, Problem};
 use super::state::AppState;
-use super::{blocking, json, text, CACHE_NEVER};
+use super::{blocking, json, json_response, text, CACHE_NEVER};
 
 #[utoipa::path(get, path = "/checkpoint", tag = "tiles", responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint)", content_type = "text/plain")))]
 pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
@@ -159,7 +159,8 @@ pub(crate) async fn inclusion_proof(
     let index = parse_u64("index", query.index.as_deref())?
         .ok_or_else(|| ApiError::bad_request("invalid_query", "index is required"))?;
     let size = parse_u64("tree_size", query.tree_size.as_deref())?;
-    json(StatusCode::OK, &state.store.inclusion_proof(index, size)?)
+    let proof = state.store.inclusion_proof(index, size)?;
+    Ok(json_response(StatusCode::OK, proof.to_json().into()))
 }
 
 #[derive(Deserialize)]
