@@ -63,7 +63,7 @@ const ROUNDS: usize = 3;
 /// Entries between progress updates in the timed loops: reading the clock per entry
 /// would cost a noticeable share of a replay.
 const PROGRESS_EVERY: usize = 1 << 16;
-const SNAPSHOT_FILE: &str = "projector.redb";
+const SNAPSHOT_FILE: &str = "projector.snap";
 
 const TARGET_REPLAY_PER_S: f64 = 2_000_000.0;
 const TARGET_RATIO: f64 = 0.5;
@@ -225,7 +225,7 @@ fn run() -> BenchResult<()> {
     full.print_row("no snapshot (full replay from the store)");
     let saving = Instant::now();
     snapshots
-        .save(&projection, &store.head().root)
+        .rewrite(&projection, &store.head().root)
         .context("save a snapshot")?;
     let saved_in = saving.elapsed();
     let snapshot_bytes = projection.to_snapshot().len();
@@ -544,7 +544,9 @@ fn restart(
     let opened = Instant::now();
     let snapshots = Snapshots::open(&dir.join(SNAPSHOT_FILE)).context("open the snapshots")?;
     let snapshots_opened = Instant::now();
-    let projection = persist::load(&snapshots, &store).context("load the projection")?;
+    let projection = persist::load(&snapshots, &store)
+        .context("load the projection")?
+        .projection;
     let loaded = Instant::now();
     let petitions = black_box(projection.petitions());
     drop(petitions);

@@ -1,130 +1,382 @@
 //! Snapshots of the projection beside the log, so a restart replays only what came
 //! after the last snapshot.
 //!
-//! A snapshot records the tree size and root it reflects. It is used only if the log
-//! still has that root at that size (so a snapshot can never be applied to another log
-//! or to a log that was rebuilt), and the entries after it are replayed from the store.
-//! Snapshots are a cache: deleting `projector.redb` costs one full replay, nothing else.
-//! A snapshot carries the BLAKE3 hash of its bytes, so a damaged one (a flipped bit on
-//! disk) is a cache miss, never wrong counts served.
+//! `projector.snap` holds a chain of segments (`Segment`: the first is the whole state,
+//! each later one what changed since the one before), so saving costs what changed,
+//! not a copy of everything, and the file stays about the size of the state:
 //!
-//! Record: `tree_size:u64le ‖ root[32] ‖ BLAKE3(snapshot)[32] ‖ snapshot`.
+//! ```text
+//! file    := "clsnap01" segment*
+//! segment := "SEG1" tree_size:u64le root[32] body_len:u64le BLAKE3(body)[32] body
+//! ```
+//!
+//! A segment is used only if the log still has that root at that size (so a snapshot
+//! can never be applied to another log or to a log that was rebuilt), its bytes match
+//! their hash (a flipped bit on disk is a cache miss, never wrong counts served) and it
+//! follows the segment before; loading stops at the first that is not, cuts the file
+//! there, and the entries after it are replayed from the store. Snapshots are a cache:
+//! deleting `projector.snap` costs one full replay, nothing else.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-use ledger::store::Store;
+use ledger::store::{sync_dir, Store};
 use ledger::Hash;
-use redb::{Database, TableDefinition};
 
-use crate::{Error, Projection, Result};
+use crate::{Error, Projection, Result, Segment};
 
-const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
-const LATEST: &str = "latest";
-/// Tree size, root and the hash of the snapshot bytes, before them.
-const HEADER_LEN: usize = 8 + 32 + 32;
+const FILE_MAGIC: &[u8; 8] = b"clsnap01";
+const SEGMENT_MAGIC: &[u8; 4] = b"SEG1";
+/// Magic, tree size, root, body length, body hash.
+const HEADER_LEN: usize = 4 + 8 + 32 + 8 + 32;
 /// Entries read from the store per call while catching up.
 const CATCH_UP_CHUNK: u64 = 1 << 16;
+/// The earlier snapshot store (one redb value), removed when found: it is a cache.
+const EARLIER_FILE: &str = "projector.redb";
 
-/// The snapshot database, `projector.redb` in the data directory.
+/// The snapshot file, `projector.snap` in the data directory.
 pub struct Snapshots {
-    db: Database,
+    path: PathBuf,
+    chain: Mutex<Chain>,
 }
 
-fn db_err(e: impl std::fmt::Display) -> Error {
-    Error::Db(e.to_string())
+struct Chain {
+    file: File,
+    /// Where the next segment goes: the end of the last good one.
+    end: u64,
+    /// Good segments in the file.
+    segments: usize,
+    /// Set when a write failed: the file's tail is unknown, so nothing more is added
+    /// until the next start finds where the good segments end.
+    broken: bool,
+}
+
+/// What [`load`] found.
+pub struct Loaded {
+    /// The projection of the whole log. It tracks changes from the last segment on
+    /// if the file had a usable chain (so [`Snapshots::save`] can append them).
+    pub projection: Projection,
+    /// The tree size the snapshot reflected, if one was used.
+    pub snapshot_size: Option<u64>,
+    /// Segments used.
+    pub segments: usize,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Db(format!("{}: {e}", path.display()))
+}
+
+/// One segment's header.
+struct Header {
+    tree_size: u64,
+    root: Hash,
+    body_len: u64,
+    body_hash: [u8; 32],
+}
+
+impl Header {
+    fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[..4].copy_from_slice(SEGMENT_MAGIC);
+        out[4..12].copy_from_slice(&self.tree_size.to_le_bytes());
+        out[12..44].copy_from_slice(self.root.as_bytes());
+        out[44..52].copy_from_slice(&self.body_len.to_le_bytes());
+        out[52..].copy_from_slice(&self.body_hash);
+        out
+    }
+
+    fn decode(bytes: &[u8; HEADER_LEN]) -> Option<Header> {
+        if &bytes[..4] != SEGMENT_MAGIC {
+            return None;
+        }
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
+        Some(Header {
+            tree_size: u64_at(4),
+            root: Hash::try_from(&bytes[12..44]).ok()?,
+            body_len: u64_at(44),
+            body_hash: bytes[52..].try_into().ok()?,
+        })
+    }
+}
+
+/// A writer that hashes and counts what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Snapshots {
-    /// Opens (creating if needed) the snapshot database at `path`.
+    /// Opens (creating if needed) the snapshot file at `path`. Nothing is read yet:
+    /// [`load`] finds the good segments.
     pub fn open(path: &Path) -> Result<Snapshots> {
+        if let Some(dir) = path.parent() {
+            let earlier = dir.join(EARLIER_FILE);
+            if earlier.exists() {
+                std::fs::remove_file(&earlier).map_err(io_err(&earlier))?;
+            }
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err(path))?;
         Ok(Snapshots {
-            db: Database::create(path).map_err(db_err)?,
+            path: path.to_path_buf(),
+            chain: Mutex::new(Chain {
+                file,
+                end: 0,
+                segments: 0,
+                broken: false,
+            }),
         })
     }
 
-    /// Saves `projection`, which reflects the tree whose root is `root`, as the latest
-    /// snapshot (durably). Cost: one sort of every signature and one redb commit.
-    pub fn save(&self, projection: &Projection, root: &Hash) -> Result<()> {
-        let snapshot = projection.to_snapshot();
-        let mut value = Vec::with_capacity(HEADER_LEN + snapshot.len());
-        value.extend_from_slice(&projection.tree_size().to_le_bytes());
-        value.extend_from_slice(root.as_bytes());
-        value.extend_from_slice(blake3::hash(&snapshot).as_bytes());
-        value.extend(snapshot);
-        let txn = self.db.begin_write().map_err(db_err)?;
+    fn chain(&self) -> MutexGuard<'_, Chain> {
+        self.chain.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many segments the file holds (after [`load`]).
+    pub fn segments(&self) -> usize {
+        self.chain().segments
+    }
+
+    /// The projection of the good segments that `store` still has the roots of (empty if
+    /// none), and how many there were; the file is cut after them.
+    fn read_chain(&self, store: &Store) -> Result<(Projection, Option<u64>, usize)> {
+        let mut chain = self.chain();
+        let (projection, size, segments, end) = read_segments(&chain.file, Some(store))?;
+        let file_len = chain.file.metadata().map_err(io_err(&self.path))?.len();
+        let mut end = end;
+        if end == 0 {
+            // A new file, or one that is not a snapshot file: start it again.
+            chain
+                .file
+                .write_all_at(FILE_MAGIC, 0)
+                .map_err(io_err(&self.path))?;
+            end = FILE_MAGIC.len() as u64;
+        }
+        if end != file_len {
+            // Unusable segments (torn, damaged, of a log that is not this one) after
+            // the good ones: cut them off.
+            chain.file.set_len(end).map_err(io_err(&self.path))?;
+            chain.file.sync_all().map_err(io_err(&self.path))?;
+        }
+        chain.end = end;
+        chain.segments = segments;
+        chain.broken = false;
+        Ok((projection, size, segments))
+    }
+
+    /// Appends what `projection` changed since its last segment (it must track changes,
+    /// see [`Projection::track_changes`]), at the tree whose root is `root`, durably.
+    /// Nothing is written if nothing changed. Cost: proportional to what changed.
+    pub fn save(&self, projection: &mut Projection, root: &Hash) -> Result<()> {
+        let Some(segment) = projection.take_segment() else {
+            return Err(Error::BadSnapshot(
+                "the projection does not track its changes",
+            ));
+        };
+        self.append(&segment, root)
+    }
+
+    /// Appends `segment`, taken at the tree whose root is `root`, durably.
+    pub fn append(&self, segment: &Segment, root: &Hash) -> Result<()> {
+        if segment.is_empty() {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        segment.write(&mut body).map_err(io_err(&self.path))?;
+        let header = Header {
+            tree_size: segment.tree_size(),
+            root: *root,
+            body_len: body.len() as u64,
+            body_hash: *blake3::hash(&body).as_bytes(),
+        };
+        let mut chain = self.chain();
+        if chain.broken {
+            return Err(Error::Db(format!(
+                "{}: an earlier write failed; snapshots resume after a restart",
+                self.path.display()
+            )));
+        }
+        let at = chain.end;
+        let written = chain
+            .file
+            .write_all_at(&header.encode(), at)
+            .and_then(|()| chain.file.write_all_at(&body, at + HEADER_LEN as u64))
+            .and_then(|()| chain.file.sync_data());
+        match written {
+            Ok(()) => {
+                chain.end = at + (HEADER_LEN + body.len()) as u64;
+                chain.segments += 1;
+                Ok(())
+            }
+            Err(e) => {
+                chain.broken = true;
+                Err(io_err(&self.path)(e))
+            }
+        }
+    }
+
+    /// Replaces the file with one segment holding the whole of `projection`, at the tree
+    /// whose root is `root` (written beside it, then renamed over it). Cost: one pass
+    /// over the state, streamed.
+    pub fn rewrite(&self, projection: &Projection, root: &Hash) -> Result<()> {
+        let tmp = self.path.with_extension("snap.tmp");
+        let err = io_err(&tmp);
+        let file = File::create(&tmp).map_err(&err)?;
+        file.write_all_at(FILE_MAGIC, 0).map_err(&err)?;
+        let body_at = (FILE_MAGIC.len() + HEADER_LEN) as u64;
+        let mut out = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, &file),
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
         {
-            let mut table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
-            table.insert(LATEST, value.as_slice()).map_err(db_err)?;
+            use std::io::Seek;
+            out.inner
+                .seek(std::io::SeekFrom::Start(body_at))
+                .map_err(&err)?;
         }
-        txn.commit().map_err(db_err)
+        projection.write_whole(&mut out).map_err(&err)?;
+        out.flush().map_err(&err)?;
+        let header = Header {
+            tree_size: projection.tree_size(),
+            root: *root,
+            body_len: out.len,
+            body_hash: *out.hasher.finalize().as_bytes(),
+        };
+        drop(out);
+        file.write_all_at(&header.encode(), FILE_MAGIC.len() as u64)
+            .map_err(&err)?;
+        file.sync_all().map_err(&err)?;
+        std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir).map_err(io_err(dir))?;
+        }
+        let mut chain = self.chain();
+        chain.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(io_err(&self.path))?;
+        chain.end = body_at + header.body_len;
+        chain.segments = 1;
+        chain.broken = false;
+        Ok(())
     }
 
-    /// The tree size of the latest snapshot, without decoding it.
-    pub fn latest_size(&self) -> Result<Option<u64>> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(SNAPSHOTS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        let Some(value) = table.get(LATEST).map_err(db_err)? else {
-            return Ok(None);
-        };
-        let bytes = value.value();
-        let size = bytes
-            .get(..8)
-            .ok_or(Error::BadSnapshot("record too short"))?
-            .try_into()
-            .map(u64::from_le_bytes)
-            .map_err(|_| Error::BadSnapshot("record too short"))?;
-        Ok(Some(size))
-    }
-
-    /// The latest snapshot: its tree size, root and projection.
-    pub fn latest(&self) -> Result<Option<(u64, Hash, Projection)>> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = match txn.open_table(SNAPSHOTS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        let Some(value) = table.get(LATEST).map_err(db_err)? else {
-            return Ok(None);
-        };
-        let value = value.value();
-        if value.len() < HEADER_LEN {
-            return Err(Error::BadSnapshot("record too short"));
-        }
-        let size = u64::from_le_bytes(value[..8].try_into().expect("8 bytes"));
-        let root = Hash::try_from(&value[8..40]).expect("32 bytes");
-        let snapshot = &value[HEADER_LEN..];
-        if blake3::hash(snapshot).as_bytes() != &value[40..HEADER_LEN] {
-            return Err(Error::BadSnapshot("its bytes do not match their hash"));
-        }
-        let projection = Projection::from_snapshot(snapshot)?;
-        if projection.tree_size() != size {
-            return Err(Error::BadSnapshot("size does not match its projection"));
-        }
-        Ok(Some((size, root, projection)))
+    /// Checks the file at `path` without a log at hand (for `check`): every segment's
+    /// bytes against their hash, and the chain applied. Returns the segments and the
+    /// tree size they reach; torn or unusable bytes after them are reported too.
+    pub fn inspect(path: &Path) -> Result<Inspection> {
+        let file = File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        let (_, size, segments, end) = read_segments(&file, None)?;
+        Ok(Inspection {
+            segments,
+            tree_size: size.unwrap_or(0),
+            unusable_bytes: len.saturating_sub(end.max(FILE_MAGIC.len() as u64)),
+        })
     }
 }
 
-/// The projection of everything in `store`: the latest snapshot that still matches the
-/// log, caught up by replaying the entries after it (or a full replay if there is none).
-pub fn load(snapshots: &Snapshots, store: &Store) -> Result<Projection> {
-    let usable = match snapshots.latest() {
-        Ok(Some((size, root, projection)))
-            if size <= store.size() && store.root_at(size)? == root =>
-        {
-            Some(projection)
+/// What [`Snapshots::inspect`] found.
+pub struct Inspection {
+    pub segments: usize,
+    pub tree_size: u64,
+    /// Bytes after the good segments (a torn or damaged segment): dropped at the next
+    /// start, and the entries they covered replayed.
+    pub unusable_bytes: u64,
+}
+
+/// Reads and applies the good segments of `file`: the projection, its tree size, how
+/// many segments and where they end (0 if the file does not start with the magic).
+/// With a `store`, a segment counts only if the store has its root at its size.
+fn read_segments(
+    file: &File,
+    store: Option<&Store>,
+) -> Result<(Projection, Option<u64>, usize, u64)> {
+    let len = file.metadata().map_err(|e| Error::Db(e.to_string()))?.len();
+    let mut magic = [0u8; FILE_MAGIC.len()];
+    if len < FILE_MAGIC.len() as u64
+        || file.read_exact_at(&mut magic, 0).is_err()
+        || &magic != FILE_MAGIC
+    {
+        return Ok((Projection::new(), None, 0, 0));
+    }
+    let mut projection = Projection::new();
+    let mut at = FILE_MAGIC.len() as u64;
+    let mut size = None;
+    let mut segments = 0;
+    loop {
+        let mut bytes = [0u8; HEADER_LEN];
+        if at + HEADER_LEN as u64 > len || file.read_exact_at(&mut bytes, at).is_err() {
+            break;
         }
-        // A snapshot of another log, or one that no longer decodes, is only a cache miss.
-        Ok(_) | Err(Error::BadSnapshot(_)) => None,
-        Err(e) => return Err(e),
-    };
-    let mut projection = usable.unwrap_or_default();
+        let Some(header) = Header::decode(&bytes) else {
+            break;
+        };
+        let body_at = at + HEADER_LEN as u64;
+        if header.body_len > len - body_at {
+            break;
+        }
+        if let Some(store) = store {
+            if header.tree_size > store.size() || store.root_at(header.tree_size)? != header.root {
+                break;
+            }
+        }
+        let mut body = vec![0u8; header.body_len as usize];
+        if file.read_exact_at(&mut body, body_at).is_err()
+            || blake3::hash(&body).as_bytes() != &header.body_hash
+        {
+            break;
+        }
+        if projection.apply_segment(&body).is_err() || projection.tree_size() != header.tree_size {
+            // Part of it may have been applied: nothing of the chain can be trusted.
+            return Ok((Projection::new(), None, 0, FILE_MAGIC.len() as u64));
+        }
+        at = body_at + header.body_len;
+        size = Some(header.tree_size);
+        segments += 1;
+    }
+    Ok((projection, size, segments, at))
+}
+
+/// The projection of everything in `store`: the snapshot's segments that still match
+/// the log, caught up by replaying the entries after them (or a full replay if there
+/// are none). With a usable snapshot the projection tracks changes from it on, so the
+/// caught-up part can be saved as one more segment.
+pub fn load(snapshots: &Snapshots, store: &Store) -> Result<Loaded> {
+    let (mut projection, snapshot_size, segments) = snapshots.read_chain(store)?;
+    if segments > 0 {
+        projection.track_changes();
+    }
     catch_up(&mut projection, store)?;
-    Ok(projection)
+    Ok(Loaded {
+        projection,
+        snapshot_size,
+        segments,
+    })
 }
 
 /// Replays the entries of `store` after `projection.tree_size()`.

@@ -354,19 +354,20 @@ fn a_data_directory_names_its_first_finding_in_log_order() {
 fn restarts_load_the_snapshot_and_catch_up() {
     let p = publish();
     let store = Store::open(p.dir.path(), p.signer()).unwrap();
-    let snapshots = Snapshots::open(&p.dir.path().join("projector.redb")).unwrap();
-    assert_eq!(snapshots.latest_size().unwrap(), None);
+    let path = p.dir.path().join("projector.snap");
+    let snapshots = Snapshots::open(&path).unwrap();
     let full = persist::load(&snapshots, &store).unwrap();
-    assert_eq!(full.tree_size(), p.log.len() as u64);
+    assert_eq!((full.snapshot_size, full.segments), (None, 0));
+    assert!(!full.projection.tracks_changes());
+    assert_eq!(full.projection.tree_size(), p.log.len() as u64);
     // Snapshot part-way, then append more: load = snapshot + catch-up = full replay.
     let mut partial = Projection::new();
     for e in &p.log[..10] {
         partial.replay_bytes(e).unwrap();
     }
     snapshots
-        .save(&partial, &store.root_at(10).unwrap())
+        .rewrite(&partial, &store.root_at(10).unwrap())
         .unwrap();
-    assert_eq!(snapshots.latest_size().unwrap(), Some(10));
     let more = vec![
         entry(T0 + 10_000_000, signature("uk-detwin", 500, 3))
             .encode()
@@ -376,25 +377,111 @@ fn restarts_load_the_snapshot_and_catch_up() {
             .unwrap(),
     ];
     store.append_blocking(more.clone()).unwrap();
-    let loaded = persist::load(&snapshots, &store).unwrap();
+    let mut loaded = persist::load(&snapshots, &store).unwrap();
+    assert_eq!((loaded.snapshot_size, loaded.segments), (Some(10), 1));
     let mut everything = p.log.clone();
     everything.extend(more);
     let mut rebuilt = Projection::new();
     for e in &everything {
         rebuilt.replay_bytes(e).unwrap();
     }
-    assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
+    assert_eq!(loaded.projection.to_snapshot(), rebuilt.to_snapshot());
+    // What was caught up is saved as a second segment: the next load replays nothing.
+    let size = store.size();
+    snapshots
+        .save(&mut loaded.projection, &store.root_at(size).unwrap())
+        .unwrap();
+    let again = persist::load(&snapshots, &store).unwrap();
+    assert_eq!((again.snapshot_size, again.segments), (Some(size), 2));
+    assert_eq!(again.projection.to_snapshot(), rebuilt.to_snapshot());
     // The tally of a past size is the replay of that prefix.
     assert_eq!(
         persist::replay_prefix(&store, 10).unwrap().tally_text(),
         partial.tally_text()
     );
     assert!(persist::replay_prefix(&store, 1_000).is_err());
+    // A flipped bit in the last segment: the first is used, the rest replayed, and the
+    // damaged segment cut off.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let damaged = persist::load(&snapshots, &store).unwrap();
+    assert_eq!((damaged.snapshot_size, damaged.segments), (Some(10), 1));
+    assert_eq!(damaged.projection.to_snapshot(), rebuilt.to_snapshot());
+    assert!(std::fs::metadata(&path).unwrap().len() < bytes.len() as u64);
     // A snapshot whose root is not this log's at its size is ignored, not trusted.
-    snapshots.save(&partial, &Hash([0x42; 32])).unwrap();
+    snapshots.rewrite(&partial, &Hash([0x42; 32])).unwrap();
     let loaded = persist::load(&snapshots, &store).unwrap();
-    assert_eq!(loaded.to_snapshot(), rebuilt.to_snapshot());
+    assert_eq!((loaded.snapshot_size, loaded.segments), (None, 0));
+    assert_eq!(loaded.projection.to_snapshot(), rebuilt.to_snapshot());
+    // Something that is not a snapshot file at all is a cache miss too.
+    std::fs::write(&path, b"not a snapshot").unwrap();
+    let loaded = persist::load(&snapshots, &store).unwrap();
+    assert_eq!(loaded.segments, 0);
+    assert_eq!(loaded.projection.to_snapshot(), rebuilt.to_snapshot());
     store.close().unwrap();
+}
+
+/// A chain of segments taken at arbitrary points of a campaign (signatures, withdrawals
+/// and invalidations of earlier signatures, paper batches) applies to exactly the state
+/// a straight replay reaches, as does one whole segment; a segment out of its place in
+/// the chain is refused.
+#[test]
+fn segment_chains_give_the_replayed_state() {
+    let log = campaign::campaign_log(6_000, 7);
+    let mut straight = Projection::new();
+    straight.replay_many(&log).unwrap();
+    for cuts in [
+        vec![1usize, 2, 3],
+        vec![500, 2_000, 5_999],
+        vec![3_000],
+        vec![],
+    ] {
+        let mut tracked = Projection::new();
+        tracked.track_changes();
+        let mut bodies = Vec::new();
+        let mut at = 0;
+        for cut in cuts.iter().copied().chain([log.len()]) {
+            for e in &log[at..cut] {
+                tracked.replay_bytes(e).unwrap();
+            }
+            at = cut;
+            let mut body = Vec::new();
+            tracked.take_segment().unwrap().write(&mut body).unwrap();
+            bodies.push(body);
+        }
+        let mut applied = Projection::new();
+        for body in &bodies {
+            applied.apply_segment(body).unwrap();
+        }
+        assert_eq!(
+            applied.to_snapshot(),
+            straight.to_snapshot(),
+            "cuts {cuts:?}"
+        );
+        let mut first = Projection::new();
+        first.apply_segment(&bodies[0]).unwrap();
+        assert!(
+            first.clone().apply_segment(&bodies[0]).is_err(),
+            "applied twice"
+        );
+        if bodies.len() > 2 {
+            assert!(first.apply_segment(&bodies[2]).is_err(), "one skipped");
+        }
+    }
+    let mut whole = Vec::new();
+    straight.write_whole(&mut whole).unwrap();
+    let mut applied = Projection::new();
+    applied.apply_segment(&whole).unwrap();
+    assert_eq!(applied.to_snapshot(), straight.to_snapshot());
+    // Truncated or extended bodies are refused, not half-applied into a wrong state.
+    for bad in [
+        &whole[..whole.len() - 1],
+        &[whole.as_slice(), &[0]].concat()[..],
+    ] {
+        assert!(Projection::new().apply_segment(bad).is_err());
+    }
 }
 
 /// Logs large enough for the two-thread paths (replay_many, push_many) give the same

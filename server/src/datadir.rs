@@ -3,7 +3,7 @@
 //! ```text
 //! campaign-data/
 //!   journal, hashes.<L>, frames.idx, checkpoints.idx, meta.redb   the log (ledger crate)
-//!   projector.redb      read-model snapshots (a cache)
+//!   projector.snap      read-model snapshots (a cache)
 //!   server.redb         idempotency keys
 //!   vault.log           encrypted personal data, keyed by entry index
 //!   tokens.json         API tokens, as hashes only
@@ -37,7 +37,7 @@ pub const VAULT: &str = "vault.log";
 /// The vault's earlier layout, moved into [`VAULT`] on first start.
 pub const EARLIER_VAULT: &str = "vault.redb";
 pub const SERVER_DB: &str = "server.redb";
-pub const PROJECTOR_DB: &str = "projector.redb";
+pub const SNAPSHOTS: &str = "projector.snap";
 
 /// The keys of an open data directory.
 pub struct Keys {

@@ -124,6 +124,7 @@ impl From<Integrity> for NodeOptions {
                 every: std::time::Duration::from_secs(integrity.scrub_every),
                 entries_per_second: integrity.scrub_rate,
             }),
+            ..NodeOptions::default()
         }
     }
 }
@@ -466,10 +467,19 @@ fn check(data: &Path) -> Result<(), String> {
         }
     }
     store.close().map_err(|e| e.to_string())?;
-    let snapshots_path = data.join(datadir::PROJECTOR_DB);
+    let snapshots_path = data.join(datadir::SNAPSHOTS);
     if snapshots_path.exists() {
-        match projector::persist::Snapshots::open(&snapshots_path).and_then(|s| s.latest()) {
-            Ok(_) => println!("ok: the read-model snapshot"),
+        match projector::persist::Snapshots::inspect(&snapshots_path) {
+            Ok(found) if found.unusable_bytes == 0 => println!(
+                "ok: the read-model snapshot ({} segments, tree size {})",
+                found.segments, found.tree_size
+            ),
+            Ok(found) => println!(
+                "note: the read-model snapshot's last {} bytes are unusable (a torn or damaged \
+                 segment); its {} good segments reach tree size {}, and the server replays \
+                 the rest of the log",
+                found.unusable_bytes, found.segments, found.tree_size
+            ),
             Err(e) => println!(
                 "note: the read-model snapshot is unusable ({e}); it is only a cache, and the \
                  server replays the log instead"

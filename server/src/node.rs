@@ -15,13 +15,14 @@ use crate::datadir;
 use crate::health::{DiskGuard, ScrubOptions, Scrubber, DEFAULT_MIN_FREE_BYTES};
 use crate::http::AppState;
 use crate::idempotency::IdempotencyStore;
-use crate::sequencer::Sequencer;
+use crate::sequencer::{Sequencer, Snapshotting};
 use crate::vault::Vault;
 use crate::{Error, Result};
 
-/// Entries replayed at start-up above which a fresh snapshot is saved at once, so the
-/// next start after a crash does not replay them again.
-const SNAPSHOT_AFTER_REPLAY: u64 = 100_000;
+/// Segments in the snapshot file above which start-up writes it again as one: each
+/// segment repeats the small state (names, petitions, campaigns: kilobytes to a few
+/// megabytes), so a file of many would outgrow the state it holds.
+const MAX_SEGMENTS: usize = 32;
 
 /// What [`Node::open`] reports about the data directory.
 pub struct Opening {
@@ -44,6 +45,8 @@ pub struct NodeOptions {
     pub min_free_bytes: u64,
     /// The background scrub; `None` runs none (tests that time things).
     pub scrub: Option<ScrubOptions>,
+    /// Entries appended between two read-model snapshots.
+    pub snapshot_every: u64,
 }
 
 impl Default for NodeOptions {
@@ -51,6 +54,7 @@ impl Default for NodeOptions {
         NodeOptions {
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             scrub: Some(ScrubOptions::default()),
+            snapshot_every: crate::sequencer::SNAPSHOT_EVERY,
         }
     }
 }
@@ -82,16 +86,25 @@ impl Node {
         let opened = datadir::open_or_create(dir, origin, hash)?;
         let store = opened.store;
         let started = Instant::now();
-        let snapshots = Arc::new(Snapshots::open(&dir.join(datadir::PROJECTOR_DB))?);
-        // Only the size: decoding the snapshot is `load`'s job, and costs as much as a
-        // replay of a million entries.
-        let snapshot_size = snapshots.latest_size().ok().flatten();
-        let projection = projector::persist::load(&snapshots, &store)?;
-        let replayed =
-            projection.tree_size() - snapshot_size.unwrap_or(0).min(projection.tree_size());
-        if replayed >= SNAPSHOT_AFTER_REPLAY {
-            snapshots.save(&projection, &store.root_at(projection.tree_size())?)?;
+        let snapshots = Arc::new(Snapshots::open(&dir.join(datadir::SNAPSHOTS))?);
+        let loaded = projector::persist::load(&snapshots, &store)?;
+        let mut projection = loaded.projection;
+        let size = projection.tree_size();
+        // Make the snapshot reach the log's size now, so the next start (after a crash,
+        // say) replays nothing of it again: one more segment with what was replayed, or
+        // a whole new file if there was no usable snapshot or its chain grew long.
+        if loaded.snapshot_size != Some(size) || loaded.segments > MAX_SEGMENTS {
+            let root = store.root_at(size)?;
+            let saved = if loaded.segments == 0 || loaded.segments > MAX_SEGMENTS {
+                snapshots.rewrite(&projection, &root)
+            } else {
+                snapshots.save(&mut projection, &root)
+            };
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "could not save the read-model snapshot");
+            }
         }
+        projection.track_changes();
         let load_ms = started.elapsed().as_millis();
 
         let vault_missing =
@@ -129,7 +142,10 @@ impl Node {
             published.clone(),
             vault.clone(),
             idempotency,
-            snapshots.clone(),
+            Snapshotting {
+                snapshots: snapshots.clone(),
+                every: options.snapshot_every.max(1),
+            },
             disk.clone(),
             move |projection| {
                 let saved = stop_store

@@ -43,6 +43,13 @@ pub const QUEUE_DEPTH: usize = 4096;
 /// after a crash replays at most about this many (well under a second).
 pub const SNAPSHOT_EVERY: u64 = 500_000;
 
+/// Where and how often the sequencer saves read-model snapshots.
+pub struct Snapshotting {
+    pub snapshots: Arc<Snapshots>,
+    /// Entries appended between two saves (default [`SNAPSHOT_EVERY`]).
+    pub every: u64,
+}
+
 /// One record ready for the sequencer.
 pub struct Staged {
     pub record: Record,
@@ -118,9 +125,9 @@ impl Sequencer {
         published: Published,
         vault: Arc<Vault>,
         idempotency: Arc<IdempotencyStore>,
-        snapshots: Arc<Snapshots>,
+        snapshots: Snapshotting,
         disk: Arc<DiskGuard>,
-        on_stop: impl FnOnce(&Projection) + Send + 'static,
+        on_stop: impl FnOnce(&mut Projection) + Send + 'static,
     ) -> std::io::Result<(Sequencer, std::thread::JoinHandle<()>)> {
         let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
         let snapshot_size = working.tree_size();
@@ -143,8 +150,8 @@ impl Sequencer {
                 if let Some(saving) = state.saving.take() {
                     let _ = saving.join();
                 }
-                let published = state.published.read().unwrap_or_else(|e| e.into_inner());
-                on_stop(&published);
+                let mut published = state.published.write().unwrap_or_else(|e| e.into_inner());
+                on_stop(&mut published);
             })?;
         Ok((Sequencer { sender }, handle))
     }
@@ -179,7 +186,7 @@ struct State {
     working: Projection,
     vault: Arc<Vault>,
     idempotency: Arc<IdempotencyStore>,
-    snapshots: Arc<Snapshots>,
+    snapshots: Snapshotting,
     /// Tree size of the last snapshot saved or being saved.
     snapshot_size: u64,
     saving: Option<std::thread::JoinHandle<()>>,
@@ -489,24 +496,33 @@ impl State {
         }
     }
 
-    /// Every [`SNAPSHOT_EVERY`] entries, saves a snapshot on a background thread. The
-    /// working projection equals the published one between batches; cloning it costs a
-    /// few milliseconds per million signatures, far less than serialising it here.
+    /// Every [`Snapshotting::every`] entries, saves what changed since the last snapshot on
+    /// a background thread. The working projection equals the published one between
+    /// batches, and both track changes from the same point: the working one hands them
+    /// out and the published one starts again from here too, so that either can carry
+    /// on (the working one is rebuilt from the published one after a failed append).
+    /// Cost here: a copy of what changed and of the small state, never of everything.
     fn maybe_snapshot(&mut self, root: &Hash) {
         let size = self.working.tree_size();
-        if size - self.snapshot_size < SNAPSHOT_EVERY {
+        if size - self.snapshot_size < self.snapshots.every {
             return;
         }
         if self.saving.as_ref().is_some_and(|s| !s.is_finished()) {
             return;
         }
-        let projection = self.working.clone();
-        let snapshots = self.snapshots.clone();
+        let Some(segment) = self.working.take_segment() else {
+            return;
+        };
+        self.published
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .track_changes();
+        let snapshots = self.snapshots.snapshots.clone();
         let root = *root;
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())
             .spawn(move || {
-                if let Err(e) = snapshots.save(&projection, &root) {
+                if let Err(e) = snapshots.append(&segment, &root) {
                     tracing::error!(error = %e, "could not save a read-model snapshot");
                 }
             });

@@ -427,6 +427,9 @@ impl Projection {
             if !self.dedup.insert((petition, tag)) {
                 return Err(Rejection::DuplicateSignature);
             }
+            if let Some(changes) = &mut self.changes {
+                changes.dedup_added(petition, tag);
+            }
         } else {
             if signature
                 .dedup_tags
@@ -437,6 +440,11 @@ impl Projection {
             }
             self.dedup
                 .extend(signature.dedup_tags.iter().map(|&tag| (petition, tag)));
+            if let Some(changes) = &mut self.changes {
+                for &tag in signature.dedup_tags.iter() {
+                    changes.dedup_added(petition, tag);
+                }
+            }
         }
         if channel != 0 {
             self.batches[channel as usize - 1].entered += 1;
@@ -521,6 +529,9 @@ impl Projection {
     fn retire(&mut self, index: u64, sig: SignatureRef) {
         self.signatures[index as usize].live = false;
         self.petitions[sig.petition as usize].count(&sig, -1);
+        if let Some(changes) = &mut self.changes {
+            changes.retired(index);
+        }
     }
 
     fn open_motion(&mut self, id: &Id, to: MotionStatus) -> Result<&mut Motion, Rejection> {

@@ -19,6 +19,7 @@
 mod fold;
 mod interning;
 mod scope;
+mod segment;
 mod snapshot;
 pub(crate) mod state;
 
@@ -32,6 +33,7 @@ pub(crate) use fold::{read_entry, ReadEntry};
 pub(crate) use interning::Interner;
 use interning::Places;
 pub use scope::{same_city, Concerns};
+pub use segment::Segment;
 use state::{Campaign, Event, Motion, PaperBatch, Petition, SignatureRef, TwinLink};
 
 use crate::rules::Rejection;
@@ -68,6 +70,8 @@ pub struct Projection {
     /// [`state::NOT_A_SIGNATURE`]. Dense, because most entries are signatures: appends
     /// are sequential writes.
     pub(crate) signatures: Vec<SignatureRef>,
+    /// What changed since the last snapshot segment, when tracked (`segment.rs`).
+    pub(crate) changes: Option<Box<segment::Changes>>,
 }
 
 impl Projection {

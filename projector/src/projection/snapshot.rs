@@ -9,7 +9,7 @@ use ledger::record::InvalidationReason;
 use ledger::DedupTag;
 use serde::{Deserialize, Serialize};
 
-use super::interning::{Interner, Places};
+use super::interning::Interner;
 use super::state::{
     Campaign, Event, Motion, PaperBatch, Petition, SignatureRef, TwinLink, NONE, NOT_A_SIGNATURE,
 };
@@ -17,9 +17,11 @@ use super::Projection;
 use crate::{Error, Result};
 
 /// The snapshot form: everything sorted, so equal projections give equal bytes.
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    tree_size: u64,
+/// Segments (`segment.rs`) carry one with empty `dedup` and `signatures` as the small
+/// state.
+#[derive(Default, Serialize, Deserialize)]
+pub(super) struct Snapshot {
+    pub(super) tree_size: u64,
     latest_time_ms: u64,
     rejected_in_log: u64,
     first_rejected: Option<(u64, String)>,
@@ -29,7 +31,7 @@ struct Snapshot {
     councils: Vec<String>,
     batch_names: Vec<String>,
     petition_ids: Vec<String>,
-    petitions: Vec<Petition>,
+    pub(super) petitions: Vec<Petition>,
     batches: Vec<PaperBatch>,
     campaigns: Vec<Campaign>,
     links: Vec<TwinLink>,
@@ -42,7 +44,26 @@ struct Snapshot {
 /// Every slot a snapshot refers to must exist, so that a damaged snapshot that still
 /// decodes is refused (a cache miss) instead of panicking later on a bad index.
 fn check_slots(s: &Snapshot) -> Result<()> {
+    check_rest(s)?;
+    if !s.signatures.iter().all(|(_, sig)| signature_fits(s, sig)) {
+        return Err(Error::BadSnapshot("refers to slots that do not exist"));
+    }
+    Ok(())
+}
+
+/// Whether every slot `sig` refers to exists in the state `s`.
+pub(super) fn signature_fits(s: &Snapshot, sig: &SignatureRef) -> bool {
     let within = |slot: u32, len: usize| slot == NONE || (slot as usize) < len;
+    (sig.petition as usize) < s.petitions.len()
+        && within(sig.country, s.countries.len())
+        && within(sig.constituency, s.constituencies.len())
+        && within(sig.ward, s.wards.len())
+        && within(sig.council, s.councils.len())
+        && (sig.channel as usize) <= s.batches.len()
+}
+
+/// [`check_slots`] of everything but the signatures.
+pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
     let petitions = s.petitions.len();
     let counts_fit = s.petitions.iter().all(|p| {
         p.by_country.0.len() <= s.countries.len()
@@ -52,17 +73,9 @@ fn check_slots(s: &Snapshot) -> Result<()> {
             && p.by_channel.0.len() <= s.batches.len() + 1
             && p.invalidated.len() == InvalidationReason::ALL.len()
     });
-    let signatures_fit = s.signatures.iter().all(|(_, sig)| {
-        (sig.petition as usize) < petitions
-            && within(sig.country, s.countries.len())
-            && within(sig.constituency, s.constituencies.len())
-            && within(sig.ward, s.wards.len())
-            && within(sig.council, s.councils.len())
-            && (sig.channel as usize) <= s.batches.len()
-    });
     let batches_fit = s.batches.len() == s.batch_names.len()
         && s.batches.iter().all(|b| (b.petition as usize) < petitions);
-    if petitions != s.petition_ids.len() || !counts_fit || !signatures_fit || !batches_fit {
+    if petitions != s.petition_ids.len() || !counts_fit || !batches_fit {
         return Err(Error::BadSnapshot("refers to slots that do not exist"));
     }
     Ok(())
@@ -88,6 +101,49 @@ impl Projection {
             .map(|(i, &s)| (i as u64, s))
             .collect();
         let snapshot = Snapshot {
+            dedup,
+            signatures,
+            ..self.rest()
+        };
+        let mut bytes = vec![SNAPSHOT_V3];
+        bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
+        bytes
+    }
+
+    /// The projection a [`Projection::to_snapshot`] was taken of.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
+        let Some((&SNAPSHOT_V3, body)) = bytes.split_first() else {
+            return Err(Error::BadSnapshot("unknown snapshot version"));
+        };
+        let s: Snapshot =
+            postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
+        check_slots(&s)?;
+        let mut projection = Projection {
+            dedup: s.dedup.iter().copied().collect(),
+            ..Projection::default()
+        };
+        let mut dense = Vec::new();
+        for &(index, sig) in &s.signatures {
+            let index =
+                usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
+            if index < dense.len() || sig.petition == NONE {
+                return Err(Error::BadSnapshot("signatures out of order"));
+            }
+            dense.resize(index, NOT_A_SIGNATURE);
+            dense.push(sig);
+        }
+        projection.signatures = dense;
+        projection.set_rest(Snapshot {
+            dedup: Vec::new(),
+            signatures: Vec::new(),
+            ..s
+        });
+        Ok(projection)
+    }
+
+    /// Everything but the dedup tags and the signatures (left empty): the small state.
+    pub(super) fn rest(&self) -> Snapshot {
+        Snapshot {
             tree_size: self.tree_size,
             latest_time_ms: self.latest_time_ms,
             rejected_in_log: self.rejected_in_log,
@@ -104,70 +160,45 @@ impl Projection {
             links: self.links.values().cloned().collect(),
             motions: self.motions.values().cloned().collect(),
             events: self.events.values().cloned().collect(),
-            dedup,
-            signatures,
-        };
-        let mut bytes = vec![SNAPSHOT_V3];
-        bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
-        bytes
+            dedup: Vec::new(),
+            signatures: Vec::new(),
+        }
     }
 
-    /// The projection a [`Projection::to_snapshot`] was taken of.
-    pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
-        let Some((&SNAPSHOT_V3, body)) = bytes.split_first() else {
-            return Err(Error::BadSnapshot("unknown snapshot version"));
-        };
-        let s: Snapshot =
-            postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
-        check_slots(&s)?;
-        Ok(Projection {
-            tree_size: s.tree_size,
-            latest_time_ms: s.latest_time_ms,
-            rejected_in_log: s.rejected_in_log,
-            first_rejected: s.first_rejected,
-            countries: Interner::from_names(s.countries),
-            constituencies: Interner::from_names(s.constituencies),
-            wards: Interner::from_names(s.wards),
-            councils: Interner::from_names(s.councils),
-            batch_names: Interner::from_names(s.batch_names),
-            petition_ids: Interner::from_names(s.petition_ids),
-            petitions: s.petitions,
-            batches: s.batches,
-            campaigns: s
-                .campaigns
-                .into_iter()
-                .map(|c| (c.launched.record.campaign_id.clone(), c))
-                .collect(),
-            links: s
-                .links
-                .into_iter()
-                .map(|l| (l.registered.record.link_id.clone(), l))
-                .collect(),
-            motions: s
-                .motions
-                .into_iter()
-                .map(|m| (m.tabled.record.motion_id.clone(), m))
-                .collect(),
-            events: s
-                .events
-                .into_iter()
-                .map(|e| (e.scheduled.record.event_id.clone(), e))
-                .collect(),
-            places: Places::default(),
-            dedup: s.dedup.into_iter().collect(),
-            signatures: {
-                let mut dense = Vec::new();
-                for (index, sig) in s.signatures {
-                    let index = usize::try_from(index)
-                        .map_err(|_| Error::BadSnapshot("index too large"))?;
-                    if index < dense.len() || sig.petition == NONE {
-                        return Err(Error::BadSnapshot("signatures out of order"));
-                    }
-                    dense.resize(index, NOT_A_SIGNATURE);
-                    dense.push(sig);
-                }
-                dense
-            },
-        })
+    /// Replaces the small state with `s`'s (its dedup tags and signatures are ignored).
+    /// Names are only ever added, so the slots already in `places` stay right.
+    pub(super) fn set_rest(&mut self, s: Snapshot) {
+        self.tree_size = s.tree_size;
+        self.latest_time_ms = s.latest_time_ms;
+        self.rejected_in_log = s.rejected_in_log;
+        self.first_rejected = s.first_rejected;
+        self.countries = Interner::from_names(s.countries);
+        self.constituencies = Interner::from_names(s.constituencies);
+        self.wards = Interner::from_names(s.wards);
+        self.councils = Interner::from_names(s.councils);
+        self.batch_names = Interner::from_names(s.batch_names);
+        self.petition_ids = Interner::from_names(s.petition_ids);
+        self.petitions = s.petitions;
+        self.batches = s.batches;
+        self.campaigns = s
+            .campaigns
+            .into_iter()
+            .map(|c| (c.launched.record.campaign_id.clone(), c))
+            .collect();
+        self.links = s
+            .links
+            .into_iter()
+            .map(|l| (l.registered.record.link_id.clone(), l))
+            .collect();
+        self.motions = s
+            .motions
+            .into_iter()
+            .map(|m| (m.tabled.record.motion_id.clone(), m))
+            .collect();
+        self.events = s
+            .events
+            .into_iter()
+            .map(|e| (e.scheduled.record.event_id.clone(), e))
+            .collect();
     }
 }

@@ -1,0 +1,290 @@
+//! Snapshot segments: the projection's state as a chain of deltas, so that keeping the
+//! read models restartable costs what changed since the last save, not a copy of
+//! everything (`persist.rs` keeps the chain in a file).
+//!
+//! A segment holds, for the log prefix it ends at:
+//! - the small state whole (names, petitions with their counts, paper batches,
+//!   campaigns, links, motions, events: kilobytes to a few megabytes);
+//! - the dedup tags added since the segment before (never removed: a withdrawn
+//!   signature's identity has still signed);
+//! - the signatures recorded since (indexes only grow) and the indexes of earlier
+//!   signatures retired since (withdrawn or invalidated: the only change an earlier
+//!   signature can undergo).
+//!
+//! The first segment is the delta from the empty projection, so a whole snapshot is a
+//! chain of one. Body layout (postcard):
+//!
+//! ```text
+//! body   := head dedup signatures
+//! head   := SegmentHead { base_size, signatures_from, retired, rest }
+//! dedup  := chunk* empty        chunk: a Vec<(u32, DedupTag)> of 1..=65,536 items
+//! signatures := chunk* empty    chunk: a Vec<(u64, SignatureRef)> of 1..=65,536 items
+//! ```
+//!
+//! Lists go in chunks so a whole projection is written straight from its tables with
+//! one chunk of buffer, never a second copy of it.
+
+use std::io::{self, Write};
+
+use ledger::DedupTag;
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::{check_rest, signature_fits, Snapshot};
+use super::state::{SignatureRef, NONE, NOT_A_SIGNATURE};
+use super::Projection;
+use crate::{Error, Result};
+
+/// Items per chunk of a list.
+const CHUNK: usize = 1 << 16;
+
+/// What changed since the last segment was taken, for a projection that tracks it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Changes {
+    /// The tree size at the last segment.
+    base_size: u64,
+    /// `signatures.len()` at the last segment: signatures from here on are new.
+    signatures_from: usize,
+    dedup_added: Vec<(u32, DedupTag)>,
+    /// Signatures before `signatures_from` retired since.
+    retired: Vec<u64>,
+}
+
+impl Changes {
+    pub(crate) fn dedup_added(&mut self, petition: u32, tag: DedupTag) {
+        self.dedup_added.push((petition, tag));
+    }
+
+    /// Signature `index` was retired: worth recording only if it is in an earlier
+    /// segment (a later one carries its current state).
+    pub(crate) fn retired(&mut self, index: u64) {
+        if index < self.signatures_from as u64 {
+            self.retired.push(index);
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SegmentHead {
+    base_size: u64,
+    signatures_from: u64,
+    retired: Vec<u64>,
+    /// Everything but the dedup tags and the signatures.
+    rest: Snapshot,
+}
+
+/// The changes of a projection since its last segment, taken out of it
+/// ([`Projection::take_segment`]), ready to be written by another thread.
+pub struct Segment {
+    head: SegmentHead,
+    dedup: Vec<(u32, DedupTag)>,
+    signatures: Vec<(u64, SignatureRef)>,
+}
+
+impl Segment {
+    /// The tree size the projection had when the segment was taken.
+    pub fn tree_size(&self) -> u64 {
+        self.head.rest.tree_size
+    }
+
+    /// Whether nothing changed: no entry since the segment before.
+    pub fn is_empty(&self) -> bool {
+        self.head.base_size == self.head.rest.tree_size
+    }
+
+    /// Writes the segment's body. Cost: proportional to what changed.
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        write_body(
+            out,
+            &self.head,
+            self.dedup.iter().copied(),
+            self.signatures.iter().copied(),
+        )
+    }
+}
+
+fn write_body(
+    out: &mut impl Write,
+    head: &SegmentHead,
+    dedup: impl Iterator<Item = (u32, DedupTag)>,
+    signatures: impl Iterator<Item = (u64, SignatureRef)>,
+) -> io::Result<()> {
+    write_postcard(out, head)?;
+    write_chunks(out, dedup)?;
+    write_chunks(out, signatures)
+}
+
+fn write_chunks<T: Serialize>(
+    out: &mut impl Write,
+    items: impl Iterator<Item = T>,
+) -> io::Result<()> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for item in items {
+        chunk.push(item);
+        if chunk.len() == CHUNK {
+            write_postcard(out, &chunk)?;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        write_postcard(out, &chunk)?;
+        chunk.clear();
+    }
+    write_postcard(out, &chunk)
+}
+
+fn write_postcard<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    let bytes = postcard::to_stdvec(value).map_err(io::Error::other)?;
+    out.write_all(&bytes)
+}
+
+/// Reads the chunks of one list from `bytes`, handing each item to `each`; returns what
+/// follows the list.
+fn read_chunks<'a, T: Deserialize<'a>>(
+    mut bytes: &'a [u8],
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<&'a [u8]> {
+    loop {
+        let (chunk, rest): (Vec<T>, _) = postcard::take_from_bytes(bytes)
+            .map_err(|_| Error::BadSnapshot("a segment's list does not decode"))?;
+        bytes = rest;
+        if chunk.is_empty() {
+            return Ok(bytes);
+        }
+        if chunk.len() > CHUNK {
+            return Err(Error::BadSnapshot("a segment's chunk is too long"));
+        }
+        chunk.into_iter().try_for_each(&mut each)?;
+    }
+}
+
+impl Projection {
+    /// Starts (or restarts) keeping track of changes, from the current state, so that
+    /// [`Projection::take_segment`] can hand them out. Clones keep tracking.
+    pub fn track_changes(&mut self) {
+        self.changes = Some(Box::new(Changes {
+            base_size: self.tree_size,
+            signatures_from: self.signatures.len(),
+            ..Changes::default()
+        }));
+    }
+
+    /// Whether changes are tracked.
+    pub fn tracks_changes(&self) -> bool {
+        self.changes.is_some()
+    }
+
+    /// The changes since tracking started or since the last segment was taken, as a
+    /// segment, restarting the tracking from here. `None` if changes are not tracked.
+    /// Cost: a copy of what changed and of the small state.
+    pub fn take_segment(&mut self) -> Option<Segment> {
+        let changes = self.changes.as_deref_mut()?;
+        let from = changes.signatures_from;
+        let head = SegmentHead {
+            base_size: changes.base_size,
+            signatures_from: from as u64,
+            retired: std::mem::take(&mut changes.retired),
+            rest: Snapshot::default(),
+        };
+        let dedup = std::mem::take(&mut changes.dedup_added);
+        changes.base_size = self.tree_size;
+        changes.signatures_from = self.signatures.len();
+        let signatures = live_or_retired(&self.signatures, from).collect();
+        Some(Segment {
+            head: SegmentHead {
+                rest: self.rest(),
+                ..head
+            },
+            dedup,
+            signatures,
+        })
+    }
+
+    /// Writes the whole projection as one segment (the first of a chain), straight from
+    /// its tables. Cost: one pass over every signature and dedup tag, with one chunk of
+    /// buffer.
+    pub fn write_whole(&self, out: &mut impl Write) -> io::Result<()> {
+        let head = SegmentHead {
+            base_size: 0,
+            signatures_from: 0,
+            retired: Vec::new(),
+            rest: self.rest(),
+        };
+        write_body(
+            out,
+            &head,
+            self.dedup.iter().copied(),
+            live_or_retired(&self.signatures, 0),
+        )
+    }
+
+    /// Applies the segment whose body is `body`: it must start where this projection
+    /// ends (the first segment of a chain, on an empty projection). On an error the
+    /// projection is unusable: the caller starts again from scratch.
+    pub fn apply_segment(&mut self, body: &[u8]) -> Result<()> {
+        let (head, rest): (SegmentHead, _) = postcard::take_from_bytes(body)
+            .map_err(|_| Error::BadSnapshot("a segment's head does not decode"))?;
+        if head.base_size != self.tree_size
+            || head.signatures_from != self.signatures.len() as u64
+            || head.rest.tree_size < head.base_size
+        {
+            return Err(Error::BadSnapshot(
+                "a segment does not follow the one before",
+            ));
+        }
+        check_rest(&head.rest)?;
+        for &index in &head.retired {
+            let sig = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.signatures.get_mut(i))
+                .filter(|sig| sig.petition != NONE)
+                .ok_or(Error::BadSnapshot(
+                    "retires a signature that does not exist",
+                ))?;
+            sig.live = false;
+        }
+        let dedup = &mut self.dedup;
+        let rest = read_chunks(rest, |tag: (u32, DedupTag)| {
+            if (tag.0 as usize) < head.rest.petitions.len() && dedup.insert(tag) {
+                Ok(())
+            } else {
+                Err(Error::BadSnapshot(
+                    "a dedup tag is repeated or of no petition",
+                ))
+            }
+        })?;
+        let signatures = &mut self.signatures;
+        let rest = read_chunks(rest, |(index, sig): (u64, SignatureRef)| {
+            let index =
+                usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
+            if index < signatures.len() || sig.petition == NONE {
+                return Err(Error::BadSnapshot("signatures out of order"));
+            }
+            if !signature_fits(&head.rest, &sig) {
+                return Err(Error::BadSnapshot("refers to slots that do not exist"));
+            }
+            signatures.resize(index, NOT_A_SIGNATURE);
+            signatures.push(sig);
+            Ok(())
+        })?;
+        if !rest.is_empty() {
+            return Err(Error::BadSnapshot("a segment has bytes after its lists"));
+        }
+        self.set_rest(head.rest);
+        Ok(())
+    }
+}
+
+/// The signatures from index `from` on (live or not; entries that are not signatures
+/// left out), with their indexes.
+fn live_or_retired(
+    signatures: &[SignatureRef],
+    from: usize,
+) -> impl Iterator<Item = (u64, SignatureRef)> + '_ {
+    signatures
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, sig)| sig.petition != NONE)
+        .map(move |(at, sig)| ((from + at) as u64, *sig))
+}
