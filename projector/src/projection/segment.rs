@@ -67,6 +67,10 @@ impl Changes {
 struct SegmentHead {
     base_size: u64,
     signatures_from: u64,
+    /// How many dedup tags and signatures the lists hold, so that loading grows its
+    /// tables once (a hint: the lists themselves are what counts).
+    dedup_count: u64,
+    signature_count: u64,
     retired: Vec<u64>,
     /// Everything but the dedup tags and the signatures.
     rest: Snapshot,
@@ -179,18 +183,21 @@ impl Projection {
     pub fn take_segment(&mut self) -> Option<Segment> {
         let changes = self.changes.as_deref_mut()?;
         let from = changes.signatures_from;
+        let dedup = std::mem::take(&mut changes.dedup_added);
         let head = SegmentHead {
             base_size: changes.base_size,
             signatures_from: from as u64,
+            dedup_count: dedup.len() as u64,
+            signature_count: 0,
             retired: std::mem::take(&mut changes.retired),
             rest: Snapshot::default(),
         };
-        let dedup = std::mem::take(&mut changes.dedup_added);
         changes.base_size = self.tree_size;
         changes.signatures_from = self.signatures.len();
-        let signatures = live_or_retired(&self.signatures, from).collect();
+        let signatures: Vec<_> = live_or_retired(&self.signatures, from).collect();
         Some(Segment {
             head: SegmentHead {
+                signature_count: signatures.len() as u64,
                 rest: self.rest(),
                 ..head
             },
@@ -206,6 +213,8 @@ impl Projection {
         let head = SegmentHead {
             base_size: 0,
             signatures_from: 0,
+            dedup_count: self.dedup.len() as u64,
+            signature_count: live_or_retired(&self.signatures, 0).count() as u64,
             retired: Vec::new(),
             rest: self.rest(),
         };
@@ -242,6 +251,13 @@ impl Projection {
                 ))?;
             sig.live = false;
         }
+        // Hints only, and bounded by what the body could hold: a damaged count cannot
+        // make loading reserve more than the bytes it has.
+        let most = body.len() as u64 / 4;
+        self.dedup
+            .reserve(usize::try_from(head.dedup_count.min(most)).unwrap_or(0));
+        self.signatures
+            .reserve(usize::try_from(head.signature_count.min(most)).unwrap_or(0));
         let dedup = &mut self.dedup;
         let rest = read_chunks(rest, |tag: (u32, DedupTag)| {
             if (tag.0 as usize) < head.rest.petitions.len() && dedup.insert(tag) {
