@@ -51,9 +51,17 @@ pub fn scoped_key(token_id: &str, key: &str) -> String {
     format!("{token_id}\n{key}")
 }
 
+/// The page cache of `server.redb`.
+const CACHE_BYTES: usize = 32 << 20;
+
 impl IdempotencyStore {
     pub fn open(path: &Path) -> Result<IdempotencyStore> {
-        let db = Database::create(path).map_err(Error::db("server.redb"))?;
+        // Lookups touch the few pages of one key: a bounded cache rather than redb's
+        // default of 1 GiB, which a busy week of keys would fill.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(Error::db("server.redb"))?;
         let txn = db.begin_write().map_err(Error::db("server.redb"))?;
         txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
         txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;

@@ -85,6 +85,14 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir).and_then(|d| d.sync_all())
 }
 
+/// meta.redb holds a few small rows (identity, sync state, key pins): a cache of its own
+/// size, not redb's default of 1 GiB.
+fn meta_db_builder() -> redb::Builder {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(1 << 20);
+    builder
+}
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_FORMAT: &str = "format";
 const META_ORIGIN: &str = "origin";
@@ -256,7 +264,9 @@ impl Store {
             .map_err(Error::io(&journal_path))?;
         journal.sync_all().map_err(Error::io(&journal_path))?;
         published::PublishedFile::create(dir)?;
-        let db = Database::create(dir.join(META_DB)).map_err(db_err)?;
+        let db = meta_db_builder()
+            .create(dir.join(META_DB))
+            .map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
@@ -304,7 +314,7 @@ impl Store {
                 missing: META_DB,
             });
         }
-        let db = Database::create(&db_path).map_err(db_err)?;
+        let db = meta_db_builder().create(&db_path).map_err(db_err)?;
         let meta = read_meta(&db)?;
         if signer.verifier_key() != meta.vkey {
             return Err(Error::MalformedKey(
@@ -1218,7 +1228,7 @@ pub fn describe(dir: &Path) -> Result<LogIdentity> {
             missing: META_DB,
         });
     }
-    let db = Database::open(&db_path).map_err(db_err)?;
+    let db = meta_db_builder().open(&db_path).map_err(db_err)?;
     let meta = read_meta(&db)?;
     Ok(LogIdentity {
         config: LogConfig {
