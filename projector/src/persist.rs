@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! file    := "clsnap01" segment*
-//! segment := "SEG1" tree_size:u64le root[32] body_len:u64le BLAKE3(body)[32] body
+//! segment := "SEG1" tree_size:u64le root[32] dedup_count:u64le body_len:u64le
+//!            BLAKE3(body)[32] body
 //! ```
 //!
 //! A segment is used only if the log still has that root at that size (so a snapshot
@@ -30,8 +31,8 @@ use crate::{Error, Projection, Result, Segment};
 
 const FILE_MAGIC: &[u8; 8] = b"clsnap01";
 const SEGMENT_MAGIC: &[u8; 4] = b"SEG1";
-/// Magic, tree size, root, body length, body hash.
-const HEADER_LEN: usize = 4 + 8 + 32 + 8 + 32;
+/// Magic, tree size, root, dedup tags added, body length, body hash.
+const HEADER_LEN: usize = 4 + 8 + 32 + 8 + 8 + 32;
 /// Entries read from the store per call while catching up.
 const CATCH_UP_CHUNK: u64 = 1 << 16;
 /// The earlier snapshot store (one redb value), removed when found: it is a cache.
@@ -73,6 +74,9 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 struct Header {
     tree_size: u64,
     root: Hash,
+    /// How many dedup tags the segment adds: loading adds up the chain's and makes
+    /// room for them all at once.
+    dedup_count: u64,
     body_len: u64,
     body_hash: [u8; 32],
 }
@@ -83,8 +87,9 @@ impl Header {
         out[..4].copy_from_slice(SEGMENT_MAGIC);
         out[4..12].copy_from_slice(&self.tree_size.to_le_bytes());
         out[12..44].copy_from_slice(self.root.as_bytes());
-        out[44..52].copy_from_slice(&self.body_len.to_le_bytes());
-        out[52..].copy_from_slice(&self.body_hash);
+        out[44..52].copy_from_slice(&self.dedup_count.to_le_bytes());
+        out[52..60].copy_from_slice(&self.body_len.to_le_bytes());
+        out[60..].copy_from_slice(&self.body_hash);
         out
     }
 
@@ -96,8 +101,9 @@ impl Header {
         Some(Header {
             tree_size: u64_at(4),
             root: Hash::try_from(&bytes[12..44]).ok()?,
-            body_len: u64_at(44),
-            body_hash: bytes[52..].try_into().ok()?,
+            dedup_count: u64_at(44),
+            body_len: u64_at(52),
+            body_hash: bytes[60..].try_into().ok()?,
         })
     }
 }
@@ -208,6 +214,7 @@ impl Snapshots {
         let header = Header {
             tree_size: segment.tree_size(),
             root: *root,
+            dedup_count: segment.dedup_count(),
             body_len: body.len() as u64,
             body_hash: *blake3::hash(&body).as_bytes(),
         };
@@ -262,6 +269,7 @@ impl Snapshots {
         let header = Header {
             tree_size: projection.tree_size(),
             root: *root,
+            dedup_count: projection.dedup_count(),
             body_len: out.len,
             body_hash: *out.hasher.finalize().as_bytes(),
         };
@@ -324,28 +332,31 @@ fn read_segments(
     {
         return Ok((Projection::new(), None, 0, 0));
     }
+    let headers = read_headers(file, len);
     let mut projection = Projection::new();
+    // Room for the whole chain at once, bounded by what the file and the log can hold
+    // (a damaged header cannot make loading reserve absurd amounts).
+    let dedup_total = headers.iter().map(|(_, h)| h.dedup_count).sum::<u64>();
+    let last_size = headers.last().map_or(0, |(_, h)| h.tree_size);
+    projection.reserve_for_segments(
+        dedup_total.min(len / 20),
+        last_size.min(store.map_or(len / 20, Store::size)),
+    );
     let mut at = FILE_MAGIC.len() as u64;
     let mut size = None;
     let mut segments = 0;
-    loop {
-        let mut bytes = [0u8; HEADER_LEN];
-        if at + HEADER_LEN as u64 > len || file.read_exact_at(&mut bytes, at).is_err() {
-            break;
-        }
-        let Some(header) = Header::decode(&bytes) else {
-            break;
-        };
+    let mut body = Vec::new();
+    for (header_at, header) in headers {
+        debug_assert_eq!(header_at, at);
         let body_at = at + HEADER_LEN as u64;
-        if header.body_len > len - body_at {
-            break;
-        }
         if let Some(store) = store {
             if header.tree_size > store.size() || store.root_at(header.tree_size)? != header.root {
                 break;
             }
         }
-        let mut body = vec![0u8; header.body_len as usize];
+        // One buffer for every segment: fresh pages cost as much as reading them.
+        body.clear();
+        body.resize(header.body_len as usize, 0);
         if file.read_exact_at(&mut body, body_at).is_err()
             || blake3::hash(&body).as_bytes() != &header.body_hash
         {
@@ -360,6 +371,29 @@ fn read_segments(
         segments += 1;
     }
     Ok((projection, size, segments, at))
+}
+
+/// The headers of the whole segments of the file (of `len` bytes) from the start on,
+/// each with where it is: torn or damaged ones are found later, by their hash.
+fn read_headers(file: &File, len: u64) -> Vec<(u64, Header)> {
+    let mut headers = Vec::new();
+    let mut at = FILE_MAGIC.len() as u64;
+    loop {
+        let mut bytes = [0u8; HEADER_LEN];
+        if at + HEADER_LEN as u64 > len || file.read_exact_at(&mut bytes, at).is_err() {
+            return headers;
+        }
+        let Some(header) = Header::decode(&bytes) else {
+            return headers;
+        };
+        let body_at = at + HEADER_LEN as u64;
+        if header.body_len > len - body_at {
+            return headers;
+        }
+        let next = body_at + header.body_len;
+        headers.push((at, header));
+        at = next;
+    }
 }
 
 /// The projection of everything in `store`: the snapshot's segments that still match

@@ -129,23 +129,25 @@ impl Sequencer {
         disk: Arc<DiskGuard>,
         on_stop: impl FnOnce(&mut Projection) + Send + 'static,
     ) -> std::io::Result<(Sequencer, std::thread::JoinHandle<()>)> {
-        let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let snapshot_size = working.tree_size();
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let mut state = State {
-            store,
-            published,
-            working,
-            vault,
-            idempotency,
-            snapshots,
-            snapshot_size,
-            saving: None,
-            disk,
-        };
         let handle = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || {
+                // The working copy is made here, not by the caller: at millions of
+                // signatures it takes a good part of a second, and reads are served
+                // from `published` meanwhile (appends wait in the queue).
+                let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let mut state = State {
+                    store,
+                    snapshot_size: working.tree_size(),
+                    published,
+                    working,
+                    vault,
+                    idempotency,
+                    snapshots,
+                    saving: None,
+                    disk,
+                };
                 state.run(receiver);
                 if let Some(saving) = state.saving.take() {
                     let _ = saving.join();

@@ -438,8 +438,9 @@ impl Projection {
             {
                 return Err(Rejection::DuplicateSignature);
             }
-            self.dedup
-                .extend(signature.dedup_tags.iter().map(|&tag| (petition, tag)));
+            for &tag in signature.dedup_tags.iter() {
+                self.dedup.insert((petition, tag));
+            }
             if let Some(changes) = &mut self.changes {
                 for &tag in signature.dedup_tags.iter() {
                     changes.dedup_added(petition, tag);

@@ -16,6 +16,7 @@
 //! a memo from a signature's place to its four area slots. Hash iteration order never
 //! reaches any output: snapshots, views and tallies sort.
 
+mod dedup;
 mod fold;
 mod interning;
 mod scope;
@@ -26,8 +27,7 @@ pub(crate) mod state;
 use std::collections::BTreeMap;
 
 use ledger::record::Id;
-use ledger::{DedupTag, Entry};
-use rustc_hash::FxHashSet;
+use ledger::Entry;
 
 pub(crate) use fold::{read_entry, ReadEntry};
 pub(crate) use interning::Interner;
@@ -65,7 +65,7 @@ pub struct Projection {
     pub(crate) events: BTreeMap<Id, Event>,
     pub(crate) places: Places,
     /// (petition slot, dedup tag) of every signature ever added.
-    pub(crate) dedup: FxHashSet<(u32, DedupTag)>,
+    pub(crate) dedup: dedup::DedupSet,
     /// Indexed by log index; entries that are not signatures hold
     /// [`state::NOT_A_SIGNATURE`]. Dense, because most entries are signatures: appends
     /// are sequential writes.

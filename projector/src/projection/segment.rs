@@ -29,6 +29,7 @@ use std::io::{self, Write};
 use ledger::DedupTag;
 use serde::{Deserialize, Serialize};
 
+use super::dedup::DedupKey;
 use super::snapshot::{check_rest, signature_fits, Snapshot};
 use super::state::{SignatureRef, NONE, NOT_A_SIGNATURE};
 use super::Projection;
@@ -44,7 +45,7 @@ pub(crate) struct Changes {
     base_size: u64,
     /// `signatures.len()` at the last segment: signatures from here on are new.
     signatures_from: usize,
-    dedup_added: Vec<(u32, DedupTag)>,
+    dedup_added: Vec<DedupKey>,
     /// Signatures before `signatures_from` retired since.
     retired: Vec<u64>,
 }
@@ -67,10 +68,6 @@ impl Changes {
 struct SegmentHead {
     base_size: u64,
     signatures_from: u64,
-    /// How many dedup tags and signatures the lists hold, so that loading grows its
-    /// tables once (a hint: the lists themselves are what counts).
-    dedup_count: u64,
-    signature_count: u64,
     retired: Vec<u64>,
     /// Everything but the dedup tags and the signatures.
     rest: Snapshot,
@@ -80,7 +77,7 @@ struct SegmentHead {
 /// ([`Projection::take_segment`]), ready to be written by another thread.
 pub struct Segment {
     head: SegmentHead,
-    dedup: Vec<(u32, DedupTag)>,
+    dedup: Vec<DedupKey>,
     signatures: Vec<(u64, SignatureRef)>,
 }
 
@@ -88,6 +85,11 @@ impl Segment {
     /// The tree size the projection had when the segment was taken.
     pub fn tree_size(&self) -> u64 {
         self.head.rest.tree_size
+    }
+
+    /// How many dedup tags it adds.
+    pub fn dedup_count(&self) -> u64 {
+        self.dedup.len() as u64
     }
 
     /// Whether nothing changed: no entry since the segment before.
@@ -109,7 +111,7 @@ impl Segment {
 fn write_body(
     out: &mut impl Write,
     head: &SegmentHead,
-    dedup: impl Iterator<Item = (u32, DedupTag)>,
+    dedup: impl Iterator<Item = DedupKey>,
     signatures: impl Iterator<Item = (u64, SignatureRef)>,
 ) -> io::Result<()> {
     write_postcard(out, head)?;
@@ -141,11 +143,11 @@ fn write_postcard<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io:
     out.write_all(&bytes)
 }
 
-/// Reads the chunks of one list from `bytes`, handing each item to `each`; returns what
+/// Reads the chunks of one list from `bytes`, handing each chunk to `each`; returns what
 /// follows the list.
 fn read_chunks<'a, T: Deserialize<'a>>(
     mut bytes: &'a [u8],
-    mut each: impl FnMut(T) -> Result<()>,
+    mut each: impl FnMut(Vec<T>) -> Result<()>,
 ) -> Result<&'a [u8]> {
     loop {
         let (chunk, rest): (Vec<T>, _) = postcard::take_from_bytes(bytes)
@@ -157,7 +159,7 @@ fn read_chunks<'a, T: Deserialize<'a>>(
         if chunk.len() > CHUNK {
             return Err(Error::BadSnapshot("a segment's chunk is too long"));
         }
-        chunk.into_iter().try_for_each(&mut each)?;
+        each(chunk)?;
     }
 }
 
@@ -187,8 +189,6 @@ impl Projection {
         let head = SegmentHead {
             base_size: changes.base_size,
             signatures_from: from as u64,
-            dedup_count: dedup.len() as u64,
-            signature_count: 0,
             retired: std::mem::take(&mut changes.retired),
             rest: Snapshot::default(),
         };
@@ -197,7 +197,6 @@ impl Projection {
         let signatures: Vec<_> = live_or_retired(&self.signatures, from).collect();
         Some(Segment {
             head: SegmentHead {
-                signature_count: signatures.len() as u64,
                 rest: self.rest(),
                 ..head
             },
@@ -213,17 +212,29 @@ impl Projection {
         let head = SegmentHead {
             base_size: 0,
             signatures_from: 0,
-            dedup_count: self.dedup.len() as u64,
-            signature_count: live_or_retired(&self.signatures, 0).count() as u64,
             retired: Vec::new(),
             rest: self.rest(),
         };
         write_body(
             out,
             &head,
-            self.dedup.iter().copied(),
+            self.dedup.iter(),
             live_or_retired(&self.signatures, 0),
         )
+    }
+
+    /// How many dedup tags [`Projection::write_whole`] writes.
+    pub fn dedup_count(&self) -> u64 {
+        self.dedup.len() as u64
+    }
+
+    /// Makes room for `dedup` more dedup tags and signatures up to index `entries`, so
+    /// that loading a chain of segments grows its tables once.
+    pub fn reserve_for_segments(&mut self, dedup: u64, entries: u64) {
+        let entries = usize::try_from(entries).unwrap_or(0);
+        self.dedup.reserve(usize::try_from(dedup).unwrap_or(0));
+        self.signatures
+            .reserve(entries.saturating_sub(self.signatures.len()));
     }
 
     /// Applies the segment whose body is `body`: it must start where this projection
@@ -251,16 +262,10 @@ impl Projection {
                 ))?;
             sig.live = false;
         }
-        // Hints only, and bounded by what the body could hold: a damaged count cannot
-        // make loading reserve more than the bytes it has.
-        let most = body.len() as u64 / 4;
-        self.dedup
-            .reserve(usize::try_from(head.dedup_count.min(most)).unwrap_or(0));
-        self.signatures
-            .reserve(usize::try_from(head.signature_count.min(most)).unwrap_or(0));
         let dedup = &mut self.dedup;
-        let rest = read_chunks(rest, |tag: (u32, DedupTag)| {
-            if (tag.0 as usize) < head.rest.petitions.len() && dedup.insert(tag) {
+        let petitions = head.rest.petitions.len();
+        let rest = read_chunks(rest, |tags: Vec<DedupKey>| {
+            if tags.iter().all(|tag| (tag.0 as usize) < petitions) && dedup.insert_all(&tags) {
                 Ok(())
             } else {
                 Err(Error::BadSnapshot(
@@ -269,17 +274,19 @@ impl Projection {
             }
         })?;
         let signatures = &mut self.signatures;
-        let rest = read_chunks(rest, |(index, sig): (u64, SignatureRef)| {
-            let index =
-                usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
-            if index < signatures.len() || sig.petition == NONE {
-                return Err(Error::BadSnapshot("signatures out of order"));
+        let rest = read_chunks(rest, |chunk: Vec<(u64, SignatureRef)>| {
+            for (index, sig) in chunk {
+                let index =
+                    usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
+                if index < signatures.len() || sig.petition == NONE {
+                    return Err(Error::BadSnapshot("signatures out of order"));
+                }
+                if !signature_fits(&head.rest, &sig) {
+                    return Err(Error::BadSnapshot("refers to slots that do not exist"));
+                }
+                signatures.resize(index, NOT_A_SIGNATURE);
+                signatures.push(sig);
             }
-            if !signature_fits(&head.rest, &sig) {
-                return Err(Error::BadSnapshot("refers to slots that do not exist"));
-            }
-            signatures.resize(index, NOT_A_SIGNATURE);
-            signatures.push(sig);
             Ok(())
         })?;
         if !rest.is_empty() {

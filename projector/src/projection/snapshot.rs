@@ -91,7 +91,7 @@ impl Projection {
     /// The projection's whole state as bytes. Two projections of the same log prefix
     /// give identical bytes, however each was built. Cost: sorts every signature.
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let mut dedup: Vec<(u32, DedupTag)> = self.dedup.iter().copied().collect();
+        let mut dedup: Vec<(u32, DedupTag)> = self.dedup.iter().collect();
         dedup.sort_unstable();
         let signatures: Vec<(u64, SignatureRef)> = self
             .signatures
@@ -118,10 +118,11 @@ impl Projection {
         let s: Snapshot =
             postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
         check_slots(&s)?;
-        let mut projection = Projection {
-            dedup: s.dedup.iter().copied().collect(),
-            ..Projection::default()
-        };
+        let mut projection = Projection::default();
+        projection.dedup.reserve(s.dedup.len());
+        if !projection.dedup.insert_all(&s.dedup) {
+            return Err(Error::BadSnapshot("a dedup tag is repeated"));
+        }
         let mut dense = Vec::new();
         for &(index, sig) in &s.signatures {
             let index =
