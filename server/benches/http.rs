@@ -39,6 +39,8 @@
 //! Run: `cargo bench -p server --bench http`. `HTTP_BENCH_SECS=3` for a smoke run.
 //! Figures go to stdout and end with one `RESULT` line.
 
+mod common;
+use common::{connect, get_request, host, load_average, post_request, section};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,19 +50,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use ledger::HashAlg;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use server::node::Node;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 #[global_allocator]
@@ -425,11 +426,6 @@ impl Served {
     }
 }
 
-fn section(title: &str) {
-    println!();
-    println!("{title}");
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -451,35 +447,6 @@ struct Worker {
 }
 
 type MakeRequest = Arc<dyn Fn(&mut Worker) -> Request<Full<Bytes>> + Send + Sync>;
-
-fn host(addr: SocketAddr) -> HeaderValue {
-    HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid header")
-}
-
-fn get_request(host: &HeaderValue, path: &str) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(header::HOST, host)
-        .body(Full::new(Bytes::new()))
-        .expect("a valid request")
-}
-
-fn post_request(
-    host: &HeaderValue,
-    bearer: &HeaderValue,
-    path: &str,
-    body: String,
-) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(header::HOST, host)
-        .header(header::AUTHORIZATION, bearer)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("a valid request")
-}
 
 /// A `signature.added` body as docs/API.md shows it; signer `n` has its own email.
 fn signature_body(n: u64) -> String {
@@ -586,18 +553,6 @@ async fn fetch(
 // ---------------------------------------------------------------------------------
 // Load generator
 // ---------------------------------------------------------------------------------
-
-async fn connect(addr: SocketAddr) -> BenchResult<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .context(&format!("connect to {addr}"))?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .context("HTTP handshake")?;
-    tokio::spawn(connection);
-    Ok(sender)
-}
 
 /// What one load run saw.
 struct Outcome {
@@ -1248,14 +1203,6 @@ fn others_cpu_s() -> f64 {
         })
         .unwrap_or(0.0);
     busy_s - process_cpu_us() / 1e6
-}
-
-/// The 1-minute load average, to judge how much else ran beside the benchmark.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// Prints where an append's time went; returns the server's CPU per append in µs (the

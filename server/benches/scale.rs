@@ -37,6 +37,8 @@
 //! few GB of disk), or `SCALE_SIGNATURES=200000 cargo bench -p server --bench scale`
 //! for a quick run. Figures go to stdout and end with one `RESULT` line.
 
+mod common;
+use common::{connect, get_request, host, load_average, post_request, section};
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -49,11 +51,9 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::header::HeaderValue;
+use hyper::{Request, StatusCode};
 use serde::Deserialize;
-use tokio::net::TcpStream;
 
 use test_support::bench::{temp_dir, temp_root, thousands, BenchResult, Context, Progress};
 
@@ -347,19 +347,6 @@ fn scale_signatures() -> BenchResult<u64> {
             }
         }
     }
-}
-
-fn section(title: &str) {
-    println!();
-    println!("{title}");
-}
-
-/// The 1-minute load average, to judge how much else ran beside the benchmark.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// A free loopback port: bound, read and let go (another process could take it
@@ -749,35 +736,6 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<FileUse>) -> BenchResult<()> {
 // Requests
 // ---------------------------------------------------------------------------------
 
-fn host(addr: SocketAddr) -> HeaderValue {
-    HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid header")
-}
-
-fn get_request(host: &HeaderValue, path: &str) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(header::HOST, host)
-        .body(Full::new(Bytes::new()))
-        .expect("a valid request")
-}
-
-fn post_request(
-    host: &HeaderValue,
-    bearer: &HeaderValue,
-    path: &str,
-    body: String,
-) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(header::HOST, host)
-        .header(header::AUTHORIZATION, bearer)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("a valid request")
-}
-
 /// Signer `n`'s `signature.added`, as docs/API.md shows it, appended to `out`.
 fn push_signature(out: &mut String, n: u64) {
     use std::fmt::Write;
@@ -861,18 +819,6 @@ async fn tally_size(addr: SocketAddr) -> BenchResult<u64> {
     }
     let sized: SizeAnswer = serde_json::from_slice(&body).context("read the tally")?;
     Ok(sized.tree_size)
-}
-
-async fn connect(addr: SocketAddr) -> BenchResult<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .context(&format!("connect to {addr}"))?;
-    stream.set_nodelay(true).context("TCP_NODELAY")?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .context("HTTP handshake")?;
-    tokio::spawn(connection);
-    Ok(sender)
 }
 
 /// One request on a connection of its own.
