@@ -546,3 +546,55 @@ fn bulk_paths_agree_and_name_deep_findings() {
         "everything before the bad entry was folded"
     );
 }
+
+/// The server's split: the decider keeps the dedup set, the published projection folds
+/// without it. After records the decider accepted are rolled back, the rebuilt decider
+/// has exactly the committed tags (a rolled-back signer may sign again, a committed
+/// one may not), and writing a whole snapshot needs the decider's set.
+#[test]
+fn a_split_off_decider_rolls_back_its_dedup_tags() {
+    let log = small_log();
+    let mut published = Projection::new();
+    for e in &log {
+        published.replay_bytes(e).unwrap();
+    }
+    let mut decider = published.split_off_decider();
+    assert!(published.has_signatures());
+    let mut whole = Vec::new();
+    assert!(published.write_whole(&mut whole).is_err());
+    let time = T0 + 50_000_000;
+    let committed = entry(time, signature("uk-detwin", 900, 1));
+    let rolled_back = entry(time + 1, signature("uk-detwin", 901, 1));
+    decider.try_apply(&committed).unwrap();
+    decider.try_apply(&rolled_back).unwrap();
+    // The published projection replays only what was committed, without the set.
+    published.try_apply(&committed).unwrap();
+    let mut rebuilt = published.rebuild_decider(&mut decider).unwrap();
+    let again = |n| entry(time + 2, signature("uk-detwin", n, 2));
+    assert!(
+        rebuilt.clone().try_apply(&again(901)).is_ok(),
+        "rolled back: may sign"
+    );
+    assert!(
+        rebuilt.try_apply(&again(900)).is_err(),
+        "committed: a duplicate"
+    );
+    // Projections that were not split cannot be rebuilt one from the other.
+    let mut plain = Projection::new();
+    for e in &log {
+        plain.replay_bytes(e).unwrap();
+    }
+    assert!(Projection::new().rebuild_decider(&mut plain).is_none());
+    // The decider writes the whole state, and it reads back as the straight replay.
+    let mut straight = Projection::new();
+    for e in &log {
+        straight.replay_bytes(e).unwrap();
+    }
+    straight.try_apply(&committed).unwrap();
+    let mut whole = Vec::new();
+    let decider = published.rebuild_decider(&mut rebuilt).unwrap();
+    decider.write_whole(&mut whole).unwrap();
+    let mut applied = Projection::new();
+    applied.apply_segment(&whole).unwrap();
+    assert_eq!(applied.to_snapshot(), straight.to_snapshot());
+}

@@ -135,8 +135,12 @@ impl Sequencer {
             .spawn(move || {
                 // The working copy is made here, not by the caller: at millions of
                 // signatures it takes a good part of a second, and reads are served
-                // from `published` meanwhile (appends wait in the queue).
-                let working = published.read().unwrap_or_else(|e| e.into_inner()).clone();
+                // from `published` meanwhile (appends wait in the queue). It takes the
+                // dedup set with it: only the working projection decides.
+                let working = published
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .split_off_decider();
                 let mut state = State {
                     store,
                     snapshot_size: working.tree_size(),
@@ -152,8 +156,9 @@ impl Sequencer {
                 if let Some(saving) = state.saving.take() {
                     let _ = saving.join();
                 }
-                let mut published = state.published.write().unwrap_or_else(|e| e.into_inner());
-                on_stop(&mut published);
+                // Every batch is committed or rolled back by now, so the working
+                // projection is the published one with the dedup set.
+                on_stop(&mut state.working);
             })?;
         Ok((Sequencer { sender }, handle))
     }
@@ -501,8 +506,8 @@ impl State {
     /// Every [`Snapshotting::every`] entries, saves what changed since the last snapshot on
     /// a background thread. The working projection equals the published one between
     /// batches, and both track changes from the same point: the working one hands them
-    /// out and the published one starts again from here too, so that either can carry
-    /// on (the working one is rebuilt from the published one after a failed append).
+    /// out and the published one starts again from here too, so that the working one can
+    /// be rebuilt from the published one after a failed append.
     /// Cost here: a copy of what changed and of the small state, never of everything.
     fn maybe_snapshot(&mut self, root: &Hash) {
         let size = self.working.tree_size();
@@ -537,15 +542,57 @@ impl State {
         }
     }
 
+    /// Rolls the working projection back to what is committed, then applies
+    /// `accepted` again: the published projection with the working one's dedup set, less
+    /// the tags of everything rolled back.
     fn rebuild_working(&mut self, accepted: &[Entry]) {
-        self.working = self
+        let rebuilt = self
             .published
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .rebuild_decider(&mut self.working);
+        // Both projections track their changes from one point from the start on, so
+        // this does not fail; if it ever did, the set is rebuilt from the log, and if
+        // even that failed the set is kept as it is: the signers rolled back would be
+        // refused as duplicates, but no duplicate is ever accepted.
+        match rebuilt.or_else(|| self.replay_working()) {
+            Some(rebuilt) => self.working = rebuilt,
+            None => tracing::error!(
+                "the working projection keeps the dedup tags of records that were rolled back"
+            ),
+        }
         for entry in accepted {
             self.working.replay(entry);
         }
+    }
+
+    /// The working projection replayed from the whole log, with a whole snapshot saved
+    /// of it (the changes since the last one are not known any more), or `None` if the
+    /// log cannot be read. Cost: a replay.
+    fn replay_working(&mut self) -> Option<Projection> {
+        tracing::error!("the working projection cannot be rolled back; replaying the log");
+        let size = self.store.size();
+        let mut working = match projector::persist::replay_prefix(&self.store, size) {
+            Ok(working) => working,
+            Err(e) => {
+                tracing::error!(error = %e, "replaying the log failed");
+                return None;
+            }
+        };
+        working.track_changes();
+        self.published
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .track_changes();
+        let saved = self
+            .store
+            .root_at(size)
+            .map_err(projector::Error::from)
+            .and_then(|root| self.snapshots.snapshots.rewrite(&working, &root));
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "could not save a read-model snapshot");
+        }
+        Some(working)
     }
 
     fn remembered_answer(&self, remembered: &Remembered) -> Result<Accepted, Refusal> {

@@ -218,6 +218,21 @@ async fn snapshots_are_saved_as_segments_and_restore_the_read_models() {
         }
         assert_eq!(Snapshots::inspect(&snapshot).unwrap().tree_size, size);
     }
+    // A request refused part-way (its second record repeats its first signer) is
+    // rolled back whole, dedup tags included: the first signer can sign on their own,
+    // and only once.
+    let signer = r#"{"type":"signature.added","petition_id":"p1","name":"R","email":"rolled-back@example.org","country":"GB","consent_to_share":false,"channel":"online"}"#;
+    let refused = format!(r#"{{"records":[{signer},{signer}]}}"#);
+    let (status, _, problem) = call(&node, post(&token, &refused)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        call(&node, post(&token, signer)).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        call(&node, post(&token, signer)).await.0,
+        StatusCode::CONFLICT
+    );
     // Withdraw the first signature, saved three segments ago.
     let withdrawn = r#"{"type":"signature.withdrawn","index":1}"#;
     let (status, _, answer) = call(&node, post(&token, withdrawn)).await;
@@ -240,11 +255,11 @@ async fn snapshots_are_saved_as_segments_and_restore_the_read_models() {
     let found = Snapshots::inspect(&snapshot).unwrap();
     assert_eq!(
         (found.tree_size, found.unusable_bytes, found.segments),
-        (14, 0, 1)
+        (15, 0, 1)
     );
 
     let (node, opening) = Node::open_with(dir.path(), None, None, &options).unwrap();
-    assert_eq!(opening.tree_size, 14);
+    assert_eq!(opening.tree_size, 15);
     let (_, _, after) = call(
         &node,
         Request::get("/api/v1/petitions/p1")

@@ -8,6 +8,11 @@
 //! - loading and cloning share the shards between two threads;
 //! - a table that grows copies one shard, not the whole set, so growing never needs
 //!   twice the memory of the set.
+//!
+//! Only a projection that decides records needs the set. The server's sequencer keeps
+//! it; the projection readers see replays only what the sequencer decided, so it hands
+//! its set over ([`DedupSet::hand_over`]) and folds without it: one set in memory, not
+//! two.
 
 use ledger::DedupTag;
 use rustc_hash::FxHashSet;
@@ -19,6 +24,7 @@ const SHARDS: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct DedupSet {
+    /// Empty once handed over.
     shards: Vec<FxHashSet<DedupKey>>,
 }
 
@@ -33,6 +39,9 @@ impl Default for DedupSet {
 impl Clone for DedupSet {
     /// Clones half of the shards on another thread.
     fn clone(&self) -> DedupSet {
+        if !self.is_kept() {
+            return DedupSet { shards: Vec::new() };
+        }
         let (low, high) = self.shards.split_at(SHARDS / 2);
         let cloned = if self.len() < PARALLEL_FROM {
             None
@@ -60,21 +69,43 @@ fn shard_of(key: &DedupKey) -> usize {
 }
 
 impl DedupSet {
+    /// Whether this projection keeps the set (and so decides duplicates).
+    pub(crate) fn is_kept(&self) -> bool {
+        !self.shards.is_empty()
+    }
+
+    /// Moves the set out, leaving this one handed over: it holds nothing and takes
+    /// nothing from then on, and the fold no longer checks duplicates against it.
+    pub(crate) fn hand_over(&mut self) -> DedupSet {
+        DedupSet {
+            shards: std::mem::take(&mut self.shards),
+        }
+    }
+
+    /// Takes `key` out again (a decision that was rolled back).
+    pub(crate) fn remove(&mut self, key: &DedupKey) {
+        if let Some(shard) = self.shards.get_mut(shard_of(key)) {
+            shard.remove(key);
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len()).sum()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.is_empty())
-    }
-
+    /// Whether `key` is in the set (never, once handed over).
     pub(crate) fn contains(&self, key: &DedupKey) -> bool {
-        self.shards[shard_of(key)].contains(key)
+        self.shards
+            .get(shard_of(key))
+            .is_some_and(|shard| shard.contains(key))
     }
 
-    /// Adds `key`; false if it was there already.
+    /// Adds `key`; false if it was there already. A handed-over set takes nothing.
     pub(crate) fn insert(&mut self, key: DedupKey) -> bool {
-        self.shards[shard_of(&key)].insert(key)
+        match self.shards.get_mut(shard_of(&key)) {
+            Some(shard) => shard.insert(key),
+            None => true,
+        }
     }
 
     /// Makes room for `additional` more keys.
@@ -94,7 +125,7 @@ impl DedupSet {
     /// Adds every key of `keys`, the shards shared between two threads for a large
     /// batch; false if any was there already (the others are added all the same).
     pub(crate) fn insert_all(&mut self, keys: &[DedupKey]) -> bool {
-        if keys.len() < PARALLEL_FROM / 16 {
+        if keys.len() < PARALLEL_FROM / 16 || !self.is_kept() {
             return insert_each(keys.iter().copied(), |key| self.insert(key));
         }
         let fill = |shards: &mut [FxHashSet<DedupKey>], first: usize| {
@@ -161,6 +192,15 @@ mod tests {
             assert_eq!(listed, want);
         }
         assert!(!one_by_one.insert(keys[7]));
-        assert!(DedupSet::default().is_empty() && !one_by_one.is_empty());
+        assert!(DedupSet::default().len() == 0 && one_by_one.len() > 0);
+        one_by_one.remove(&keys[7]);
+        assert!(!one_by_one.contains(&keys[7]) && one_by_one.insert(keys[7]));
+        // Handed over: the keys move, and the set left behind holds and takes nothing.
+        let moved = one_by_one.hand_over();
+        assert_eq!(moved.len(), keys.len());
+        assert!(!one_by_one.is_kept() && moved.is_kept());
+        assert!(one_by_one.insert(keys[0]) && one_by_one.insert(keys[0]));
+        assert!(one_by_one.insert_all(&keys) && one_by_one.len() == 0);
+        assert!(!one_by_one.contains(&keys[0]) && !one_by_one.clone().is_kept());
     }
 }

@@ -421,7 +421,9 @@ impl Projection {
         // The last rule: no identity of the signer has signed this petition, under
         // either kind. Checked for every tag before any is inserted, so a refused
         // signature leaves no tag behind; the tags of one signature are distinct by
-        // their type. From here on nothing can refuse the record.
+        // their type. From here on nothing can refuse the record. (A projection that
+        // handed its set over, `dedup.rs`, replays only records decided already: its
+        // set takes every tag as new.)
         if let [tag] = *signature.dedup_tags {
             // The common case (one identity, and every `signature.added`): one probe.
             if !self.dedup.insert((petition, tag)) {

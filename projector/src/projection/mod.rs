@@ -96,7 +96,7 @@ impl Projection {
 
     /// Whether any signature was ever added (whatever became of it since).
     pub fn has_signatures(&self) -> bool {
-        !self.dedup.is_empty()
+        self.petitions.iter().any(|p| p.added > 0)
     }
 
     /// The latest entry time so far: the earliest time the next entry may have, and

@@ -205,10 +205,50 @@ impl Projection {
         })
     }
 
+    /// Splits the decider off: returns a copy of this projection that keeps the dedup
+    /// set, for the one thread that decides records, while this one hands the set over
+    /// and folds without it (it must then replay only what the decider accepted).
+    /// Both track changes from here. Cost: a copy of everything but the set.
+    pub fn split_off_decider(&mut self) -> Projection {
+        if self.changes.is_none() {
+            self.track_changes();
+        }
+        let dedup = self.dedup.hand_over();
+        let mut decider = self.clone();
+        decider.dedup = dedup;
+        decider
+    }
+
+    /// A decider again after `decider` applied records that were then rolled back: a
+    /// copy of this projection (which replayed only what was kept) with `decider`'s
+    /// dedup set (taken from it), less the tags it added since the two last agreed.
+    /// `None`, and `decider` left as it was, if the two do not come from
+    /// [`Projection::split_off_decider`] with their changes tracked from one point, so
+    /// what was added cannot be told.
+    pub fn rebuild_decider(&self, decider: &mut Projection) -> Option<Projection> {
+        let kept = &self.changes.as_deref()?.dedup_added;
+        let added = &decider.changes.as_deref()?.dedup_added;
+        if self.dedup.is_kept() || added.len() < kept.len() || added[..kept.len()] != kept[..] {
+            return None;
+        }
+        let mut dedup = decider.dedup.hand_over();
+        for key in &added[kept.len()..] {
+            dedup.remove(key);
+        }
+        let mut rebuilt = self.clone();
+        rebuilt.dedup = dedup;
+        Some(rebuilt)
+    }
+
     /// Writes the whole projection as one segment (the first of a chain), straight from
     /// its tables. Cost: one pass over every signature and dedup tag, with one chunk of
-    /// buffer.
+    /// buffer. Refused for a projection that handed its dedup set over.
     pub fn write_whole(&self, out: &mut impl Write) -> io::Result<()> {
+        if !self.dedup.is_kept() {
+            return Err(io::Error::other(
+                "this projection handed its dedup set over: write the decider's",
+            ));
+        }
         let head = SegmentHead {
             base_size: 0,
             signatures_from: 0,
