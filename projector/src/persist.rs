@@ -27,7 +27,7 @@ use std::sync::{Mutex, MutexGuard};
 use ledger::store::{sync_dir, Store};
 use ledger::Hash;
 
-use crate::{Error, Projection, Result, Segment};
+use crate::{Error, Projection, Result, Segment, SegmentSource};
 
 const FILE_MAGIC: &[u8; 8] = b"clsnap01";
 const SEGMENT_MAGIC: &[u8; 4] = b"SEG1";
@@ -345,7 +345,7 @@ fn read_segments(
     let mut at = FILE_MAGIC.len() as u64;
     let mut size = None;
     let mut segments = 0;
-    let mut body = Vec::new();
+    let mut buffer = Vec::new();
     for (header_at, header) in headers {
         debug_assert_eq!(header_at, at);
         let body_at = at + HEADER_LEN as u64;
@@ -354,15 +354,17 @@ fn read_segments(
                 break;
             }
         }
-        // One buffer for every segment: fresh pages cost as much as reading them.
-        body.clear();
-        body.resize(header.body_len as usize, 0);
-        if file.read_exact_at(&mut body, body_at).is_err()
-            || blake3::hash(&body).as_bytes() != &header.body_hash
-        {
+        // The body is read twice, a piece at a time into one buffer: once to check its
+        // hash (so a damaged segment leaves the ones before it usable), once to apply
+        // it. At millions of signatures reading it again from the page cache costs a
+        // fraction of what the fresh memory for a whole body would.
+        let mut source = FileSource::new(file, body_at, header.body_len, &mut buffer);
+        if source.hash().ok().as_ref() != Some(&header.body_hash) {
             break;
         }
-        if projection.apply_segment(&body).is_err() || projection.tree_size() != header.tree_size {
+        if projection.apply_segment_from(&mut source).is_err()
+            || projection.tree_size() != header.tree_size
+        {
             // Part of it may have been applied: nothing of the chain can be trusted.
             return Ok((Projection::new(), None, 0, FILE_MAGIC.len() as u64));
         }
@@ -371,6 +373,98 @@ fn read_segments(
         segments += 1;
     }
     Ok((projection, size, segments, at))
+}
+
+/// Bytes read at a time from a segment's body.
+const READ_PIECE: usize = 4 << 20;
+
+/// A segment's body in the file, read a piece at a time into one buffer.
+struct FileSource<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+    /// Read and not yet decoded: `buf[start..]`.
+    buf: &'a mut Vec<u8>,
+    start: usize,
+    /// Bytes read at a time: [`READ_PIECE`] (tests use tiny pieces).
+    piece: usize,
+}
+
+impl<'a> FileSource<'a> {
+    fn new(file: &'a File, at: u64, len: u64, buf: &'a mut Vec<u8>) -> FileSource<'a> {
+        buf.clear();
+        FileSource {
+            file,
+            at,
+            end: at + len,
+            buf,
+            start: 0,
+            piece: READ_PIECE,
+        }
+    }
+
+    /// The BLAKE3 hash of the whole body, read without keeping it.
+    fn hash(&mut self) -> std::io::Result<[u8; 32]> {
+        let mut hasher = blake3::Hasher::new();
+        let mut at = self.at;
+        self.buf.resize(self.piece, 0);
+        while at < self.end {
+            let n = self.piece.min((self.end - at) as usize);
+            self.file.read_exact_at(&mut self.buf[..n], at)?;
+            hasher.update(&self.buf[..n]);
+            at += n as u64;
+        }
+        self.buf.clear();
+        Ok(*hasher.finalize().as_bytes())
+    }
+
+    /// Reads more of the body behind what is not decoded yet (at least as much as is
+    /// there, so a value larger than a piece still fits); false at the end.
+    fn refill(&mut self) -> Result<bool> {
+        if self.at >= self.end {
+            return Ok(false);
+        }
+        self.buf.drain(..self.start);
+        self.start = 0;
+        let want = self
+            .piece
+            .max(self.buf.len())
+            .min((self.end - self.at) as usize);
+        let old = self.buf.len();
+        self.buf.resize(old + want, 0);
+        self.file
+            .read_exact_at(&mut self.buf[old..], self.at)
+            .map_err(|e| Error::Db(e.to_string()))?;
+        self.at += want as u64;
+        Ok(true)
+    }
+}
+
+impl SegmentSource for FileSource<'_> {
+    fn take<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
+        loop {
+            match postcard::take_from_bytes(&self.buf[self.start..]) {
+                Ok((value, rest)) => {
+                    self.start = self.buf.len() - rest.len();
+                    return Ok(value);
+                }
+                Err(postcard::Error::DeserializeUnexpectedEnd) => {
+                    if !self.refill()? {
+                        return Err(Error::BadSnapshot("a segment ends inside a value"));
+                    }
+                }
+                Err(_) => return Err(Error::BadSnapshot("a segment does not decode")),
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.start == self.buf.len() && self.at == self.end {
+            Ok(())
+        } else {
+            Err(Error::BadSnapshot("a segment has bytes after its lists"))
+        }
+    }
 }
 
 /// The headers of the whole segments of the file (of `len` bytes) from the start on,
@@ -440,4 +534,52 @@ fn catch_up_to(projection: &mut Projection, store: &Store, size: u64) -> Result<
         projection.replay_many(&store.entries(start, end)?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read in pieces far smaller than its values, a body applies exactly as it does
+    /// from memory, and its hash is that of its bytes; a body cut short or with bytes
+    /// after it is refused.
+    #[test]
+    fn bodies_read_in_small_pieces_apply_as_from_memory() {
+        let log = test_support::campaign::campaign_log(3_000, 5);
+        let mut projection = Projection::new();
+        projection.replay_many(&log).unwrap();
+        let mut body = Vec::new();
+        projection.write_whole(&mut body).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body");
+        let mut padded = vec![0xAA; 5];
+        padded.extend(&body);
+        padded.push(0xAA);
+        std::fs::write(&path, &padded).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buffer = Vec::new();
+        for piece in [1, 7, 4096, READ_PIECE] {
+            let mut source = FileSource::new(&file, 5, body.len() as u64, &mut buffer);
+            source.piece = piece;
+            assert_eq!(source.hash().unwrap(), *blake3::hash(&body).as_bytes());
+            let mut applied = Projection::new();
+            applied.apply_segment_from(&mut source).unwrap();
+            assert_eq!(
+                applied.to_snapshot(),
+                projection.to_snapshot(),
+                "piece {piece}"
+            );
+        }
+        for (len, what) in [
+            (body.len() - 1, "cut short"),
+            (body.len() + 1, "a byte after"),
+        ] {
+            let mut source = FileSource::new(&file, 5, len as u64, &mut buffer);
+            source.piece = 7;
+            assert!(
+                Projection::new().apply_segment_from(&mut source).is_err(),
+                "{what}"
+            );
+        }
+    }
 }

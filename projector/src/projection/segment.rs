@@ -27,6 +27,7 @@
 use std::io::{self, Write};
 
 use ledger::DedupTag;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupKey;
@@ -143,18 +144,45 @@ fn write_postcard<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io:
     out.write_all(&bytes)
 }
 
-/// Reads the chunks of one list from `bytes`, handing each chunk to `each`; returns what
-/// follows the list.
-fn read_chunks<'a, T: Deserialize<'a>>(
-    mut bytes: &'a [u8],
+/// Where a segment's body is read from, one postcard value after another: a byte slice
+/// ([`Projection::apply_segment`]) or a file read a piece at a time (`persist.rs`), so
+/// that loading never holds a whole body in memory.
+pub trait SegmentSource {
+    /// The next value, or an error if the body ends or does not decode.
+    fn take<T: DeserializeOwned>(&mut self) -> Result<T>;
+    /// Checks that the body has nothing after the last value.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// A body held whole in memory.
+struct SliceSource<'a>(&'a [u8]);
+
+impl SegmentSource for SliceSource<'_> {
+    fn take<T: DeserializeOwned>(&mut self) -> Result<T> {
+        let (value, rest) = postcard::take_from_bytes(self.0)
+            .map_err(|_| Error::BadSnapshot("a segment does not decode"))?;
+        self.0 = rest;
+        Ok(value)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::BadSnapshot("a segment has bytes after its lists"))
+        }
+    }
+}
+
+/// Reads the chunks of one list from `source`, handing each chunk to `each`.
+fn read_chunks<T: DeserializeOwned>(
+    source: &mut impl SegmentSource,
     mut each: impl FnMut(Vec<T>) -> Result<()>,
-) -> Result<&'a [u8]> {
+) -> Result<()> {
     loop {
-        let (chunk, rest): (Vec<T>, _) = postcard::take_from_bytes(bytes)
-            .map_err(|_| Error::BadSnapshot("a segment's list does not decode"))?;
-        bytes = rest;
+        let chunk: Vec<T> = source.take()?;
         if chunk.is_empty() {
-            return Ok(bytes);
+            return Ok(());
         }
         if chunk.len() > CHUNK {
             return Err(Error::BadSnapshot("a segment's chunk is too long"));
@@ -281,8 +309,12 @@ impl Projection {
     /// ends (the first segment of a chain, on an empty projection). On an error the
     /// projection is unusable: the caller starts again from scratch.
     pub fn apply_segment(&mut self, body: &[u8]) -> Result<()> {
-        let (head, rest): (SegmentHead, _) = postcard::take_from_bytes(body)
-            .map_err(|_| Error::BadSnapshot("a segment's head does not decode"))?;
+        self.apply_segment_from(&mut SliceSource(body))
+    }
+
+    /// [`Projection::apply_segment`], reading the body from `source`.
+    pub fn apply_segment_from(&mut self, source: &mut impl SegmentSource) -> Result<()> {
+        let head: SegmentHead = source.take()?;
         if head.base_size != self.tree_size
             || head.signatures_from != self.signatures.len() as u64
             || head.rest.tree_size < head.base_size
@@ -304,7 +336,7 @@ impl Projection {
         }
         let dedup = &mut self.dedup;
         let petitions = head.rest.petitions.len();
-        let rest = read_chunks(rest, |tags: Vec<DedupKey>| {
+        read_chunks(source, |tags: Vec<DedupKey>| {
             if tags.iter().all(|tag| (tag.0 as usize) < petitions) && dedup.insert_all(&tags) {
                 Ok(())
             } else {
@@ -314,7 +346,7 @@ impl Projection {
             }
         })?;
         let signatures = &mut self.signatures;
-        let rest = read_chunks(rest, |chunk: Vec<(u64, SignatureRef)>| {
+        read_chunks(source, |chunk: Vec<(u64, SignatureRef)>| {
             for (index, sig) in chunk {
                 let index =
                     usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
@@ -329,9 +361,7 @@ impl Projection {
             }
             Ok(())
         })?;
-        if !rest.is_empty() {
-            return Err(Error::BadSnapshot("a segment has bytes after its lists"));
-        }
+        source.finish()?;
         self.set_rest(head.rest);
         Ok(())
     }
