@@ -546,21 +546,24 @@ impl State {
     /// `accepted` again: the published projection with the working one's dedup set, less
     /// the tags of everything rolled back.
     fn rebuild_working(&mut self, accepted: &[Entry]) {
-        let rebuilt = self
+        let (rebuilt, pruned) = self
             .published
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .rebuild_decider(&mut self.working);
         // Both projections track their changes from one point from the start on, so
-        // this does not fail; if it ever did, the set is rebuilt from the log, and if
-        // even that failed the set is kept as it is: the signers rolled back would be
-        // refused as duplicates, but no duplicate is ever accepted.
-        match rebuilt.or_else(|| self.replay_working()) {
-            Some(rebuilt) => self.working = rebuilt,
-            None => tracing::error!(
-                "the working projection keeps the dedup tags of records that were rolled back"
-            ),
-        }
+        // the rolled-back tags can always be told; if they ever could not, the set is
+        // rebuilt from the log, and if even that failed it keeps them: the signers
+        // rolled back would be refused as duplicates, but no duplicate is accepted.
+        self.working = match pruned {
+            true => rebuilt,
+            false => self.replay_working().unwrap_or_else(|| {
+                tracing::error!(
+                    "the dedup set keeps the tags of records that were rolled back until restart"
+                );
+                rebuilt
+            }),
+        };
         for entry in accepted {
             self.working.replay(entry);
         }

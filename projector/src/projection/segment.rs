@@ -250,22 +250,30 @@ impl Projection {
     /// A decider again after `decider` applied records that were then rolled back: a
     /// copy of this projection (which replayed only what was kept) with `decider`'s
     /// dedup set (taken from it), less the tags it added since the two last agreed.
-    /// `None`, and `decider` left as it was, if the two do not come from
-    /// [`Projection::split_off_decider`] with their changes tracked from one point, so
-    /// what was added cannot be told.
-    pub fn rebuild_decider(&self, decider: &mut Projection) -> Option<Projection> {
-        let kept = &self.changes.as_deref()?.dedup_added;
-        let added = &decider.changes.as_deref()?.dedup_added;
-        if self.dedup.is_kept() || added.len() < kept.len() || added[..kept.len()] != kept[..] {
-            return None;
-        }
+    /// The flag says whether those tags could be told and taken out: not if the two do
+    /// not come from [`Projection::split_off_decider`] with their changes tracked from
+    /// one point. Then the set keeps them (the signers rolled back would be refused as
+    /// duplicates; no duplicate is ever accepted).
+    pub fn rebuild_decider(&self, decider: &mut Projection) -> (Projection, bool) {
+        let rolled_back = match (self.changes.as_deref(), decider.changes.as_deref()) {
+            (Some(kept), Some(added))
+                if added.dedup_added.len() >= kept.dedup_added.len()
+                    && added.dedup_added[..kept.dedup_added.len()] == kept.dedup_added[..] =>
+            {
+                Some(&added.dedup_added[kept.dedup_added.len()..])
+            }
+            _ => None,
+        };
+        let pruned = rolled_back.is_some() && !self.dedup.is_kept();
         let mut dedup = decider.dedup.hand_over();
-        for key in &added[kept.len()..] {
-            dedup.remove(key);
+        if pruned {
+            for key in rolled_back.unwrap_or_default() {
+                dedup.remove(key);
+            }
         }
         let mut rebuilt = self.clone();
         rebuilt.dedup = dedup;
-        Some(rebuilt)
+        (rebuilt, pruned)
     }
 
     /// Writes the whole projection as one segment (the first of a chain), straight from
