@@ -176,6 +176,56 @@ fn damaged_entries_and_hashes_are_found_within_seconds_and_never_served() {
     }
 }
 
+/// The read-model snapshot is a cache: damaged, cut short or replaced by something
+/// else, it costs a replay at the next start, never a wrong count; `check` says so
+/// without failing, and the next clean stop writes it whole again.
+#[test]
+fn a_damaged_snapshot_costs_a_replay_never_a_wrong_count() {
+    let (dir, size) = stopped_demo();
+    let data = dir.data();
+    let snapshot = data.join("projector.snap");
+    let tally = |server: &Server| server.get("/api/v1/tally").json::<Value>().unwrap();
+    let mut server = Server::start(&dir);
+    let before = tally(&server);
+    assert_eq!(before["tree_size"], size, "{before}");
+    assert!(server.sigterm().success());
+    let whole = std::fs::read(&snapshot).unwrap();
+    assert!(whole.len() > 10_000, "{} bytes", whole.len());
+    let damages: [(&str, Box<dyn Fn()>); 3] = [
+        (
+            "a flipped bit",
+            Box::new(|| flip_bit(&snapshot, whole.len() as u64 / 2)),
+        ),
+        (
+            "cut in half",
+            Box::new(|| std::fs::write(&snapshot, &whole[..whole.len() / 2]).unwrap()),
+        ),
+        (
+            "not a snapshot",
+            Box::new(|| std::fs::write(&snapshot, b"not a snapshot at all").unwrap()),
+        ),
+    ];
+    for (what, damage) in damages {
+        std::fs::write(&snapshot, &whole).unwrap();
+        damage();
+        let said = cli_ok(&["check", "--data", data.to_str().unwrap()]);
+        assert!(
+            said.contains("note: the read-model snapshot"),
+            "{what}: {said}"
+        );
+        let mut server = Server::start(&dir);
+        assert_eq!(tally(&server), before, "{what}");
+        assert!(server.sigterm().success());
+        let said = cli_ok(&["check", "--data", data.to_str().unwrap()]);
+        assert!(
+            said.contains(&format!(
+                "ok: the read-model snapshot (1 segments, tree size {size})"
+            )),
+            "{what}: {said}"
+        );
+    }
+}
+
 /// The tmpfs the disk-full test fills, mounted for the test's life.
 struct SmallDisk {
     dir: TestDir,
