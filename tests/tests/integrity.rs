@@ -191,23 +191,15 @@ fn a_damaged_snapshot_costs_a_replay_never_a_wrong_count() {
     assert!(server.sigterm().success());
     let whole = std::fs::read(&snapshot).unwrap();
     assert!(whole.len() > 10_000, "{} bytes", whole.len());
-    let damages: [(&str, Box<dyn Fn()>); 3] = [
-        (
-            "a flipped bit",
-            Box::new(|| flip_bit(&snapshot, whole.len() as u64 / 2)),
-        ),
-        (
-            "cut in half",
-            Box::new(|| std::fs::write(&snapshot, &whole[..whole.len() / 2]).unwrap()),
-        ),
-        (
-            "not a snapshot",
-            Box::new(|| std::fs::write(&snapshot, b"not a snapshot at all").unwrap()),
-        ),
-    ];
-    for (what, damage) in damages {
-        std::fs::write(&snapshot, &whole).unwrap();
-        damage();
+    for what in ["a flipped bit", "cut in half", "not a snapshot"] {
+        match what {
+            "a flipped bit" => {
+                std::fs::write(&snapshot, &whole).unwrap();
+                flip_bit(&snapshot, whole.len() as u64 / 2);
+            }
+            "cut in half" => std::fs::write(&snapshot, &whole[..whole.len() / 2]).unwrap(),
+            _ => std::fs::write(&snapshot, b"not a snapshot at all").unwrap(),
+        }
         let said = cli_ok(&["check", "--data", data.to_str().unwrap()]);
         assert!(
             said.contains("note: the read-model snapshot"),
