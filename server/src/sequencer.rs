@@ -574,6 +574,11 @@ impl State {
     /// log cannot be read. Cost: a replay.
     fn replay_working(&mut self) -> Option<Projection> {
         tracing::error!("the working projection cannot be rolled back; replaying the log");
+        // A segment still being appended would land after the whole snapshot written
+        // below: let it finish first.
+        if let Some(saving) = self.saving.take() {
+            let _ = saving.join();
+        }
         let size = self.store.size();
         let mut working = match projector::persist::replay_prefix(&self.store, size) {
             Ok(working) => working,
