@@ -87,15 +87,34 @@ impl Node {
         let store = opened.store;
         let started = Instant::now();
         let snapshots = Arc::new(Snapshots::open(&dir.join(datadir::SNAPSHOTS))?);
-        let loaded = projector::persist::load(&snapshots, &store)?;
+        let vault_path = dir.join(datadir::VAULT);
+        let vault_missing = !vault_path.exists() && !dir.join(datadir::EARLIER_VAULT).exists();
+        // An existing vault is opened (its file scanned) beside the read models' load:
+        // at millions of signatures each takes a noticeable part of a restart. A
+        // missing one is not created before the log is known to hold no signatures.
+        let vault_key = &opened.keys.vault;
+        let (loaded, vault) = std::thread::scope(|scope| {
+            let vault =
+                (!vault_missing).then(|| scope.spawn(|| Vault::open(&vault_path, vault_key)));
+            let loaded = projector::persist::load(&snapshots, &store);
+            let vault = vault.map(|opening| {
+                opening
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Config("opening the vault failed".into())))
+            });
+            (loaded, vault)
+        });
+        let vault = vault.transpose()?;
+        let loaded = loaded?;
+        let (snapshot_size, segments) = (loaded.snapshot_size, loaded.segments);
         let mut projection = loaded.projection;
         let size = projection.tree_size();
         // Make the snapshot reach the log's size now, so the next start (after a crash,
         // say) replays nothing of it again: one more segment with what was replayed, or
         // a whole new file if there was no usable snapshot or its chain grew long.
-        if loaded.snapshot_size != Some(size) || loaded.segments > MAX_SEGMENTS {
+        if snapshot_size != Some(size) || segments > MAX_SEGMENTS {
             let root = store.root_at(size)?;
-            let saved = if loaded.segments == 0 || loaded.segments > MAX_SEGMENTS {
+            let saved = if segments == 0 || segments > MAX_SEGMENTS {
                 snapshots.rewrite(&projection, &root)
             } else {
                 snapshots.save(&mut projection, &root)
@@ -107,8 +126,6 @@ impl Node {
         projection.track_changes();
         let load_ms = started.elapsed().as_millis();
 
-        let vault_missing =
-            !dir.join(datadir::VAULT).exists() && !dir.join(datadir::EARLIER_VAULT).exists();
         if vault_missing && projection.has_signatures() {
             return Err(Error::Config(format!(
                 "{} is missing but the log holds signatures: starting would lose every \
@@ -117,7 +134,10 @@ impl Node {
                 dir.join(datadir::VAULT).display()
             )));
         }
-        let vault = Arc::new(Vault::open(&dir.join(datadir::VAULT), &opened.keys.vault)?);
+        let vault = Arc::new(match vault {
+            Some(vault) => vault,
+            None => Vault::open(&vault_path, vault_key)?,
+        });
         let orphans = vault.forget_from(store.size())?;
         if orphans > 0 {
             tracing::warn!(
