@@ -209,15 +209,6 @@ impl Snapshots {
         if segment.is_empty() {
             return Ok(());
         }
-        let mut body = Vec::new();
-        segment.write(&mut body).map_err(io_err(&self.path))?;
-        let header = Header {
-            tree_size: segment.tree_size(),
-            root: *root,
-            dedup_count: segment.dedup_count(),
-            body_len: body.len() as u64,
-            body_hash: *blake3::hash(&body).as_bytes(),
-        };
         let mut chain = self.chain();
         if chain.broken {
             return Err(Error::Db(format!(
@@ -226,14 +217,16 @@ impl Snapshots {
             )));
         }
         let at = chain.end;
-        let written = chain
-            .file
-            .write_all_at(&header.encode(), at)
-            .and_then(|()| chain.file.write_all_at(&body, at + HEADER_LEN as u64))
-            .and_then(|()| chain.file.sync_data());
+        let written = write_segment(
+            &chain.file,
+            at,
+            (segment.tree_size(), *root, segment.dedup_count()),
+            |out| segment.write(out),
+        )
+        .and_then(|end| chain.file.sync_data().map(|()| end));
         match written {
-            Ok(()) => {
-                chain.end = at + (HEADER_LEN + body.len()) as u64;
+            Ok(end) => {
+                chain.end = end;
                 chain.segments += 1;
                 Ok(())
             }
@@ -252,30 +245,13 @@ impl Snapshots {
         let err = io_err(&tmp);
         let file = File::create(&tmp).map_err(&err)?;
         file.write_all_at(FILE_MAGIC, 0).map_err(&err)?;
-        let body_at = (FILE_MAGIC.len() + HEADER_LEN) as u64;
-        let mut out = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, &file),
-            hasher: blake3::Hasher::new(),
-            len: 0,
-        };
-        {
-            use std::io::Seek;
-            out.inner
-                .seek(std::io::SeekFrom::Start(body_at))
-                .map_err(&err)?;
-        }
-        projection.write_whole(&mut out).map_err(&err)?;
-        out.flush().map_err(&err)?;
-        let header = Header {
-            tree_size: projection.tree_size(),
-            root: *root,
-            dedup_count: projection.dedup_count(),
-            body_len: out.len,
-            body_hash: *out.hasher.finalize().as_bytes(),
-        };
-        drop(out);
-        file.write_all_at(&header.encode(), FILE_MAGIC.len() as u64)
-            .map_err(&err)?;
+        let end = write_segment(
+            &file,
+            FILE_MAGIC.len() as u64,
+            (projection.tree_size(), *root, projection.dedup_count()),
+            |out| projection.write_whole(out),
+        )
+        .map_err(&err)?;
         file.sync_all().map_err(&err)?;
         std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
         if let Some(dir) = self.path.parent() {
@@ -287,7 +263,7 @@ impl Snapshots {
             .write(true)
             .open(&self.path)
             .map_err(io_err(&self.path))?;
-        chain.end = body_at + header.body_len;
+        chain.end = end;
         chain.segments = 1;
         chain.broken = false;
         Ok(())
@@ -306,6 +282,36 @@ impl Snapshots {
             unusable_bytes: len.saturating_sub(end.max(FILE_MAGIC.len() as u64)),
         })
     }
+}
+
+/// Writes one segment at `at` of `file`: the body streamed by `body` just after the
+/// header's place (hashed and counted as it goes), then the header. Returns where the
+/// segment ends. Nothing is synced: the caller does.
+fn write_segment(
+    file: &File,
+    at: u64,
+    (tree_size, root, dedup_count): (u64, Hash, u64),
+    body: impl FnOnce(&mut Hashing<BufWriter<&File>>) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let body_at = at + HEADER_LEN as u64;
+    let mut out = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+        len: 0,
+    };
+    out.inner.seek(SeekFrom::Start(body_at))?;
+    body(&mut out)?;
+    out.flush()?;
+    let header = Header {
+        tree_size,
+        root,
+        dedup_count,
+        body_len: out.len,
+        body_hash: *out.hasher.finalize().as_bytes(),
+    };
+    file.write_all_at(&header.encode(), at)?;
+    Ok(body_at + header.body_len)
 }
 
 /// What [`Snapshots::inspect`] found.
