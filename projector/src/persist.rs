@@ -138,6 +138,8 @@ impl Snapshots {
                 std::fs::remove_file(&earlier).map_err(io_err(&earlier))?;
             }
         }
+        // What a rewrite cut short by a crash left beside the file.
+        let _ = std::fs::remove_file(path.with_extension("snap.tmp"));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
