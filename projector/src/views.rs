@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use ledger::record::{
     Date, Id, InvalidationReason, LinkStatus, PaperBatchRecorded, PetitionClosed, PetitionOpened,
+    PetitionText,
 };
 use serde::Serialize;
 
@@ -88,6 +89,88 @@ pub struct PetitionView<'a> {
 impl PetitionView<'_> {
     pub fn id(&self) -> &Id {
         &self.opened.record.petition_id
+    }
+
+    /// The petition in the shape of the UK Parliament's petition JSON
+    /// (`petition.parliament.uk/petitions/N.json`), so that tools made for those (petition
+    /// maps, say) read these counts too.
+    pub fn parliament(&self) -> ParliamentPetition<'_> {
+        let counts = |by: &BTreeMap<&str, u64>, key: &'static str| {
+            by.iter()
+                .map(|(&code, &signature_count)| ParliamentCount {
+                    key,
+                    code: code.to_owned(),
+                    signature_count,
+                })
+                .collect()
+        };
+        ParliamentPetition {
+            data: ParliamentData {
+                kind: "petition",
+                id: self.id().as_str(),
+                attributes: ParliamentAttributes {
+                    action: self.opened.record.title.as_str(),
+                    background: match &self.opened.record.text {
+                        PetitionText::Full(text) => Some(text.as_str()),
+                        PetitionText::Hash(_) => None,
+                    },
+                    state: self.status,
+                    signature_count: self.total,
+                    signatures_by_country: counts(&self.by_country, "code"),
+                    signatures_by_constituency: counts(&self.by_constituency, "ons_code"),
+                },
+            },
+        }
+    }
+}
+
+/// [`PetitionView::parliament`]: `{"data": {"type": "petition", "id", "attributes":
+/// {"action", "background", "state", "signature_count", "signatures_by_country":
+/// [{"code", "signature_count"}], "signatures_by_constituency": [{"ons_code",
+/// "signature_count"}]}}}`, beside `tree_size` in an [`AsOf`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParliamentPetition<'a> {
+    pub data: ParliamentData<'a>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParliamentData<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: &'a str,
+    pub attributes: ParliamentAttributes<'a>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ParliamentAttributes<'a> {
+    /// The petition's title.
+    pub action: &'a str,
+    /// Its text, when the log holds it (not only its hash).
+    pub background: Option<&'a str>,
+    /// `open` or `closed`.
+    pub state: &'static str,
+    /// Live signatures.
+    pub signature_count: u64,
+    pub signatures_by_country: Vec<ParliamentCount>,
+    pub signatures_by_constituency: Vec<ParliamentCount>,
+}
+
+/// One area's count: `{"<key>": code, "signature_count": n}` (`code` for a country,
+/// `ons_code` for a constituency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParliamentCount {
+    pub key: &'static str,
+    pub code: String,
+    pub signature_count: u64,
+}
+
+impl Serialize for ParliamentCount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry(self.key, &self.code)?;
+        map.serialize_entry("signature_count", &self.signature_count)?;
+        map.end()
     }
 }
 

@@ -42,6 +42,7 @@ use crate::http::{
         tally,
         petitions,
         petition,
+        parliament_petition,
         motions,
         twin_links,
         events,

@@ -279,3 +279,70 @@ async fn snapshots_are_saved_as_segments_and_restore_the_read_models() {
         found.segments
     );
 }
+
+/// A petition's counts in the shape of the UK Parliament's petition JSON, live
+/// signatures only, with the tree size they reflect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn petitions_answer_in_the_parliament_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, opening) = Node::open(dir.path(), None, None).unwrap();
+    let token = opening.admin_token.unwrap();
+    let opened = r#"{"type":"petition.opened","petition_id":"p1","title":"End the links","text":"We ask.","target":"UK Parliament"}"#;
+    assert_eq!(
+        call(&node, post(&token, opened)).await.0,
+        StatusCode::CREATED
+    );
+    for (n, country, constituency) in [
+        (1, "GB", Some("E14000831")),
+        (2, "GB", Some("E14000831")),
+        (3, "GB", Some("E14000832")),
+        (4, "FR", None),
+    ] {
+        let constituency =
+            constituency.map_or(String::new(), |c| format!(r#""constituency":"{c}","#));
+        let body = format!(
+            r#"{{"type":"signature.added","petition_id":"p1","name":"S","email":"s{n}@example.org","country":"{country}",{constituency}"consent_to_share":false,"channel":"online"}}"#
+        );
+        assert_eq!(
+            call(&node, post(&token, &body)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let withdrawn = r#"{"type":"signature.withdrawn","index":2}"#;
+    assert_eq!(
+        call(&node, post(&token, withdrawn)).await.0,
+        StatusCode::CREATED
+    );
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    let (status, content_type, answer) =
+        call(&node, get("/api/v1/petitions/p1/parliament.json")).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/json")
+    );
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "tree_size": 6,
+            "data": {"type": "petition", "id": "p1", "attributes": {
+                "action": "End the links", "background": "We ask.", "state": "open",
+                "signature_count": 3,
+                "signatures_by_country": [
+                    {"code": "FR", "signature_count": 1},
+                    {"code": "GB", "signature_count": 2}
+                ],
+                "signatures_by_constituency": [
+                    {"ons_code": "E14000831", "signature_count": 1},
+                    {"ons_code": "E14000832", "signature_count": 1}
+                ]
+            }}
+        })
+    );
+    let (status, _, problem) = call(&node, get("/api/v1/petitions/none/parliament.json")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(problem["reason"], "unknown_petition");
+    tokio::task::spawn_blocking(move || node.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}

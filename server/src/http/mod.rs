@@ -57,6 +57,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/tally", get(read_models::tally))
         .route("/api/v1/petitions", get(read_models::petitions))
         .route("/api/v1/petitions/{id}", get(read_models::petition))
+        .route(
+            "/api/v1/petitions/{id}/parliament.json",
+            get(read_models::parliament_petition),
+        )
         .route("/api/v1/motions", get(read_models::motions))
         .route("/api/v1/twin-links", get(read_models::twin_links))
         .route("/api/v1/events", get(read_models::events))
@@ -75,8 +79,8 @@ pub(crate) mod paths {
         __path_log_info, __path_receipt, __path_tile,
     };
     pub(crate) use super::read_models::{
-        __path_campaigns, __path_events, __path_motions, __path_petition, __path_petitions,
-        __path_tally, __path_twin_links,
+        __path_campaigns, __path_events, __path_motions, __path_parliament_petition,
+        __path_petition, __path_petitions, __path_tally, __path_twin_links,
     };
     pub(crate) use super::records::__path_post_records;
     pub(crate) use super::service::{__path_healthz, __path_metrics_text};

@@ -129,6 +129,31 @@ pub(crate) async fn petition(
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/petitions/{id}/parliament.json", tag = "read models", params(("id" = String, Path)), responses((status = 200, description = "One petition's counts in the shape of the UK Parliament's petition JSON (data.attributes.signature_count, signatures_by_country, signatures_by_constituency), and the tree size", body = Object), (status = 404, body = Problem)))]
+pub(crate) async fn parliament_petition(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let bytes = state.view(&format!("parliament/{id}"), |p| {
+        p.petition(&id)
+            .map(|view| {
+                to_json(&projector::views::AsOf {
+                    tree_size: view.tree_size,
+                    view: view.view.parliament(),
+                })
+            })
+            .transpose()
+    })?;
+    bytes
+        .map(|bytes| json_response(StatusCode::OK, bytes))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_petition",
+                "no petition with this id has been opened",
+            )
+        })
+}
+
 #[utoipa::path(get, path = "/api/v1/motions", tag = "read models", responses((status = 200, description = "Council motions and the tree size", body = Object)))]
 pub(crate) async fn motions(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let bytes = state.view("motions", |p| {
