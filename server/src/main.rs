@@ -469,16 +469,23 @@ fn check(data: &Path) -> Result<(), String> {
     store.close().map_err(|e| e.to_string())?;
     let snapshots_path = data.join(datadir::SNAPSHOTS);
     if snapshots_path.exists() {
+        let segments = |n: usize| match n {
+            1 => "1 segment".to_string(),
+            n => format!("{n} segments"),
+        };
         match projector::persist::Snapshots::inspect(&snapshots_path) {
             Ok(found) if found.unusable_bytes == 0 => println!(
-                "ok: the read-model snapshot ({} segments, tree size {})",
-                found.segments, found.tree_size
+                "ok: the read-model snapshot ({}, tree size {})",
+                segments(found.segments),
+                found.tree_size
             ),
             Ok(found) => println!(
                 "note: the read-model snapshot's last {} bytes are unusable (a torn or damaged \
-                 segment); its {} good segments reach tree size {}, and the server replays \
-                 the rest of the log",
-                found.unusable_bytes, found.segments, found.tree_size
+                 segment); the {} before them reach tree size {}, and the server replays the \
+                 rest of the log",
+                found.unusable_bytes,
+                segments(found.segments),
+                found.tree_size
             ),
             Err(e) => println!(
                 "note: the read-model snapshot is unusable ({e}); it is only a cache, and the \

@@ -211,7 +211,7 @@ fn a_damaged_snapshot_costs_a_replay_never_a_wrong_count() {
         let said = cli_ok(&["check", "--data", data.to_str().unwrap()]);
         assert!(
             said.contains(&format!(
-                "ok: the read-model snapshot (1 segments, tree size {size})"
+                "ok: the read-model snapshot (1 segment, tree size {size})"
             )),
             "{what}: {said}"
         );
