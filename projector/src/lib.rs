@@ -26,7 +26,7 @@ pub mod views;
 pub use projection::state::{
     Campaign, Event, EventStatus, Logged, Motion, MotionStatus, ThresholdCrossing, TwinLink,
 };
-pub use projection::{same_city, Concerns, Projection, Segment, SegmentSource};
+pub use projection::{same_city, Concerns, HandedOverDedup, Projection, Segment, SegmentSource};
 pub use rules::Rejection;
 
 /// The one error type of the projector crate.

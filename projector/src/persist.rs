@@ -167,6 +167,22 @@ impl Snapshots {
         self.chain().segments
     }
 
+    /// Whether the file is one whole segment that later segments may follow: not a
+    /// chain of several, and nothing lost since (a failed write, or a segment that was
+    /// taken but never written, [`Snapshots::lost_a_segment`]).
+    pub fn is_one_whole(&self) -> bool {
+        let chain = self.chain();
+        chain.segments == 1 && !chain.broken
+    }
+
+    /// Says that changes were taken out of a projection but will not be appended, so the
+    /// next ones would not follow the file: nothing more is appended until the file is
+    /// written whole again ([`Snapshots::rewrite`]) or the next start finds where the
+    /// good segments end.
+    pub fn lost_a_segment(&self) {
+        self.chain().broken = true;
+    }
+
     /// The projection of the good segments that `store` still has the roots of (empty if
     /// none), and how many there were; the file is cut after them.
     fn read_chain(&self, store: &Store) -> Result<(Projection, Option<u64>, usize)> {
@@ -214,7 +230,7 @@ impl Snapshots {
         let mut chain = self.chain();
         if chain.broken {
             return Err(Error::Db(format!(
-                "{}: an earlier write failed; snapshots resume after a restart",
+                "{}: an earlier save failed; snapshots resume after a restart",
                 self.path.display()
             )));
         }
@@ -344,7 +360,9 @@ fn read_segments(
     let mut projection = Projection::new();
     // Room for the whole chain at once, bounded by what the file and the log can hold
     // (a damaged header cannot make loading reserve absurd amounts).
-    let dedup_total = headers.iter().map(|(_, h)| h.dedup_count).sum::<u64>();
+    let dedup_total = headers
+        .iter()
+        .fold(0u64, |total, (_, h)| total.saturating_add(h.dedup_count));
     let last_size = headers.last().map_or(0, |(_, h)| h.tree_size);
     projection.reserve_for_segments(
         dedup_total.min(len / 20),

@@ -121,6 +121,7 @@ impl Node {
             };
             if let Err(e) = saved {
                 tracing::error!(error = %e, "could not save the read-model snapshot");
+                snapshots.lost_a_segment();
             }
         }
         projection.track_changes();
@@ -168,18 +169,22 @@ impl Node {
             },
             disk.clone(),
             move |projection| {
-                // At shutdown the snapshot is written whole if it is a chain: a whole
-                // one loads several times faster (its dedup tags come in the order of
-                // the tables they go into, a delta's in the order they were signed),
-                // and stopping has the time.
+                // At shutdown the snapshot is written whole unless it is one whole
+                // segment already: a whole one loads several times faster (its dedup
+                // tags come in the order of the tables they go into, a delta's in the
+                // order they were signed), and stopping has the time.
                 let saved = stop_store
                     .root_at(projection.tree_size())
                     .map_err(projector::Error::from)
                     .and_then(|root| {
-                        if stop_snapshots.segments() > 1 {
-                            stop_snapshots.rewrite(projection, &root)
-                        } else {
+                        if stop_snapshots.is_one_whole() {
                             stop_snapshots.save(projection, &root)
+                        } else {
+                            // A whole snapshot is refused for a dedup set that may hold
+                            // rolled-back tags; a last segment still saves the rest.
+                            stop_snapshots
+                                .rewrite(projection, &root)
+                                .or_else(|_| stop_snapshots.save(projection, &root))
                         }
                     });
                 if let Err(e) = saved {

@@ -136,11 +136,16 @@ impl Sequencer {
                 // The working copy is made here, not by the caller: at millions of
                 // signatures it takes a good part of a second, and reads are served
                 // from `published` meanwhile (appends wait in the queue). It takes the
-                // dedup set with it: only the working projection decides.
-                let working = published
+                // dedup set with it (only the working projection decides): handed over
+                // under the write lock at once, then the copy made under a read lock.
+                let dedup = published
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .split_off_decider();
+                    .hand_over_dedup();
+                let working = published
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .decider_with(dedup);
                 let mut state = State {
                     store,
                     snapshot_size: working.tree_size(),
@@ -538,7 +543,10 @@ impl State {
                 self.snapshot_size = size;
                 self.saving = Some(handle);
             }
-            Err(e) => tracing::error!(error = %e, "could not start the snapshot thread"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the snapshot thread");
+                self.snapshots.snapshots.lost_a_segment();
+            }
         }
     }
 

@@ -1009,9 +1009,11 @@ impl Shared {
         if let Some(hash) = self.memo.read().expect("memo lock").get(&node) {
             return Ok(*hash);
         }
-        match self.rebuild_chunk(node)? {
-            Some(hash) => Ok(hash),
-            None => {
+        // A chunk that cannot be read whole (it reaches damaged data, say) leaves the
+        // node to be rebuilt from its own hashes, which may lie before the damage.
+        match self.rebuild_chunk(node) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) | Err(_) => {
                 let hash = self.rebuild_node(node)?;
                 self.remember([(node, hash)]);
                 Ok(hash)

@@ -26,12 +26,17 @@ const SHARDS: usize = 64;
 pub(crate) struct DedupSet {
     /// Empty once handed over.
     shards: Vec<FxHashSet<DedupKey>>,
+    /// False once it may hold tags of records that were rolled back (see
+    /// `Projection::rebuild_decider`): it still refuses every duplicate, but it is no
+    /// longer the set a replay of the log gives, so it is never written whole.
+    exact: bool,
 }
 
 impl Default for DedupSet {
     fn default() -> DedupSet {
         DedupSet {
             shards: (0..SHARDS).map(|_| FxHashSet::default()).collect(),
+            exact: true,
         }
     }
 }
@@ -40,7 +45,10 @@ impl Clone for DedupSet {
     /// Clones half of the shards on another thread.
     fn clone(&self) -> DedupSet {
         if !self.is_kept() {
-            return DedupSet { shards: Vec::new() };
+            return DedupSet {
+                shards: Vec::new(),
+                exact: self.exact,
+            };
         }
         let (low, high) = self.shards.split_at(SHARDS / 2);
         let cloned = if self.len() < PARALLEL_FROM {
@@ -57,6 +65,7 @@ impl Clone for DedupSet {
         };
         DedupSet {
             shards: cloned.unwrap_or_else(|| self.shards.clone()),
+            exact: self.exact,
         }
     }
 }
@@ -79,7 +88,17 @@ impl DedupSet {
     pub(crate) fn hand_over(&mut self) -> DedupSet {
         DedupSet {
             shards: std::mem::take(&mut self.shards),
+            exact: self.exact,
         }
+    }
+
+    /// Whether the set is exactly the tags of the records folded (see `exact`).
+    pub(crate) fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    pub(crate) fn mark_inexact(&mut self) {
+        self.exact = false;
     }
 
     /// Takes `key` out again (a decision that was rolled back).

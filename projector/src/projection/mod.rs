@@ -33,7 +33,7 @@ pub(crate) use fold::{read_entry, ReadEntry};
 pub(crate) use interning::Interner;
 use interning::Places;
 pub use scope::{same_city, Concerns};
-pub use segment::{Segment, SegmentSource};
+pub use segment::{HandedOverDedup, Segment, SegmentSource};
 use state::{Campaign, Event, Motion, PaperBatch, Petition, SignatureRef, TwinLink};
 
 use crate::rules::Rejection;

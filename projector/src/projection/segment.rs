@@ -74,6 +74,10 @@ struct SegmentHead {
     rest: Snapshot,
 }
 
+/// A dedup set handed over by [`Projection::hand_over_dedup`], for
+/// [`Projection::decider_with`].
+pub struct HandedOverDedup(super::dedup::DedupSet);
+
 /// The changes of a projection since its last segment, taken out of it
 /// ([`Projection::take_segment`]), ready to be written by another thread.
 pub struct Segment {
@@ -238,12 +242,25 @@ impl Projection {
     /// and folds without it (it must then replay only what the decider accepted).
     /// Both track changes from here. Cost: a copy of everything but the set.
     pub fn split_off_decider(&mut self) -> Projection {
+        let dedup = self.hand_over_dedup();
+        self.decider_with(dedup)
+    }
+
+    /// The first half of [`Projection::split_off_decider`], for a projection behind a
+    /// lock: hands the set over (at once, under a write lock), so that the copy can be
+    /// made under a read lock, with readers going on meanwhile.
+    pub fn hand_over_dedup(&mut self) -> HandedOverDedup {
         if self.changes.is_none() {
             self.track_changes();
         }
-        let dedup = self.dedup.hand_over();
+        HandedOverDedup(self.dedup.hand_over())
+    }
+
+    /// The second half of [`Projection::split_off_decider`]: a copy of this projection
+    /// with the set it handed over.
+    pub fn decider_with(&self, dedup: HandedOverDedup) -> Projection {
         let mut decider = self.clone();
-        decider.dedup = dedup;
+        decider.dedup = dedup.0;
         decider
     }
 
@@ -270,6 +287,9 @@ impl Projection {
             for key in rolled_back.unwrap_or_default() {
                 dedup.remove(key);
             }
+        } else {
+            // It may hold tags of records that are not in the log: never write it whole.
+            dedup.mark_inexact();
         }
         let mut rebuilt = self.clone();
         rebuilt.dedup = dedup;
@@ -283,6 +303,11 @@ impl Projection {
         if !self.dedup.is_kept() {
             return Err(io::Error::other(
                 "this projection handed its dedup set over: write the decider's",
+            ));
+        }
+        if !self.dedup.is_exact() {
+            return Err(io::Error::other(
+                "the dedup set may hold tags of records that were rolled back",
             ));
         }
         let head = SegmentHead {
@@ -361,6 +386,9 @@ impl Projection {
                 if index < signatures.len() || sig.petition == NONE {
                     return Err(Error::BadSnapshot("signatures out of order"));
                 }
+                if index as u64 >= head.rest.tree_size {
+                    return Err(Error::BadSnapshot("a signature beyond the tree size"));
+                }
                 if !signature_fits(&head.rest, &sig) {
                     return Err(Error::BadSnapshot("refers to slots that do not exist"));
                 }
@@ -388,4 +416,47 @@ fn live_or_retired(
         .enumerate()
         .filter(|(_, sig)| sig.petition != NONE)
         .map(move |(at, sig)| ((from + at) as u64, *sig))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segment naming a signature beyond its tree size (a damaged or hostile file
+    /// whose hash was made to match) is refused, not followed into a huge allocation.
+    #[test]
+    fn signatures_beyond_the_tree_size_are_refused() {
+        let mut opened = Projection::new();
+        for entry in test_support::records::small_log() {
+            opened.replay_bytes(&entry).unwrap();
+        }
+        // Slots that exist, so only the index can be wrong.
+        let rest = opened.rest();
+        let size = rest.tree_size;
+        assert!(!rest.petitions.is_empty());
+        let head = SegmentHead {
+            base_size: 0,
+            signatures_from: 0,
+            retired: Vec::new(),
+            rest,
+        };
+        let sig = SignatureRef {
+            petition: 0,
+            channel: 0,
+            live: true,
+            ..NOT_A_SIGNATURE
+        };
+        for index in [size, 1 << 40, u64::MAX] {
+            let mut body = Vec::new();
+            write_body(
+                &mut body,
+                &head,
+                std::iter::empty(),
+                [(index, sig)].into_iter(),
+            )
+            .unwrap();
+            let outcome = Projection::new().apply_segment(&body);
+            assert!(outcome.is_err(), "{index}: {outcome:?}");
+        }
+    }
 }

@@ -127,7 +127,7 @@ impl Projection {
         for &(index, sig) in &s.signatures {
             let index =
                 usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
-            if index < dense.len() || sig.petition == NONE {
+            if index < dense.len() || sig.petition == NONE || index as u64 >= s.tree_size {
                 return Err(Error::BadSnapshot("signatures out of order"));
             }
             dense.resize(index, NOT_A_SIGNATURE);
