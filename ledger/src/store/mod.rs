@@ -974,14 +974,10 @@ impl HashReader for Shared {
                 }
                 let (_, leaves) = block.as_ref().expect("block just read");
                 let offset = (first_leaf - block_index * block_len) as usize;
-                let mut hashes = leaves[offset..offset + (1 << node.level)].to_vec();
-                while hashes.len() > 1 {
-                    hashes = hashes
-                        .chunks_exact(2)
-                        .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
-                        .collect();
-                }
-                Ok(hashes[0])
+                Ok(subtree_root(
+                    self.alg,
+                    leaves[offset..offset + (1 << node.level)].to_vec(),
+                ))
             })
             .collect()
     }
@@ -1047,10 +1043,7 @@ impl Shared {
         let mut found = None;
         let mut learned = Vec::with_capacity(127);
         while hashes.len() > 1 {
-            hashes = hashes
-                .chunks_exact(2)
-                .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
-                .collect();
+            hashes = parents(self.alg, &hashes);
             level += 1;
             first >>= 1;
             if level >= MEMO_MIN_LEVEL {
@@ -1083,15 +1076,26 @@ impl Shared {
     fn rebuild_node(&self, node: Node) -> Result<Hash> {
         let depth = node.level % 8;
         let stored_level = node.level / 8;
-        let mut hashes = self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
-        while hashes.len() > 1 {
-            hashes = hashes
-                .chunks_exact(2)
-                .map(|pair| self.alg.node_hash(&pair[0], &pair[1]))
-                .collect();
-        }
-        Ok(hashes[0])
+        let hashes = self.read_level(stored_level as usize, node.index << depth, 1 << depth)?;
+        Ok(subtree_root(self.alg, hashes))
     }
+}
+
+/// The hashes one level up from `hashes` (an even number of sibling nodes).
+fn parents(alg: HashAlg, hashes: &[Hash]) -> Vec<Hash> {
+    hashes
+        .chunks_exact(2)
+        .map(|pair| alg.node_hash(&pair[0], &pair[1]))
+        .collect()
+}
+
+/// The root of the complete subtree whose nodes at one level are `hashes` (a power of
+/// two of them, at least one).
+fn subtree_root(alg: HashAlg, mut hashes: Vec<Hash>) -> Hash {
+    while hashes.len() > 1 {
+        hashes = parents(alg, &hashes);
+    }
+    hashes[0]
 }
 
 /// The signed checkpoint body for (`origin`, `size`, `root`).

@@ -31,8 +31,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupKey;
-use super::snapshot::{check_rest, signature_fits, Snapshot};
-use super::state::{SignatureRef, NONE, NOT_A_SIGNATURE};
+use super::snapshot::{check_rest, push_signature, Snapshot};
+use super::state::{SignatureRef, NONE};
 use super::Projection;
 use crate::{Error, Result};
 
@@ -380,22 +380,9 @@ impl Projection {
         })?;
         let signatures = &mut self.signatures;
         read_chunks(source, |chunk: Vec<(u64, SignatureRef)>| {
-            for (index, sig) in chunk {
-                let index =
-                    usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
-                if index < signatures.len() || sig.petition == NONE {
-                    return Err(Error::BadSnapshot("signatures out of order"));
-                }
-                if index as u64 >= head.rest.tree_size {
-                    return Err(Error::BadSnapshot("a signature beyond the tree size"));
-                }
-                if !signature_fits(&head.rest, &sig) {
-                    return Err(Error::BadSnapshot("refers to slots that do not exist"));
-                }
-                signatures.resize(index, NOT_A_SIGNATURE);
-                signatures.push(sig);
-            }
-            Ok(())
+            chunk
+                .into_iter()
+                .try_for_each(|(index, sig)| push_signature(signatures, &head.rest, index, sig))
         })?;
         source.finish()?;
         self.set_rest(head.rest);
@@ -421,6 +408,7 @@ fn live_or_retired(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::projection::state::NOT_A_SIGNATURE;
 
     /// A segment naming a signature beyond its tree size (a damaged or hostile file
     /// whose hash was made to match) is refused, not followed into a huge allocation.

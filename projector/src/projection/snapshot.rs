@@ -62,6 +62,31 @@ pub(super) fn signature_fits(s: &Snapshot, sig: &SignatureRef) -> bool {
         && (sig.channel as usize) <= s.batches.len()
 }
 
+/// Adds the signature record `sig` of entry `index` to the dense table `signatures`
+/// (entries that are not signatures between the last one and it left empty), refusing
+/// one that is not after the last, beyond the state's tree size, or refers to slots the
+/// state `s` does not have.
+pub(super) fn push_signature(
+    signatures: &mut Vec<SignatureRef>,
+    s: &Snapshot,
+    index: u64,
+    sig: SignatureRef,
+) -> Result<()> {
+    let at = usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
+    if at < signatures.len() || sig.petition == NONE {
+        return Err(Error::BadSnapshot("signatures out of order"));
+    }
+    if index >= s.tree_size {
+        return Err(Error::BadSnapshot("a signature beyond the tree size"));
+    }
+    if !signature_fits(s, &sig) {
+        return Err(Error::BadSnapshot("refers to slots that do not exist"));
+    }
+    signatures.resize(at, NOT_A_SIGNATURE);
+    signatures.push(sig);
+    Ok(())
+}
+
 /// [`check_slots`] of everything but the signatures.
 pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
     let petitions = s.petitions.len();
@@ -123,17 +148,9 @@ impl Projection {
         if !projection.dedup.insert_all(&s.dedup) {
             return Err(Error::BadSnapshot("a dedup tag is repeated"));
         }
-        let mut dense = Vec::new();
         for &(index, sig) in &s.signatures {
-            let index =
-                usize::try_from(index).map_err(|_| Error::BadSnapshot("index too large"))?;
-            if index < dense.len() || sig.petition == NONE || index as u64 >= s.tree_size {
-                return Err(Error::BadSnapshot("signatures out of order"));
-            }
-            dense.resize(index, NOT_A_SIGNATURE);
-            dense.push(sig);
+            push_signature(&mut projection.signatures, &s, index, sig)?;
         }
-        projection.signatures = dense;
         projection.set_rest(Snapshot {
             dedup: Vec::new(),
             signatures: Vec::new(),
