@@ -10,10 +10,10 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::hash::{DedupTag, Hash};
 use crate::record::{
-    AreaCode, Count, CountryCode, Date, DedupTags, EventKind, Id, InvalidationReason, LinkKind,
-    LinkStatus, LongText, Name, PartialDate, SignatureIndexes, Thresholds, Timestamp, Title, Url,
-    VoteResult, ID_MAX_BYTES, MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS, NAME_MAX_BYTES,
-    TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
+    AreaCode, AreaKind, Count, CountryCode, Date, DedupTags, EventKind, Id, InvalidationReason,
+    LinkKind, LinkStatus, LongText, Name, PartialDate, SignatureIndexes, Thresholds, Timestamp,
+    Title, Url, VoteResult, ID_MAX_BYTES, MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS,
+    NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
 };
 
 fn string(description: &str) -> ObjectBuilder {
@@ -104,6 +104,7 @@ schema! {
 }
 
 names!(
+    AreaKind,
     InvalidationReason,
     LinkKind,
     LinkStatus,

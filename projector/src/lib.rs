@@ -15,6 +15,7 @@
 //! - Every projection states the tree size it reflects.
 //! - A record the rules refuse changes nothing.
 
+pub mod area;
 pub mod audit;
 pub mod persist;
 mod pipeline;
@@ -23,6 +24,7 @@ pub mod rules;
 pub mod tally;
 pub mod views;
 
+pub use area::{Area, AreaSignatures};
 pub use projection::state::{
     Campaign, Event, EventStatus, Logged, Motion, MotionStatus, ThresholdCrossing, TwinLink,
 };

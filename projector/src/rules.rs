@@ -40,6 +40,9 @@ pub enum Rejection {
     /// server never writes one (it stamps max(now, the previous entry's time)); in a log
     /// it means entries were back-dated, for example past a petition's `closes_on`.
     TimeGoesBackwards,
+    /// An `export.issued` naming a tree size beyond its own entry: an export can only
+    /// show the log as it was before the export was logged.
+    ExportBeyondLog,
     /// A status change that makes no sense from the current status.
     InvalidTransition {
         what: &'static str,
@@ -71,6 +74,7 @@ impl Rejection {
             Rejection::UnknownEvent => "unknown_event",
             Rejection::EventExists => "event_exists",
             Rejection::TimeGoesBackwards => "time_goes_backwards",
+            Rejection::ExportBeyondLog => "export_beyond_log",
             Rejection::InvalidTransition { .. } => "invalid_transition",
         }
     }
@@ -111,6 +115,9 @@ impl fmt::Display for Rejection {
             Rejection::EventExists => f.write_str("an event with this id already exists"),
             Rejection::TimeGoesBackwards => {
                 f.write_str("the entry's time is earlier than an earlier entry's")
+            }
+            Rejection::ExportBeyondLog => {
+                f.write_str("an export cannot show a tree size beyond its own entry")
             }
             Rejection::InvalidTransition { what, from, to } => {
                 write!(f, "a {what} that is {from} cannot become {to}")

@@ -25,8 +25,9 @@ use crate::{Error, Result};
 
 /// Names the fold that produced a tally; bumped whenever a decision rule or a counter's
 /// meaning changes (2: paper batches hold at most their declared count, entry times
-/// never go backwards, a signature is refused when any of its dedup tags signed).
-pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/2";
+/// never go backwards, a signature is refused when any of its dedup tags signed; 3:
+/// exports issued are counted).
+pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/3";
 
 /// The first line of a tally note body.
 pub const TALLY_HEADER: &str = "campaign-ledger/tally/v1";
@@ -87,12 +88,16 @@ impl Projection {
             .map(u64::from)
             .sum();
         put("events/attendance".into(), attendance);
+        let exports: u64 = self.petitions.iter().map(|p| p.exports).sum();
+        put("exports/issued".into(), exports);
 
         for petition in &self.petitions {
             let p = format!("petition/{}", petition.opened.record.petition_id);
             put(format!("{p}/total"), petition.total());
             put(format!("{p}/added"), petition.added);
             put(format!("{p}/withdrawn"), petition.withdrawn);
+            put(format!("{p}/exports/issued"), petition.exports);
+            put(format!("{p}/exports/revealed"), petition.revealed);
             for (reason, count) in InvalidationReason::ALL.iter().zip(&petition.invalidated) {
                 put(format!("{p}/invalidated/{}", reason.as_str()), *count);
             }

@@ -72,6 +72,10 @@ pub struct PetitionView<'a> {
     pub added: u64,
     pub withdrawn: u64,
     pub invalidated: BTreeMap<&'static str, u64>,
+    /// Exports that revealed signers' personal data (`export.issued` records), and
+    /// how many signers' data they held in all.
+    pub exports_issued: u64,
+    pub signers_revealed: u64,
     pub by_country: BTreeMap<&'a str, u64>,
     pub by_constituency: BTreeMap<&'a str, u64>,
     pub by_ward: BTreeMap<&'a str, u64>,
@@ -267,6 +271,8 @@ impl Projection {
             total: p.total(),
             added: p.added,
             withdrawn: p.withdrawn,
+            exports_issued: p.exports,
+            signers_revealed: p.revealed,
             invalidated: InvalidationReason::ALL
                 .iter()
                 .zip(&p.invalidated)

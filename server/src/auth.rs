@@ -69,7 +69,9 @@ pub enum Scope {
     /// Records that concern one city (its events, links, the motions on its links and
     /// its signers), named in full (`projector::same_city`).
     City(String),
-    /// A parliamentary constituency or council ward (exports).
+    /// An area an exporter may receive personal data of (exports): `area:CODE` (a
+    /// constituency or ward by its code) or `area:KIND:CODE` (`area:council:Leeds`,
+    /// `area:country:GB`, `area:ward:E05001234`); holds what follows `area:`.
     Area(String),
 }
 
@@ -88,12 +90,40 @@ impl Scope {
                 .map(|_| Scope::Petition(value.to_owned()))
                 .map_err(|_| "petition:ID needs a valid petition id".to_string()),
             "city" => Ok(Scope::City(value.to_owned())),
+            "area" if value.contains(':') => projector::Area::parse(value)
+                .map(|_| Scope::Area(value.to_owned()))
+                .map_err(|e| format!("area:KIND:CODE: {e}")),
             "area" => ledger::record::AreaCode::parse(value)
                 .map(|_| Scope::Area(value.to_owned()))
-                .map_err(|_| "area:CODE needs a 9-character area code".to_string()),
+                .map_err(|_| {
+                    "area:CODE needs a 9-character constituency or ward code (or use \
+                     area:council:NAME, area:country:CC)"
+                        .to_string()
+                }),
             _ => Err(format!(
                 "unknown scope kind {kind:?}: use petition, city or area"
             )),
+        }
+    }
+}
+
+impl Scope {
+    /// Whether this scope is the area `area`: an `area:KIND:CODE` scope that names it
+    /// (a council as [`projector::same_city`] compares names), or an `area:CODE` scope
+    /// whose code is the constituency's or ward's.
+    pub fn covers_area(&self, area: &projector::Area) -> bool {
+        use ledger::record::AreaKind;
+        let Scope::Area(scoped) = self else {
+            return false;
+        };
+        match projector::Area::parse(scoped) {
+            Ok(scoped) if scoped.kind == AreaKind::Council => {
+                area.kind == AreaKind::Council && projector::same_city(&scoped.code, &area.code)
+            }
+            Ok(scoped) => scoped == *area,
+            Err(_) => {
+                matches!(area.kind, AreaKind::Constituency | AreaKind::Ward) && area.code == *scoped
+            }
         }
     }
 }
@@ -192,6 +222,16 @@ impl TokenStore {
     pub fn create(&self, role: Role, scope: Option<Scope>, label: &str) -> Result<String> {
         if role == Role::Admin && scope.is_some() {
             return Err(Error::Tokens("admin tokens have no scope".into()));
+        }
+        match (role, &scope) {
+            (Role::Exporter, Some(Scope::Area(_))) | (Role::Admin | Role::Organiser, _) => {}
+            (Role::Exporter, _) => {
+                return Err(Error::Tokens(
+                    "an exporter token needs an area scope: --scope area:E14000831, \
+                     area:ward:CODE, area:council:NAME or area:country:CC"
+                        .into(),
+                ))
+            }
         }
         let mut id_bytes = [0u8; 4];
         let mut secret_bytes = [0u8; 32];

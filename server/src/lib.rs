@@ -19,6 +19,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod datadir;
 pub mod demo;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod idempotency;

@@ -1,5 +1,5 @@
-//! The `campaign-ledger` binary: `serve`, `token`, `check` and `tiles`; README.md says
-//! how to use them.
+//! The `campaign-ledger` binary: `serve`, `token`, `check`, `tiles`, `export` and
+//! `verify`; README.md says how to use them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -97,6 +97,42 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the export bundle of one petition in one area (a zip an MP's or
+    /// councillor's office can check offline with `verify`), from the data directory
+    /// (stop the server first). It holds no personal data: to hand an office its
+    /// consenting signers' details, give it an exporter token scoped to its area and
+    /// let it fetch GET /api/v1/exports/{petition}?area=..., which logs the disclosure.
+    Export {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        /// The petition id.
+        #[arg(long)]
+        petition: String,
+        /// constituency:E14000831, ward:E05001234, council:NAME or country:GB.
+        #[arg(long, value_name = "KIND:CODE")]
+        area: String,
+        /// The zip to write (default: <petition>-<kind>-<code>-<tree size>.zip here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check an export bundle offline: the log's signatures on its checkpoint, tally
+    /// and manifest; every entry's inclusion proof; that the live signatures listed
+    /// number exactly the signed counter; every revealed signer's data against the
+    /// log's commitment; every file's hash. Exits 0 only if everything holds.
+    Verify {
+        /// The bundle (.zip).
+        bundle: PathBuf,
+        /// The log key the campaign publishes (a note verifier key). Without it the
+        /// bundle's own key is used, and you are asked to compare it yourself.
+        #[arg(long, value_name = "VKEY")]
+        vkey: Option<String>,
+        /// An auditor whose cosignature of the tally must be there (repeatable).
+        #[arg(long, value_name = "VKEY")]
+        auditor: Vec<String>,
+        /// Print a JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `serve`'s guards of the data directory (server::health).
@@ -169,7 +205,8 @@ enum TokenAction {
         data: PathBuf,
         #[arg(long, value_enum)]
         role: RoleChoice,
-        /// petition:ID, city:NAME (organisers) or area:CODE (exporters).
+        /// petition:ID, city:NAME (organisers); area:CODE (a constituency or ward code),
+        /// area:council:NAME or area:country:CC (exporters, who must have one).
         #[arg(long)]
         scope: Option<String>,
         /// A note for `token list`, e.g. who holds it.
@@ -219,6 +256,18 @@ fn main() -> ExitCode {
         Command::Token { action } => token(action),
         Command::Check { data } => check(&data),
         Command::Tiles { data, out } => tiles(&data, &out),
+        Command::Export {
+            data,
+            petition,
+            area,
+            out,
+        } => export(&data, &petition, &area, out.as_deref()),
+        Command::Verify {
+            bundle,
+            vkey,
+            auditor,
+            json,
+        } => return verify(&bundle, vkey.as_deref(), &auditor, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -571,4 +620,104 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
         out.display()
     );
     Ok(())
+}
+
+fn export(data: &Path, petition: &str, area: &str, out: Option<&Path>) -> Result<(), String> {
+    let area = projector::Area::parse(area).map_err(|e| format!("--area: {e}"))?;
+    require_data_dir(data)?;
+    let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
+    let signer = datadir::copy_signer(&keys.log).map_err(|e| e.to_string())?;
+    let store = ledger::store::Store::open(data, keys.log).map_err(|e| open_error(data, e))?;
+    let size = store.size();
+    let spinner = progress_bar(size);
+    spinner.set_message("replaying the log");
+    let projection = projector::persist::replay_prefix(&store, size)
+        .map_err(|e| format!("replaying the log: {e}"))?;
+    spinner.finish_and_clear();
+    let frozen = server::export::freeze(&projection, petition, &area).map_err(|e| e.to_string())?;
+    drop(projection);
+    let gathered = server::export::gather(&store, frozen, None).map_err(|e| e.to_string())?;
+    let issuer = server::export::Issuer {
+        exported_by: "operator",
+        exported_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    };
+    let zip = server::export::write_bundle(&gathered, store.hash_alg(), &signer, issuer)
+        .map_err(|e| e.to_string())?;
+    let name = server::export::bundle_name(petition, &area, size);
+    let path = out.map_or_else(|| PathBuf::from(&name), Path::to_path_buf);
+    std::fs::write(&path, &zip).map_err(|e| format!("{}: {e}", path.display()))?;
+    store.close().map_err(|e| e.to_string())?;
+    println!(
+        "wrote {} ({} live signatures of {petition} in {area} at tree size {size}, {} bytes); \
+         check it with: campaign-ledger verify {}",
+        path.display(),
+        gathered.signers.len(),
+        zip.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// `verify`: exit 0 when everything holds, 1 on the first check that fails, 2 when
+/// the bundle cannot be read or a key does not parse.
+fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("campaign-ledger: {message}");
+        ExitCode::from(2)
+    };
+    let parse = |flag: &str, text: &str| {
+        ledger::note::NoteVerifier::parse(text.trim())
+            .map_err(|e| format!("{flag}: not a note verifier key: {e}"))
+    };
+    let options = server::export::VerifyOptions {
+        vkey: match vkey.map(|v| parse("--vkey", v)).transpose() {
+            Ok(v) => v,
+            Err(message) => return usage(message),
+        },
+        auditors: match auditors.iter().map(|a| parse("--auditor", a)).collect() {
+            Ok(a) => a,
+            Err(message) => return usage(message),
+        },
+    };
+    let bytes = match std::fs::read(bundle) {
+        Ok(bytes) => bytes,
+        Err(e) => return usage(format!("{}: {e}", bundle.display())),
+    };
+    let progress = progress_bar(0);
+    let result = server::export::verify_bundle(&bytes, &options, &mut |done, total| {
+        if done % 1024 == 0 || done == total {
+            progress.set_length(total);
+            progress.set_position(done);
+        }
+    });
+    progress.finish_and_clear();
+    match result {
+        Ok(report) => {
+            if json {
+                let value = serde_json::json!({"ok": true, "report": report});
+                println!("{value}");
+            } else {
+                print!("{}", server::export::describe(&report));
+                if !report.key_given {
+                    println!(
+                        "\nwarning: checked with the key the bundle names; compare it with the \
+                         key the campaign publishes, then pass it with --vkey:\n  {}",
+                        report.vkey
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(finding) => {
+            if json {
+                let value = serde_json::json!({"ok": false, "failed": finding});
+                println!("{value}");
+            } else {
+                println!("FAILED: {finding}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -48,6 +48,7 @@ use crate::http::{
         events,
         campaigns,
         post_records,
+        export_bundle,
     ),
     components(schemas(
         Problem,

@@ -401,7 +401,12 @@ impl State {
         sealed: &mut Vec<(u64, Sealed)>,
         base: u64,
     ) -> Result<(), Refusal> {
-        if token.role == Role::Exporter {
+        // An exporter appends only the `export.issued` of its own export, which the
+        // server writes (no request may name that kind).
+        let only_exports = records
+            .iter()
+            .all(|staged| matches!(staged.record, Record::ExportIssued(_)));
+        if token.role == Role::Exporter && !only_exports {
             return Err(Refusal::Forbidden);
         }
         let author = token.author();
@@ -638,8 +643,17 @@ impl State {
     fn in_scope(&self, scope: &Scope, record: &Record) -> bool {
         let concerns = self.working.concerns(record);
         match scope {
-            // Exporter scopes never append; `decide` refuses the role first.
-            Scope::Area(_) => false,
+            // An exporter's scope holds only the export of its area.
+            Scope::Area(_) => match record {
+                Record::ExportIssued(issued) => {
+                    let area = projector::Area {
+                        kind: issued.area_kind,
+                        code: issued.area.to_string(),
+                    };
+                    scope.covers_area(&area)
+                }
+                _ => false,
+            },
             Scope::Petition(petition) => concerns.only_petition(petition),
             Scope::City(city) => concerns.only_city(city),
         }

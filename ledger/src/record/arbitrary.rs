@@ -24,7 +24,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::enums::{
-    Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText, VoteResult,
+    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
+    VoteResult,
 };
 use super::text::{
     LongText, Name, Title, Url, NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
@@ -194,6 +195,7 @@ arbitrary!(LinkKind, select(LinkKind::ALL));
 arbitrary!(LinkStatus, select(LinkStatus::ALL));
 arbitrary!(VoteResult, select(VoteResult::ALL));
 arbitrary!(EventKind, select(EventKind::ALL));
+arbitrary!(AreaKind, select(AreaKind::ALL));
 
 arbitrary!(
     PetitionText,

@@ -107,6 +107,22 @@ named_enum! {
 }
 
 named_enum! {
+    /// The kinds of area a petition's signatures are counted by, and so exported by:
+    /// each is a field of a signature and a segment of its tally counters
+    /// (`petition/<id>/<kind>/<code>`).
+    AreaKind, "area kind" {
+        /// A UK parliamentary constituency (its 9-character code): an MP.
+        Constituency = "constituency",
+        /// A council ward (its 9-character code): ward councillors.
+        Ward = "ward",
+        /// A council or city, by name: the council.
+        Council = "council",
+        /// A country (ISO 3166-1 alpha-2).
+        Country = "country",
+    }
+}
+
+named_enum! {
     /// What a twin link is called by the councils.
     /// Discriminants: 0 sister, 1 friendship, 2 partnership, 3 other.
     LinkKind, "link kind" {

@@ -11,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::enums::{
-    Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText, VoteResult,
+    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
+    VoteResult,
 };
 use super::text::{Name, Title, Url};
 use super::time::{Date, PartialDate, Timestamp};
@@ -370,4 +371,40 @@ pub struct EventCancelled {
 pub struct EventHeld {
     pub event_id: Id,
     pub attendance: Option<u32>,
+}
+
+/// `export.issued`: an export that reveals signers' personal data was handed to an
+/// exporter (an MP's or councillor's office), so that no disclosure is ever secret.
+/// It says how many signers were revealed, never who. Only the server writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExportIssued {
+    pub petition_id: Id,
+    pub area_kind: AreaKind,
+    /// The area as signatures name it: a constituency or ward code, a country code,
+    /// or a council's name.
+    pub area: Name,
+    /// The tree size the export shows the petition at.
+    pub tree_size: u64,
+    /// The id of the exporter token it was issued to.
+    pub exporter: Id,
+    /// How many signers' personal data it holds.
+    pub revealed: u64,
+}
+
+impl ExportIssued {
+    /// A constituency or ward is a 9-character area code, a country a country code.
+    pub fn check(&self) -> Result<()> {
+        let fits = match self.area_kind {
+            AreaKind::Constituency | AreaKind::Ward => AreaCode::parse(&self.area).is_ok(),
+            AreaKind::Country => CountryCode::parse(&self.area).is_ok(),
+            AreaKind::Council => true,
+        };
+        if !fits {
+            return Err(broken("area", "must be a code of the area's kind"));
+        }
+        Ok(())
+    }
 }

@@ -57,7 +57,8 @@ pub mod time;
 pub mod values;
 
 pub use enums::{
-    Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText, VoteResult,
+    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
+    VoteResult,
 };
 pub use kinds::*;
 pub use text::{
@@ -262,6 +263,7 @@ record_kinds! {
         16 EventCancelled(EventCancelled) = "event.cancelled";
         17 EventHeld(EventHeld) = "event.held";
         18 SignatureRecorded(SignatureRecorded) = "signature.recorded";
+        19 ExportIssued(ExportIssued) = "export.issued", rules = ExportIssued::check;
     }
 }
 
@@ -282,7 +284,7 @@ mod tests {
         assert_eq!(u32::from(bytes[0]), held.discriminant());
         assert_eq!(<EventHeld as RecordKind>::KIND, "event.held");
         assert_eq!(<Signature as RecordKind>::DISCRIMINANT, 4);
-        assert_eq!(Record::KINDS.len(), 19);
+        assert_eq!(Record::KINDS.len(), 20);
     }
 
     /// What adding a kind takes, shown on a table of its own: one struct and one row

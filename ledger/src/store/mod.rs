@@ -547,6 +547,25 @@ impl Store {
         InclusionProof::build(self.shared.alg, index, size, known_root, &*self.shared)
     }
 
+    /// Inclusion proofs of the entries at `indexes` in the tree of size `size` (at
+    /// most the current size), its root found once for all of them. Cost: one
+    /// batched read per proof, mostly from the memo when the indexes are close.
+    pub fn inclusion_proofs(&self, indexes: &[u64], size: u64) -> Result<Vec<InclusionProof>> {
+        let head = self.head_size_and_root();
+        let size = self.size_within(Some(size), head.0)?;
+        let root = if size == head.0 {
+            head.1
+        } else {
+            self.root_at(size)?
+        };
+        indexes
+            .iter()
+            .map(|&index| {
+                InclusionProof::build(self.shared.alg, index, size, Some(root), &*self.shared)
+            })
+            .collect()
+    }
+
     /// The consistency proof between the trees of sizes `from` and `to` (the current
     /// size if `None`), with both roots: one look at the head and one batched read.
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof> {

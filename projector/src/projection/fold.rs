@@ -227,7 +227,9 @@ impl Projection {
             Record::SignatureWithdrawn(withdrawn) => {
                 let sig = self.live_signature(withdrawn.index)?;
                 self.retire(withdrawn.index, sig);
-                self.petitions[sig.petition as usize].withdrawn += 1;
+                let petition = &mut self.petitions[sig.petition as usize];
+                petition.withdrawn += 1;
+                petition.retired_by(index);
             }
             Record::SignaturesInvalidated(invalidated) => {
                 // Indexes are strictly ascending by their type, so none repeats.
@@ -241,7 +243,9 @@ impl Projection {
                 for &signed in invalidated.indexes.iter() {
                     let sig = self.signatures[signed as usize];
                     self.retire(signed, sig);
-                    self.petitions[sig.petition as usize].invalidated[reason_slot] += 1;
+                    let petition = &mut self.petitions[sig.petition as usize];
+                    petition.invalidated[reason_slot] += 1;
+                    petition.retired_by(index);
                 }
             }
             Record::PaperBatchRecorded(recorded) => {
@@ -383,6 +387,15 @@ impl Projection {
                 let event = self.upcoming_event(&held.event_id, EventStatus::Held)?;
                 event.status = EventStatus::Held;
                 event.held = Some(at.log(held));
+            }
+            Record::ExportIssued(issued) => {
+                let slot = self.petition_slot(&issued.petition_id)?;
+                if issued.tree_size > index {
+                    return Err(Rejection::ExportBeyondLog);
+                }
+                let petition = &mut self.petitions[slot as usize];
+                petition.exports += 1;
+                petition.revealed = petition.revealed.saturating_add(issued.revealed);
             }
         }
         Ok(())

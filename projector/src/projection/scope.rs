@@ -100,6 +100,7 @@ impl Projection {
             Record::EventChanged(r) => (vec![], vec![self.event_city(&r.event_id)]),
             Record::EventCancelled(r) => (vec![], vec![self.event_city(&r.event_id)]),
             Record::EventHeld(r) => (vec![], vec![self.event_city(&r.event_id)]),
+            Record::ExportIssued(r) => (petition(&r.petition_id), vec![]),
         };
         Concerns { petitions, cities }
     }

@@ -109,8 +109,10 @@ pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
 /// First byte of a snapshot: its layout version. Version 1 copied record fields into
 /// the state; version 2 keeps the records themselves; version 3 adds what the time and
 /// paper batch rules need (the latest entry time, each batch's entered signatures).
+/// Version 4 adds to each petition the entries that retired its signatures and its
+/// exports issued.
 /// A snapshot of another version is a cache miss: the projection is rebuilt.
-const SNAPSHOT_V3: u8 = 3;
+const SNAPSHOT_V4: u8 = 4;
 
 impl Projection {
     /// The projection's whole state as bytes. Two projections of the same log prefix
@@ -130,14 +132,14 @@ impl Projection {
             signatures,
             ..self.rest()
         };
-        let mut bytes = vec![SNAPSHOT_V3];
+        let mut bytes = vec![SNAPSHOT_V4];
         bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
         bytes
     }
 
     /// The projection a [`Projection::to_snapshot`] was taken of.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
-        let Some((&SNAPSHOT_V3, body)) = bytes.split_first() else {
+        let Some((&SNAPSHOT_V4, body)) = bytes.split_first() else {
             return Err(Error::BadSnapshot("unknown snapshot version"));
         };
         let s: Snapshot =

@@ -165,6 +165,14 @@ pub(crate) struct Petition {
     pub crossed: Vec<ThresholdCrossing>,
     /// Signatures added per hour (hours since the Unix epoch).
     pub hourly: BTreeMap<u64, u64>,
+    /// Log indexes of the `signature.withdrawn` and `signatures.invalidated` entries
+    /// that retired signatures of this petition, ascending: what an export lists to
+    /// show why a signature no longer counts. One index per entry, however many
+    /// signatures it retired.
+    pub retirements: Vec<u64>,
+    /// `export.issued` records of this petition, and the signers they revealed.
+    pub exports: u64,
+    pub revealed: u64,
 }
 
 impl Petition {
@@ -182,6 +190,9 @@ impl Petition {
             by_channel: Counts::default(),
             crossed: Vec::new(),
             hourly: BTreeMap::new(),
+            retirements: Vec::new(),
+            exports: 0,
+            revealed: 0,
         }
     }
 
@@ -198,6 +209,13 @@ impl Petition {
             .closes_on
             .is_some_and(|d| (time_ms / MS_PER_DAY) as i64 > d.days_since_unix_epoch());
         self.closed.is_some() || past_date
+    }
+
+    /// Notes that the entry at `index` retired a signature of this petition.
+    pub fn retired_by(&mut self, index: u64) {
+        if self.retirements.last() != Some(&index) {
+            self.retirements.push(index);
+        }
     }
 
     pub fn count(&mut self, sig: &SignatureRef, delta: i64) {

@@ -46,7 +46,7 @@ mod view;
 
 use std::fmt;
 
-use ledger::record::{PetitionOpened, RecordKind, Signature, SignatureRecorded};
+use ledger::record::{ExportIssued, PetitionOpened, RecordKind, Signature, SignatureRecorded};
 use ledger::{HashAlg, Record};
 use serde_json::{Map, Value};
 use utoipa::openapi::schema::Schema;
@@ -72,10 +72,20 @@ enum Body {
     PetitionOpened(PetitionOpenedInput),
 }
 
-/// The record kinds that only the server writes, never named by a request:
-/// `signature.recorded` is what a `signature.added` input becomes (its dedup tags and
-/// commitment come from personal data, which a request cannot give for it).
-const WRITTEN_BY_THE_SERVER: &[&str] = &[SignatureRecorded::KIND];
+/// The record kinds that only the server writes, never named by a request, each with
+/// what to do instead: `signature.recorded` is what a `signature.added` input becomes
+/// (its dedup tags and commitment come from personal data, which a request cannot
+/// give for it); `export.issued` is logged by the export itself.
+const WRITTEN_BY_THE_SERVER: &[(&str, &str)] = &[
+    (
+        SignatureRecorded::KIND,
+        "send a signature.added with the signer's details",
+    ),
+    (
+        ExportIssued::KIND,
+        "it is logged by GET /api/v1/exports/{petition_id} when an export reveals personal data",
+    ),
+];
 
 /// The `type` of the record kind named `kind` if a request may name it: every kind in
 /// the table but those [only the server writes](WRITTEN_BY_THE_SERVER).
@@ -88,7 +98,7 @@ pub fn input_kinds() -> impl Iterator<Item = &'static str> {
     Record::KINDS
         .iter()
         .copied()
-        .filter(|k| !WRITTEN_BY_THE_SERVER.contains(k))
+        .filter(|k| WRITTEN_BY_THE_SERVER.iter().all(|(server, _)| server != k))
 }
 
 /// The field names of the record kind `kind` (without `type`), or `None` if no kind
@@ -280,13 +290,10 @@ impl RecordInput {
                 ))
             }
         };
-        if WRITTEN_BY_THE_SERVER.contains(&kind.as_str()) {
+        if let Some((_, instead)) = WRITTEN_BY_THE_SERVER.iter().find(|(k, _)| *k == kind) {
             return Err(InputError::shape(
                 "unknown_type",
-                format!(
-                    "{prefix}type: {kind} is written by the server only; send a \
-                     signature.added with the signer's details"
-                ),
+                format!("{prefix}type: {kind} is written by the server only; {instead}"),
                 position,
             ));
         }

@@ -18,10 +18,10 @@
 
 use ledger::record::{
     CampaignCityJoined, CampaignLaunched, Channel, EventCancelled, EventChanged, EventHeld,
-    EventKind, EventScheduled, InvalidationReason, LinkKind, LinkStatus, MotionAmended,
-    MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded, PetitionClosed, PetitionOpened,
-    PetitionText, Signature, SignatureRecorded, SignatureWithdrawn, SignaturesInvalidated,
-    TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
+    EventKind, EventScheduled, ExportIssued, InvalidationReason, LinkKind, LinkStatus,
+    MotionAmended, MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded, PetitionClosed,
+    PetitionOpened, PetitionText, Signature, SignatureRecorded, SignatureWithdrawn,
+    SignaturesInvalidated, TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
 };
 use ledger::{DedupTag, Entry, Hash, HashAlg, Record};
 
@@ -269,6 +269,25 @@ pub fn event_held(event_id: &str, attendance: Option<u32>) -> EventHeld {
     EventHeld {
         event_id: id(event_id),
         attendance,
+    }
+}
+
+/// `export.issued` of `petition_id` for the constituency `code` at `tree_size`, to the
+/// exporter token `exporter`, revealing `revealed` signers.
+pub fn export_issued(
+    petition_id: &str,
+    code: &str,
+    tree_size: u64,
+    exporter: &str,
+    revealed: u64,
+) -> ExportIssued {
+    ExportIssued {
+        petition_id: id(petition_id),
+        area_kind: ledger::record::AreaKind::Constituency,
+        area: name(code),
+        tree_size,
+        exporter: id(exporter),
+        revealed,
     }
 }
 

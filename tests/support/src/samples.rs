@@ -305,6 +305,11 @@ pub fn entries() -> Vec<Entry> {
         // Kinds added later go after every earlier sample, so the golden file only
         // grows.
         signature_recorded_online(),
+        entry(
+            "2023-04-03T09:00:00Z",
+            "token-5e1f00d2",
+            records::export_issued("uk-detwin", "E14000831", 24, "5e1f00d2", 1).into(),
+        ),
     ]
 }
 

@@ -1,0 +1,363 @@
+//! Building a bundle: [`freeze`] what the read models say (briefly, under their read
+//! lock), [`gather`] the entries, proofs and revealed data from the store and the
+//! vault, [`write_bundle`] the zip. The HTTP handler logs a revealing export between
+//! the last two steps, so no personal data leaves before its disclosure is durable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use base64::Engine;
+use ledger::note::{Note, NoteSigner, Signer};
+use ledger::record::{Channel, PetitionOpened, Record};
+use ledger::store::Store;
+use ledger::{Entry, HashAlg};
+use projector::{Area, AreaSignatures, Projection};
+
+use super::render;
+use super::{
+    manifest_note_body, Counter, EntryLine, Manifest, ManifestArea, SignatureCounts, CHECKPOINT,
+    ENTRIES, FORMAT, MANIFEST, MANIFEST_NOTE, README, SIGNERS, SUMMARY, TALLY_NOTE, TALLY_TEXT,
+};
+use crate::input::PersonalData;
+use crate::vault::Vault;
+
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no petition {0:?} has been opened")]
+    UnknownPetition(String),
+    #[error("the log has no signed checkpoint at tree size {0}; retry shortly")]
+    NoCheckpoint(u64),
+    #[error(transparent)]
+    Ledger(#[from] ledger::Error),
+    #[error("vault: {0}")]
+    Vault(#[from] crate::Error),
+    /// The read models and the log disagree: a bug or damage, never bad input.
+    #[error("the read models and the log disagree: {0}")]
+    Inconsistent(String),
+    #[error("writing the bundle: {0}")]
+    Write(String),
+}
+
+/// What the read models say of one petition in one area at one tree size.
+pub struct Frozen {
+    pub tree_size: u64,
+    pub tally_text: String,
+    pub opened: PetitionOpened,
+    pub opened_index: u64,
+    pub area: Area,
+    pub found: AreaSignatures,
+}
+
+/// Takes from `projection` what an export of `petition_id` in `area` needs. Cost: one
+/// pass over the signature table and the tally text (hold the read lock for it).
+pub fn freeze(
+    projection: &Projection,
+    petition_id: &str,
+    area: &Area,
+) -> Result<Frozen, ExportError> {
+    let unknown = || ExportError::UnknownPetition(petition_id.to_string());
+    let view = projection.petition(petition_id).ok_or_else(unknown)?;
+    let found = projection
+        .area_signatures(petition_id, area)
+        .ok_or_else(unknown)?;
+    Ok(Frozen {
+        tree_size: projection.tree_size(),
+        tally_text: projection.tally_text(),
+        opened: view.view.opened.record.clone(),
+        opened_index: view.view.opened.index,
+        area: area.clone(),
+        found,
+    })
+}
+
+/// A live signature as `signers.csv` lists it.
+pub struct SignerRow {
+    pub index: u64,
+    pub signed_at_ms: u64,
+    pub channel: Channel,
+    pub revealed: Option<PersonalData>,
+}
+
+/// A signature of the area that no longer counts, and why.
+pub struct RetiredRow {
+    pub index: u64,
+    pub by: u64,
+    /// `withdrawn`, or `invalidated: <reason>`, with the entry's public note.
+    pub why: String,
+}
+
+/// Everything a bundle holds, read and proved.
+pub struct Gathered {
+    pub frozen: Frozen,
+    pub checkpoint: String,
+    pub lines: Vec<EntryLine>,
+    pub signers: Vec<SignerRow>,
+    pub retired: Vec<RetiredRow>,
+    /// Live signatures by channel: `online`, `paper:<batch>`.
+    pub by_channel: BTreeMap<String, u64>,
+    pub listed: u64,
+    pub revealed: u64,
+}
+
+/// Reads every entry the bundle needs (the petition's opening, the area's signatures,
+/// the entries that retired any of them) with its inclusion proof at the frozen tree
+/// size and, with `reveal`, the personal data and salt of every live signer who
+/// consented to share it. Cost: one entry read and one proof per listed entry, one
+/// vault read per consenting signer.
+pub fn gather(
+    store: &Store,
+    frozen: Frozen,
+    reveal: Option<&Vault>,
+) -> Result<Gathered, ExportError> {
+    let size = frozen.tree_size;
+    let checkpoint = store
+        .checkpoint_at(size)?
+        .ok_or(ExportError::NoCheckpoint(size))?;
+    let in_area = |index: u64| frozen.found.signatures.binary_search(&index).is_ok();
+
+    // The retiring entries that concern this area, and what they retired in it.
+    let mut retirements = Vec::new();
+    let mut retired: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+    for &index in &frozen.found.retirements {
+        let bytes = store.entry(index)?;
+        let entry = Entry::decode(&bytes)?;
+        let (targets, why): (Vec<u64>, String) = match entry.record() {
+            Record::SignatureWithdrawn(w) => (vec![w.index], "withdrawn".to_string()),
+            Record::SignaturesInvalidated(i) => (
+                i.indexes.iter().copied().collect(),
+                match &i.note {
+                    Some(note) => format!("invalidated: {} ({note})", i.reason),
+                    None => format!("invalidated: {}", i.reason),
+                },
+            ),
+            _ => {
+                return Err(ExportError::Inconsistent(format!(
+                    "entry {index} retires no signature"
+                )))
+            }
+        };
+        let mut concerns = false;
+        for target in targets.into_iter().filter(|&t| in_area(t)) {
+            concerns = true;
+            retired.insert(target, (index, why.clone()));
+        }
+        if concerns {
+            retirements.push((index, bytes));
+        }
+    }
+
+    let mut wanted: BTreeSet<u64> = frozen.found.signatures.iter().copied().collect();
+    wanted.insert(frozen.opened_index);
+    let mut bytes_of: BTreeMap<u64, Vec<u8>> = retirements.into_iter().collect();
+    wanted.extend(bytes_of.keys().copied());
+    let indexes: Vec<u64> = wanted.into_iter().collect();
+    let proofs = store.inclusion_proofs(&indexes, size)?;
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut lines = Vec::with_capacity(indexes.len());
+    let mut signers = Vec::new();
+    let mut by_channel: BTreeMap<String, u64> = BTreeMap::new();
+    let mut revealed = 0u64;
+    for (index, proof) in indexes.iter().copied().zip(proofs) {
+        let bytes = match bytes_of.remove(&index) {
+            Some(bytes) => bytes,
+            None => store.entry(index)?,
+        };
+        let mut line = EntryLine {
+            index,
+            entry: b64.encode(&bytes),
+            proof: proof.proof,
+            salt: None,
+            personal_data: None,
+        };
+        if in_area(index) && !retired.contains_key(&index) {
+            let entry = Entry::decode(&bytes)?;
+            let Some((channel, consent, commitment)) = signature_facts(entry.record()) else {
+                return Err(ExportError::Inconsistent(format!(
+                    "entry {index} is not a signature"
+                )));
+            };
+            let mut row = SignerRow {
+                index,
+                signed_at_ms: entry.time_ms(),
+                channel: channel.clone(),
+                revealed: None,
+            };
+            if let (Some(vault), true) = (reveal, consent) {
+                if let Some((data, salt)) = vault.get(index, &commitment)? {
+                    line.salt = Some(ledger::Hash(salt));
+                    line.personal_data = Some(data.clone());
+                    row.revealed = Some(data);
+                    revealed += 1;
+                }
+            }
+            *by_channel.entry(super::channel_text(&channel)).or_insert(0) += 1;
+            signers.push(row);
+        }
+        lines.push(line);
+    }
+    if signers.len() as u64 != frozen.found.live {
+        return Err(ExportError::Inconsistent(format!(
+            "{} live signatures in the log, {} in the read models",
+            signers.len(),
+            frozen.found.live
+        )));
+    }
+    let retired = retired
+        .into_iter()
+        .map(|(index, (by, why))| RetiredRow { index, by, why })
+        .collect();
+    Ok(Gathered {
+        listed: frozen.found.signatures.len() as u64,
+        frozen,
+        checkpoint,
+        lines,
+        signers,
+        retired,
+        by_channel,
+        revealed,
+    })
+}
+
+/// The channel, consent and commitment of a signature record.
+pub(super) fn signature_facts(record: &Record) -> Option<(&Channel, bool, ledger::Hash)> {
+    match record {
+        Record::SignatureAdded(s) => Some((&s.channel, s.consent_to_share, s.commitment)),
+        Record::SignatureRecorded(s) => Some((&s.channel, s.consent_to_share, s.commitment)),
+        _ => None,
+    }
+}
+
+/// Who made a bundle, and when.
+pub struct Issuer<'a> {
+    /// `token-<id>` or `operator`.
+    pub exported_by: &'a str,
+    pub exported_at_unix: i64,
+}
+
+/// The bundle's file name: `<petition>-<area kind>-<code>-<tree size>.zip`, a council's
+/// name escaped as in tally counters.
+pub fn bundle_name(petition_id: &str, area: &Area, tree_size: u64) -> String {
+    format!(
+        "{petition_id}-{}-{}-{tree_size}.zip",
+        area.kind,
+        area.key_segment()
+    )
+}
+
+/// Writes the zip of `gathered`, signing its tally and manifest with `log_key` (the
+/// log's key, which signed its checkpoints).
+pub fn write_bundle(
+    gathered: &Gathered,
+    alg: HashAlg,
+    log_key: &NoteSigner,
+    issuer: Issuer<'_>,
+) -> Result<Vec<u8>, ExportError> {
+    let frozen = &gathered.frozen;
+    let size = frozen.tree_size;
+    let verifier = log_key.verifier();
+    let (checkpoint, _) = ledger::checkpoint::open_checkpoint(&gathered.checkpoint, &verifier)?;
+    let tally_note =
+        projector::tally::sign_tally(alg, log_key, size, checkpoint.root, &frozen.tally_text)
+            .map_err(|e| ExportError::Write(e.to_string()))?;
+    let counter_key = frozen.area.counter_key(frozen.opened.petition_id.as_str());
+    let exported_at = super::rfc3339(issuer.exported_at_unix);
+    let facts = render::Facts {
+        gathered,
+        origin: log_key.name(),
+        vkey: verifier.vkey(),
+        root: checkpoint.root,
+        counter_key: &counter_key,
+        exported_by: issuer.exported_by,
+        exported_at: &exported_at,
+    };
+
+    let mut entries = Vec::with_capacity(gathered.lines.len() * 1100);
+    for line in &gathered.lines {
+        serde_json::to_writer(&mut entries, line).map_err(|e| ExportError::Write(e.to_string()))?;
+        entries.push(b'\n');
+    }
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        (README, render::readme(&facts).into_bytes()),
+        (SUMMARY, render::summary(&facts)?.into_bytes()),
+        (SIGNERS, render::signers_csv(gathered)?),
+        (CHECKPOINT, gathered.checkpoint.clone().into_bytes()),
+        (TALLY_NOTE, tally_note.into_bytes()),
+        (TALLY_TEXT, frozen.tally_text.clone().into_bytes()),
+        (ENTRIES, entries),
+    ];
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        origin: log_key.name().to_string(),
+        hash: alg.name().to_string(),
+        vkey: verifier.vkey(),
+        petition_id: frozen.opened.petition_id.to_string(),
+        area: ManifestArea {
+            kind: frozen.area.kind,
+            code: frozen.area.code.clone(),
+        },
+        tree_size: size,
+        root: checkpoint.root,
+        counter: Counter {
+            key: counter_key.clone(),
+            value: frozen.found.live,
+        },
+        entries: gathered.lines.len() as u64,
+        signatures: SignatureCounts {
+            listed: gathered.listed,
+            live: gathered.signers.len() as u64,
+            revealed: gathered.revealed,
+        },
+        exported_by: issuer.exported_by.to_string(),
+        exported_at,
+        cosigners: Vec::new(),
+        files: files
+            .iter()
+            .map(|(name, bytes)| (name.to_string(), blake3::hash(bytes).to_hex().to_string()))
+            .collect(),
+    };
+    let mut manifest_bytes =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Write(e.to_string()))?;
+    manifest_bytes.push(b'\n');
+    let note = Note::new(&manifest_note_body(log_key.name(), size, &manifest_bytes))?;
+    let manifest_note = ledger::note::sign(note, &[log_key])?;
+
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let when = zip_time(issuer.exported_at_unix);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(when);
+    let all = [
+        (MANIFEST, manifest_bytes.as_slice()),
+        (MANIFEST_NOTE, manifest_note.as_bytes()),
+    ]
+    .into_iter()
+    .chain(files.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
+    let write_err = |e: &dyn std::fmt::Display| ExportError::Write(e.to_string());
+    for (name, bytes) in all {
+        zip.start_file(name, options).map_err(|e| write_err(&e))?;
+        zip.write_all(bytes).map_err(|e| write_err(&e))?;
+    }
+    let cursor = zip.finish().map_err(|e| write_err(&e))?;
+    Ok(cursor.into_inner())
+}
+
+/// The zip's modification time of every file: the export's time (UTC; zip times have
+/// two-second steps and start in 1980).
+fn zip_time(unix_seconds: i64) -> zip::DateTime {
+    let Ok(stamp) = ledger::record::Timestamp::from_unix_seconds(unix_seconds) else {
+        return zip::DateTime::default();
+    };
+    let date = stamp.date();
+    let second_of_day = unix_seconds.rem_euclid(86_400);
+    zip::DateTime::from_date_and_time(
+        date.year(),
+        date.month(),
+        date.day(),
+        (second_of_day / 3600) as u8,
+        (second_of_day / 60 % 60) as u8,
+        (second_of_day % 60) as u8,
+    )
+    .unwrap_or_default()
+}
