@@ -702,11 +702,11 @@ fn snapshots_round_trip_and_reject_garbage() {
     assert_eq!(q.tally_text(), p.tally_text());
     assert!(Projection::from_snapshot(&[]).is_err());
     assert!(Projection::from_snapshot(&[9, 1, 2]).is_err());
-    // A snapshot of an older layout (version 2 lacked the latest entry time and the
-    // paper batches' entered signatures) is refused, so it is rebuilt, never misread.
-    assert_eq!(bytes[0], 3);
+    // A snapshot of an older layout (version 3 lacked the petitions' retirements and
+    // exports) is refused, so it is rebuilt, never misread.
+    assert_eq!(bytes[0], 4);
     let mut older = bytes.clone();
-    older[0] = 2;
+    older[0] = 3;
     assert!(Projection::from_snapshot(&older).is_err());
     assert!(Projection::from_snapshot(&bytes[..bytes.len() / 2]).is_err());
     // Every single-byte change either is refused or still gives a usable projection
@@ -863,6 +863,12 @@ fn concern_cases() -> Vec<(Record, Vec<Option<&'static str>>, Vec<Option<&'stati
         (cancelled("nope"), vec![], vec![None]),
         (held("e", Some(40)), vec![], vec![Some(LEEDS)]),
         (held("nope", None), vec![], vec![None]),
+        // An export: its petition, and no city (its area may be none).
+        (
+            test_support::records::export_issued("q", "E14000831", 3, "5e1f00d2", 1).into(),
+            vec![Some("q")],
+            vec![],
+        ),
     ]
 }
 

@@ -422,12 +422,6 @@ pub fn verify_bundle(
             ),
         ));
     }
-    if count != manifest.entries {
-        return Err(fail(
-            ENTRIES,
-            format!("{count} lines, but the manifest says {}", manifest.entries),
-        ));
-    }
     let live: Vec<(&u64, &Listed)> = listed.iter().filter(|(_, s)| !s.retired).collect();
     if live.len() as u64 != manifest.counter.value {
         return Err(fail(
@@ -438,6 +432,12 @@ pub fn verify_bundle(
                 manifest.counter.value,
                 manifest.counter.key
             ),
+        ));
+    }
+    if count != manifest.entries {
+        return Err(fail(
+            ENTRIES,
+            format!("{count} lines, but the manifest says {}", manifest.entries),
         ));
     }
     let revealed = live.iter().filter(|(_, s)| s.revealed.is_some()).count() as u64;
