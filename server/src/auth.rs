@@ -224,7 +224,7 @@ impl TokenStore {
             return Err(Error::Tokens("admin tokens have no scope".into()));
         }
         match (role, &scope) {
-            (Role::Exporter, Some(Scope::Area(_))) | (Role::Admin | Role::Organiser, _) => {}
+            (Role::Exporter, Some(Scope::Area(_))) => {}
             (Role::Exporter, _) => {
                 return Err(Error::Tokens(
                     "an exporter token needs an area scope: --scope area:E14000831, \
@@ -232,6 +232,10 @@ impl TokenStore {
                         .into(),
                 ))
             }
+            (_, Some(Scope::Area(_))) => {
+                return Err(Error::Tokens("area scopes are for exporter tokens".into()))
+            }
+            _ => {}
         }
         let mut id_bytes = [0u8; 4];
         let mut secret_bytes = [0u8; 32];

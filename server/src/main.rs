@@ -405,12 +405,6 @@ fn token(action: TokenAction) -> Result<(), String> {
             let scope = scope
                 .map(|s| Scope::parse(&s).map_err(|e| format!("--scope: {e}")))
                 .transpose()?;
-            if role == Role::Exporter && !matches!(scope, Some(Scope::Area(_))) {
-                return Err("exporter tokens need --scope area:CODE".into());
-            }
-            if matches!(scope, Some(Scope::Area(_))) && role != Role::Exporter {
-                return Err("area scopes are for exporter tokens".into());
-            }
             let store = TokenStore::new(data.join(datadir::TOKENS));
             let token = store
                 .create(role, scope, &label)
@@ -643,7 +637,7 @@ fn export(data: &Path, petition: &str, area: &str, out: Option<&Path>) -> Result
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
     };
-    let zip = server::export::write_bundle(&gathered, store.hash_alg(), &signer, issuer)
+    let zip = server::export::write_bundle(&store, &gathered, &signer, issuer)
         .map_err(|e| e.to_string())?;
     let name = server::export::bundle_name(petition, &area, size);
     let path = out.map_or_else(|| PathBuf::from(&name), Path::to_path_buf);

@@ -10,7 +10,7 @@ use base64::Engine;
 use ledger::note::{Note, NoteSigner, Signer};
 use ledger::record::{Channel, PetitionOpened, Record};
 use ledger::store::Store;
-use ledger::{Entry, HashAlg};
+use ledger::Entry;
 use projector::{Area, AreaSignatures, Projection};
 
 use super::render;
@@ -35,6 +35,12 @@ pub enum ExportError {
     /// The read models and the log disagree: a bug or damage, never bad input.
     #[error("the read models and the log disagree: {0}")]
     Inconsistent(String),
+    #[error(
+        "the area has {0} signatures; a bundle lists at most {max}: export a smaller area \
+         (a constituency, ward or council)",
+        max = MAX_EXPORT_SIGNATURES
+    )]
+    TooLarge(usize),
     #[error("writing the bundle: {0}")]
     Write(String),
 }
@@ -76,7 +82,8 @@ pub struct SignerRow {
     pub index: u64,
     pub signed_at_ms: u64,
     pub channel: Channel,
-    pub revealed: Option<PersonalData>,
+    /// The signer's personal data and salt, when the bundle reveals them.
+    pub revealed: Option<(PersonalData, [u8; 32])>,
 }
 
 /// A signature of the area that no longer counts, and why.
@@ -87,11 +94,15 @@ pub struct RetiredRow {
     pub why: String,
 }
 
-/// Everything a bundle holds, read and proved.
+/// What a bundle holds, read from the log and the vault; the entries themselves and
+/// their proofs are read again as the bundle is written, so memory holds one small
+/// row per live signature, never the bundle's lines.
 pub struct Gathered {
     pub frozen: Frozen,
     pub checkpoint: String,
-    pub lines: Vec<EntryLine>,
+    /// Log indexes of the lines of `entries.jsonl`, ascending.
+    pub indexes: Vec<u64>,
+    /// Live signatures, ascending.
     pub signers: Vec<SignerRow>,
     pub retired: Vec<RetiredRow>,
     /// Live signatures by channel: `online`, `paper:<batch>`.
@@ -100,16 +111,33 @@ pub struct Gathered {
     pub revealed: u64,
 }
 
-/// Reads every entry the bundle needs (the petition's opening, the area's signatures,
-/// the entries that retired any of them) with its inclusion proof at the frozen tree
-/// size and, with `reveal`, the personal data and salt of every live signer who
-/// consented to share it. Cost: one entry read and one proof per listed entry, one
-/// vault read per consenting signer.
+impl Gathered {
+    fn signer(&self, index: u64) -> Option<&SignerRow> {
+        let at = self
+            .signers
+            .binary_search_by_key(&index, |r| r.index)
+            .ok()?;
+        Some(&self.signers[at])
+    }
+}
+
+/// Most signatures one bundle lists. An area is an MP's or councillor's (tens of
+/// thousands of signatures); a bundle is built in memory, about 500 bytes a
+/// signature, so this bounds what one request can make the server hold.
+pub const MAX_EXPORT_SIGNATURES: usize = 1_000_000;
+
+/// Finds what a bundle needs: the entries that retired signatures of the area, every
+/// live signature's time and channel and, with `reveal`, the personal data and salt
+/// of every live signer who consented to share it. Cost: one entry read per listed
+/// entry and one vault read per consenting signer.
 pub fn gather(
     store: &Store,
     frozen: Frozen,
     reveal: Option<&Vault>,
 ) -> Result<Gathered, ExportError> {
+    if frozen.found.signatures.len() > MAX_EXPORT_SIGNATURES {
+        return Err(ExportError::TooLarge(frozen.found.signatures.len()));
+    }
     let size = frozen.tree_size;
     let checkpoint = store
         .checkpoint_at(size)?
@@ -117,11 +145,10 @@ pub fn gather(
     let in_area = |index: u64| frozen.found.signatures.binary_search(&index).is_ok();
 
     // The retiring entries that concern this area, and what they retired in it.
-    let mut retirements = Vec::new();
+    let mut retiring = Vec::new();
     let mut retired: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     for &index in &frozen.found.retirements {
-        let bytes = store.entry(index)?;
-        let entry = Entry::decode(&bytes)?;
+        let entry = Entry::decode(&store.entry(index)?)?;
         let (targets, why): (Vec<u64>, String) = match entry.record() {
             Record::SignatureWithdrawn(w) => (vec![w.index], "withdrawn".to_string()),
             Record::SignaturesInvalidated(i) => (
@@ -137,65 +164,41 @@ pub fn gather(
                 )))
             }
         };
-        let mut concerns = false;
+        let before = retired.len();
         for target in targets.into_iter().filter(|&t| in_area(t)) {
-            concerns = true;
             retired.insert(target, (index, why.clone()));
         }
-        if concerns {
-            retirements.push((index, bytes));
+        if retired.len() > before {
+            retiring.push(index);
         }
     }
 
-    let mut wanted: BTreeSet<u64> = frozen.found.signatures.iter().copied().collect();
-    wanted.insert(frozen.opened_index);
-    let mut bytes_of: BTreeMap<u64, Vec<u8>> = retirements.into_iter().collect();
-    wanted.extend(bytes_of.keys().copied());
-    let indexes: Vec<u64> = wanted.into_iter().collect();
-    let proofs = store.inclusion_proofs(&indexes, size)?;
-
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut lines = Vec::with_capacity(indexes.len());
-    let mut signers = Vec::new();
+    let mut signers = Vec::with_capacity(frozen.found.live as usize);
     let mut by_channel: BTreeMap<String, u64> = BTreeMap::new();
     let mut revealed = 0u64;
-    for (index, proof) in indexes.iter().copied().zip(proofs) {
-        let bytes = match bytes_of.remove(&index) {
-            Some(bytes) => bytes,
-            None => store.entry(index)?,
-        };
-        let mut line = EntryLine {
-            index,
-            entry: b64.encode(&bytes),
-            proof: proof.proof,
-            salt: None,
-            personal_data: None,
-        };
-        if in_area(index) && !retired.contains_key(&index) {
-            let entry = Entry::decode(&bytes)?;
-            let Some((channel, consent, commitment)) = signature_facts(entry.record()) else {
-                return Err(ExportError::Inconsistent(format!(
-                    "entry {index} is not a signature"
-                )));
-            };
-            let mut row = SignerRow {
-                index,
-                signed_at_ms: entry.time_ms(),
-                channel: channel.clone(),
-                revealed: None,
-            };
-            if let (Some(vault), true) = (reveal, consent) {
-                if let Some((data, salt)) = vault.get(index, &commitment)? {
-                    line.salt = Some(ledger::Hash(salt));
-                    line.personal_data = Some(data.clone());
-                    row.revealed = Some(data);
-                    revealed += 1;
-                }
-            }
-            *by_channel.entry(super::channel_text(&channel)).or_insert(0) += 1;
-            signers.push(row);
+    for &index in &frozen.found.signatures {
+        if retired.contains_key(&index) {
+            continue;
         }
-        lines.push(line);
+        let bytes = store.entry(index)?;
+        let entry = Entry::decode(&bytes)?;
+        let Some((channel, consent, commitment)) = signature_facts(entry.record()) else {
+            return Err(ExportError::Inconsistent(format!(
+                "entry {index} is not a signature"
+            )));
+        };
+        let mut row = SignerRow {
+            index,
+            signed_at_ms: entry.time_ms(),
+            channel: channel.clone(),
+            revealed: None,
+        };
+        if let (Some(vault), true) = (reveal, consent) {
+            row.revealed = vault.get(index, &commitment)?;
+            revealed += u64::from(row.revealed.is_some());
+        }
+        *by_channel.entry(super::channel_text(channel)).or_insert(0) += 1;
+        signers.push(row);
     }
     if signers.len() as u64 != frozen.found.live {
         return Err(ExportError::Inconsistent(format!(
@@ -204,15 +207,18 @@ pub fn gather(
             frozen.found.live
         )));
     }
+    let mut indexes: BTreeSet<u64> = frozen.found.signatures.iter().copied().collect();
+    indexes.insert(frozen.opened_index);
+    indexes.extend(retiring);
     let retired = retired
         .into_iter()
         .map(|(index, (by, why))| RetiredRow { index, by, why })
         .collect();
     Ok(Gathered {
         listed: frozen.found.signatures.len() as u64,
+        indexes: indexes.into_iter().collect(),
         frozen,
         checkpoint,
-        lines,
         signers,
         retired,
         by_channel,
@@ -246,14 +252,21 @@ pub fn bundle_name(petition_id: &str, area: &Area, tree_size: u64) -> String {
     )
 }
 
-/// Writes the zip of `gathered`, signing its tally and manifest with `log_key` (the
-/// log's key, which signed its checkpoints).
+/// Lines of `entries.jsonl` made at a time: one batched proof build and one handover
+/// from the thread that makes them to the one that compresses.
+const LINES_PER_CHUNK: usize = 2048;
+
+/// Writes the zip of `gathered`, reading each listed entry again from `store` with
+/// its inclusion proof, and signing the tally and the manifest with `log_key` (the
+/// log's key, which signed its checkpoints). One thread makes the lines of
+/// `entries.jsonl` while this one compresses them.
 pub fn write_bundle(
+    store: &Store,
     gathered: &Gathered,
-    alg: HashAlg,
     log_key: &NoteSigner,
     issuer: Issuer<'_>,
 ) -> Result<Vec<u8>, ExportError> {
+    let alg = store.hash_alg();
     let frozen = &gathered.frozen;
     let size = frozen.tree_size;
     let verifier = log_key.verifier();
@@ -272,21 +285,49 @@ pub fn write_bundle(
         exported_by: issuer.exported_by,
         exported_at: &exported_at,
     };
-
-    let mut entries = Vec::with_capacity(gathered.lines.len() * 1100);
-    for line in &gathered.lines {
-        serde_json::to_writer(&mut entries, line).map_err(|e| ExportError::Write(e.to_string()))?;
-        entries.push(b'\n');
-    }
-    let files: Vec<(&str, Vec<u8>)> = vec![
+    let small_files: Vec<(&str, Vec<u8>)> = vec![
         (README, render::readme(&facts).into_bytes()),
         (SUMMARY, render::summary(&facts)?.into_bytes()),
         (SIGNERS, render::signers_csv(gathered)?),
         (CHECKPOINT, gathered.checkpoint.clone().into_bytes()),
         (TALLY_NOTE, tally_note.into_bytes()),
         (TALLY_TEXT, frozen.tally_text.clone().into_bytes()),
-        (ENTRIES, entries),
     ];
+
+    let write_err = |e: &dyn std::fmt::Display| ExportError::Write(e.to_string());
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip_time(issuer.exported_at_unix));
+    let mut files = BTreeMap::new();
+    for (name, bytes) in &small_files {
+        zip.start_file(*name, options).map_err(|e| write_err(&e))?;
+        zip.write_all(bytes).map_err(|e| write_err(&e))?;
+        files.insert(name.to_string(), blake3::hash(bytes).to_hex().to_string());
+    }
+    zip.start_file(ENTRIES, options)
+        .map_err(|e| write_err(&e))?;
+    let mut hasher = blake3::Hasher::new();
+    std::thread::scope(|scope| -> Result<(), ExportError> {
+        let (send, chunks) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, ExportError>>(2);
+        scope.spawn(move || {
+            for indexes in gathered.indexes.chunks(LINES_PER_CHUNK) {
+                let chunk = entry_lines(store, gathered, indexes);
+                let failed = chunk.is_err();
+                if send.send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for chunk in chunks {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            zip.write_all(&chunk).map_err(|e| write_err(&e))?;
+        }
+        Ok(())
+    })?;
+    files.insert(ENTRIES.to_string(), hasher.finalize().to_hex().to_string());
+
     let manifest = Manifest {
         format: FORMAT.to_string(),
         origin: log_key.name().to_string(),
@@ -303,7 +344,7 @@ pub fn write_bundle(
             key: counter_key.clone(),
             value: frozen.found.live,
         },
-        entries: gathered.lines.len() as u64,
+        entries: gathered.indexes.len() as u64,
         signatures: SignatureCounts {
             listed: gathered.listed,
             live: gathered.signers.len() as u64,
@@ -312,35 +353,47 @@ pub fn write_bundle(
         exported_by: issuer.exported_by.to_string(),
         exported_at,
         cosigners: Vec::new(),
-        files: files
-            .iter()
-            .map(|(name, bytes)| (name.to_string(), blake3::hash(bytes).to_hex().to_string()))
-            .collect(),
+        files,
     };
     let mut manifest_bytes =
         serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Write(e.to_string()))?;
     manifest_bytes.push(b'\n');
     let note = Note::new(&manifest_note_body(log_key.name(), size, &manifest_bytes))?;
     let manifest_note = ledger::note::sign(note, &[log_key])?;
-
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let when = zip_time(issuer.exported_at_unix);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(when);
-    let all = [
+    for (name, bytes) in [
         (MANIFEST, manifest_bytes.as_slice()),
         (MANIFEST_NOTE, manifest_note.as_bytes()),
-    ]
-    .into_iter()
-    .chain(files.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
-    let write_err = |e: &dyn std::fmt::Display| ExportError::Write(e.to_string());
-    for (name, bytes) in all {
+    ] {
         zip.start_file(name, options).map_err(|e| write_err(&e))?;
         zip.write_all(bytes).map_err(|e| write_err(&e))?;
     }
     let cursor = zip.finish().map_err(|e| write_err(&e))?;
     Ok(cursor.into_inner())
+}
+
+/// The lines of `entries.jsonl` for the entries at `indexes`: each read again with
+/// its inclusion proof at the bundle's tree size, and a revealed signer's data.
+fn entry_lines(
+    store: &Store,
+    gathered: &Gathered,
+    indexes: &[u64],
+) -> Result<Vec<u8>, ExportError> {
+    let proofs = store.inclusion_proofs(indexes, gathered.frozen.tree_size)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::with_capacity(indexes.len() * 1100);
+    for (&index, proof) in indexes.iter().zip(proofs) {
+        let revealed = gathered.signer(index).and_then(|row| row.revealed.as_ref());
+        let line = EntryLine {
+            index,
+            entry: b64.encode(store.entry(index)?),
+            proof: proof.proof,
+            salt: revealed.map(|(_, salt)| ledger::Hash(*salt)),
+            personal_data: revealed.map(|(data, _)| data.clone()),
+        };
+        serde_json::to_writer(&mut out, &line).map_err(|e| ExportError::Write(e.to_string()))?;
+        out.push(b'\n');
+    }
+    Ok(out)
 }
 
 /// The zip's modification time of every file: the export's time (UTC; zip times have

@@ -170,7 +170,7 @@ pub(super) fn signers_csv(gathered: &Gathered) -> Result<Vec<u8>, ExportError> {
         let channel = super::channel_text(&row.channel);
         let index = row.index.to_string();
         let empty = String::new();
-        let data = row.revealed.as_ref();
+        let data = row.revealed.as_ref().map(|(data, _)| data);
         let field = |f: Option<&String>| spreadsheet_cell(f.unwrap_or(&empty)).into_owned();
         writer
             .write_record([

@@ -40,6 +40,11 @@ impl From<ExportError> for ApiError {
                 "no_checkpoint",
                 "the read models are ahead of the signed checkpoints for a moment; retry",
             ),
+            ExportError::TooLarge(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "area_too_large",
+                e.to_string(),
+            ),
             ExportError::Ledger(e) => ApiError::from(e),
             other => ApiError::internal(other),
         }
@@ -88,6 +93,13 @@ pub(crate) async fn export_bundle(
             }
         },
     };
+    let _building = state.exports.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "export_busy",
+            "other exports are being built; retry in a few seconds",
+        )
+    })?;
     let exported_by = token
         .as_ref()
         .map_or_else(|| "public".to_string(), |t| t.author());
@@ -140,8 +152,8 @@ pub(crate) async fn export_bundle(
             exported_at_unix: unix_now(),
         };
         Ok(export::write_bundle(
+            &state.store,
             &gathered,
-            state.store.hash_alg(),
             &state.log_key,
             issuer,
         )?)

@@ -29,7 +29,14 @@ pub struct AppState {
     /// Free space of the data directory, and whether appends are refused for want of it.
     pub disk: Arc<DiskGuard>,
     pub(super) cache: ViewCache,
+    /// Permits of the export bundles being built (`exports.rs`): each holds up to a
+    /// few hundred megabytes and a core, so requests beyond these are refused (503
+    /// `export_busy`), never queued.
+    pub(super) exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// Export bundles built at once.
+pub(super) const EXPORTS_AT_ONCE: usize = 2;
 
 /// Serialized read models, cached per tree size: reads between appends cost a lookup.
 #[derive(Default)]
@@ -120,6 +127,7 @@ impl AppState {
             metrics,
             disk,
             cache: ViewCache::default(),
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
         }
     }
 
