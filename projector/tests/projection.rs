@@ -304,7 +304,66 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
             cancelled("e"),
             "invalid_transition",
         ),
+        (
+            "an export of an unknown petition",
+            vec![],
+            export_issued("nope", "E14000801", 1, "5e1f00d2", 1).into(),
+            "unknown_petition",
+        ),
+        (
+            "an export of a tree size beyond its own entry",
+            base(),
+            export_issued("p", "E14000801", 4, "5e1f00d2", 1).into(),
+            "export_beyond_log",
+        ),
     ]
+}
+
+/// An area's signatures are found in the read models, live or retired, with the
+/// entries that retired any; exports are counted per petition and in the tally.
+#[test]
+fn areas_find_their_signatures_and_exports_are_counted() {
+    use projector::Area;
+    let mut p = Projection::new();
+    // 0 p, 1 q, 2..=9 signatures of p in constituencies 1 and 2, 10 one of q in 1.
+    let mut records = vec![petition("p", &[], None), petition("q", &[], None)];
+    records.extend((0..8).map(|who| signature("p", who, 1 + (who % 2) as u32)));
+    records.push(signature("q", 100, 1));
+    // 11 withdraws 2 (area 1), 12 invalidates 3 (area 2) and 4 (area 1).
+    records.push(withdraw(2));
+    records.push(invalidate(&[3, 4], InvalidationReason::Fraud));
+    records.push(export_issued("p", "E14000801", 13, "5e1f00d2", 2).into());
+    apply_all(&mut p, records);
+
+    let here = Area::parse("constituency:E14000801").unwrap();
+    let found = p.area_signatures("p", &here).unwrap();
+    assert_eq!(found.signatures, [2, 4, 6, 8]);
+    assert_eq!(found.live, 2);
+    assert_eq!(found.retirements, [11, 12]);
+    let counter = here.counter_key("p");
+    let tally = p.tally_text();
+    assert!(tally.contains(&format!("{counter} 2\n")), "{tally}");
+    assert!(tally.contains("exports/issued 1\n"));
+    assert!(tally.contains("petition/p/exports/issued 1\n"));
+    assert!(tally.contains("petition/p/exports/revealed 2\n"));
+    assert!(tally.contains("petition/q/exports/issued 0\n"));
+    let council = Area::parse("council:Newcastle upon Tyne").unwrap();
+    assert_eq!(
+        p.area_signatures("p", &council).unwrap().signatures.len(),
+        4
+    );
+    let country = Area::parse("country:GB").unwrap();
+    assert_eq!(p.area_signatures("q", &country).unwrap().signatures, [10]);
+    // An area no signature named has none; a petition never opened is None.
+    let nowhere = Area::parse("ward:E05000001").unwrap();
+    assert_eq!(
+        p.area_signatures("p", &nowhere).unwrap().signatures,
+        Vec::<u64>::new()
+    );
+    assert!(p.area_signatures("nope", &here).is_none());
+    let view = serde_json::to_value(p.petition("p").unwrap()).unwrap();
+    assert_eq!(view["exports_issued"], 1);
+    assert_eq!(view["signers_revealed"], 2);
 }
 
 #[test]

@@ -787,6 +787,18 @@ fn cli_check_tiles_and_tokens() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("if the server is running"), "{stderr}");
     assert!(!cli(&["check", "--data", data_arg]).status.success());
+    let output = cli(&[
+        "export",
+        "--data",
+        data_arg,
+        "--petition",
+        "uk-detwin",
+        "--area",
+        "constituency:E14000831",
+        "--out",
+        busy.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success(), "export ran beside the server");
 
     // What the running server serves, to compare with the offline export.
     let log = server.log();
@@ -835,6 +847,51 @@ fn cli_check_tiles_and_tokens() {
         decode_hash_tile(&level1, 1).unwrap()[0],
         tile_root(log.alg, &leaves[..256]).unwrap()
     );
+
+    // export: the operator's public bundle of the stopped server's log, which an
+    // office checks offline; bad arguments are one-line errors that write nothing.
+    let bundle = dir.path("uk-detwin-E14000831.zip");
+    let bundle_arg = bundle.to_str().unwrap();
+    let export = |petition: &str, area: &str| {
+        cli(&[
+            "export",
+            "--data",
+            data_arg,
+            "--petition",
+            petition,
+            "--area",
+            area,
+            "--out",
+            bundle_arg,
+        ])
+    };
+    for (petition, area, says) in [
+        ("nope", "constituency:E14000831", "no petition"),
+        ("uk-detwin", "constituency:nowhere", "--area"),
+        ("uk-detwin", "E14000831", "--area"),
+    ] {
+        let output = export(petition, area);
+        assert_eq!(output.status.code(), Some(1), "{petition} {area}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(says) && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+        assert!(!bundle.exists());
+    }
+    let said = String::from_utf8(export("uk-detwin", "constituency:E14000831").stdout).unwrap();
+    assert!(said.contains("271 live signatures"), "{said}");
+    let verified = cli_ok(&["verify", bundle_arg, "--vkey", &log.vkey.to_string()]);
+    assert!(verified.starts_with("ok: 271 signatures"), "{verified}");
+    let broken = dir.path("not-a-zip");
+    std::fs::write(&broken, b"PK not really").unwrap();
+    let output = cli(&["verify", broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not a readable zip"));
+    let output = cli(&["verify", dir.path("missing.zip").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = cli(&["verify", bundle_arg, "--vkey", "not a key"]);
+    assert_eq!(output.status.code(), Some(2));
 
     // The directory still serves after the offline verbs.
     let server = Server::start(&dir);
