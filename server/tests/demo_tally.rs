@@ -5,7 +5,9 @@
 //! part D) must stay what it was when the golden file was written:
 //! `tests/data/demo-tally.txt` was produced by the code before the record types and the
 //! read models were reworked (one struct per record kind, read models holding their
-//! records), so this test pins that the rework changed no count.
+//! records), so this test pins that the rework changed no count. Since then only the
+//! export counters (`exports/issued`, `petition/<id>/exports/...`, all 0 in the demo)
+//! were added.
 //!
 //! The demo is deterministic (fixed-seed synthetic signatures), and the tally text
 //! holds no times, so the text is the same on every run. If a deliberate change to the
