@@ -88,9 +88,10 @@ pub struct AreaSignatures {
     pub signatures: Vec<u64>,
     /// How many of them are live: the area's tally counter.
     pub live: u64,
-    /// Log indexes of the entries that retired signatures of the petition (any area),
-    /// ascending: the export keeps those that retired one of `signatures`.
-    pub retirements: Vec<u64>,
+    /// For each of `signatures` that no longer counts: the log index of the entry
+    /// that retired it (a withdrawal or an invalidation), and the signature's, in log
+    /// order.
+    pub retirements: Vec<(u64, u64)>,
 }
 
 impl Projection {
@@ -111,10 +112,7 @@ impl Projection {
             AreaKind::Council => &self.councils,
             AreaKind::Country => &self.countries,
         };
-        let mut found = AreaSignatures {
-            retirements: petition.retirements.clone(),
-            ..AreaSignatures::default()
-        };
+        let mut found = AreaSignatures::default();
         let Some(slot) = interner.find(&area.code) else {
             return Some(found);
         };
@@ -131,6 +129,12 @@ impl Projection {
                 found.live += u64::from(sig.live);
             }
         }
+        found.retirements = petition
+            .retirements
+            .iter()
+            .filter(|(_, signature)| found.signatures.binary_search(signature).is_ok())
+            .copied()
+            .collect();
         Some(found)
     }
 }

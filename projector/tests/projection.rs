@@ -339,7 +339,7 @@ fn areas_find_their_signatures_and_exports_are_counted() {
     let found = p.area_signatures("p", &here).unwrap();
     assert_eq!(found.signatures, [2, 4, 6, 8]);
     assert_eq!(found.live, 2);
-    assert_eq!(found.retirements, [11, 12]);
+    assert_eq!(found.retirements, [(11, 2), (12, 4)]);
     let counter = here.counter_key("p");
     let tally = p.tally_text();
     assert!(tally.contains(&format!("{counter} 2\n")), "{tally}");

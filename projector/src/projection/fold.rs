@@ -229,7 +229,7 @@ impl Projection {
                 self.retire(withdrawn.index, sig);
                 let petition = &mut self.petitions[sig.petition as usize];
                 petition.withdrawn += 1;
-                petition.retired_by(index);
+                petition.retired_by(index, withdrawn.index);
             }
             Record::SignaturesInvalidated(invalidated) => {
                 // Indexes are strictly ascending by their type, so none repeats.
@@ -245,7 +245,7 @@ impl Projection {
                     self.retire(signed, sig);
                     let petition = &mut self.petitions[sig.petition as usize];
                     petition.invalidated[reason_slot] += 1;
-                    petition.retired_by(index);
+                    petition.retired_by(index, signed);
                 }
             }
             Record::PaperBatchRecorded(recorded) => {

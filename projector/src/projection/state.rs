@@ -165,11 +165,11 @@ pub(crate) struct Petition {
     pub crossed: Vec<ThresholdCrossing>,
     /// Signatures added per hour (hours since the Unix epoch).
     pub hourly: BTreeMap<u64, u64>,
-    /// Log indexes of the `signature.withdrawn` and `signatures.invalidated` entries
-    /// that retired signatures of this petition, ascending: what an export lists to
-    /// show why a signature no longer counts. One index per entry, however many
-    /// signatures it retired.
-    pub retirements: Vec<u64>,
+    /// For each signature of this petition that was withdrawn or invalidated: the log
+    /// index of the entry that retired it, and the signature's, in log order. What an
+    /// export lists to show why a signature of its area no longer counts, found
+    /// without reading the log.
+    pub retirements: Vec<(u64, u64)>,
     /// `export.issued` records of this petition, and the signers they revealed.
     pub exports: u64,
     pub revealed: u64,
@@ -211,11 +211,9 @@ impl Petition {
         self.closed.is_some() || past_date
     }
 
-    /// Notes that the entry at `index` retired a signature of this petition.
-    pub fn retired_by(&mut self, index: u64) {
-        if self.retirements.last() != Some(&index) {
-            self.retirements.push(index);
-        }
+    /// Notes that the entry at `index` retired the signature at `signature`.
+    pub fn retired_by(&mut self, index: u64, signature: u64) {
+        self.retirements.push((index, signature));
     }
 
     pub fn count(&mut self, sig: &SignatureRef, delta: i64) {

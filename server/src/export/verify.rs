@@ -283,136 +283,41 @@ pub fn verify_bundle(
     let entries_file = archive
         .by_name(ENTRIES)
         .map_err(|e| fail("zip", format!("{ENTRIES}: {e}")))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut reader = BufReader::with_capacity(1 << 16, entries_file);
-    let mut line = Vec::new();
+    let context = LineContext {
+        alg,
+        tree_size: manifest.tree_size,
+        root: manifest.root,
+        petition_id: &manifest.petition_id,
+        area: &area,
+    };
     let mut listed: BTreeMap<u64, Listed> = BTreeMap::new();
     let mut opened = false;
     let mut last: Option<u64> = None;
-    let mut count = 0u64;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| fail(ENTRIES, format!("does not unpack: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&line);
-        count += 1;
-        let at = |message: String| fail(ENTRIES, format!("line {count}: {message}"));
-        if line.len() > MAX_LINE || line.last() != Some(&b'\n') {
-            return Err(at("too long, or not ended by a newline".into()));
-        }
-        let parsed: EntryLine = serde_json::from_slice(&line[..line.len() - 1])
-            .map_err(|e| at(format!("does not parse: {e}")))?;
-        let index = parsed.index;
+    let mut apply = |count: u64, checked: Checked| -> Result<(), Finding> {
+        let index = checked.index;
         let at = |message: String| fail(ENTRIES, format!("entry {index}: {message}"));
         if last.is_some_and(|last| index <= last) {
             return Err(at("entries are not in ascending index order".into()));
         }
         last = Some(index);
-        let bytes = b64
-            .decode(parsed.entry.as_bytes())
-            .map_err(|_| at("its bytes are not base64".into()))?;
-        ledger::merkle::verify_inclusion(
-            alg,
-            index,
-            manifest.tree_size,
-            &alg.leaf_hash(&bytes),
-            &parsed.proof,
-            &manifest.root,
-        )
-        .map_err(|_| {
-            at(format!(
-                "its inclusion proof does not lead to the root of tree size {}",
-                manifest.tree_size
-            ))
-        })?;
-        let entry = Entry::decode(&bytes).map_err(|e| at(format!("does not decode: {e}")))?;
-        let revealing = parsed.salt.is_some() || parsed.personal_data.is_some();
-        match entry.record() {
-            Record::PetitionOpened(p) if p.petition_id.as_str() == manifest.petition_id => {
-                opened = true;
+        match checked.line {
+            Line::Opened => opened = true,
+            Line::Signature(signature) => {
+                listed.insert(index, signature);
             }
-            record @ (Record::SignatureAdded(_) | Record::SignatureRecorded(_)) => {
-                let (petition, in_area) = signature_place(record, &area);
-                if petition != manifest.petition_id {
-                    return Err(at(format!(
-                        "a signature of petition {petition}, not {}",
-                        manifest.petition_id
-                    )));
-                }
-                if !in_area {
-                    return Err(at(format!("a signature from outside {area}")));
-                }
-                let (channel, consent, committed) =
-                    signature_facts(record).expect("a signature record");
-                let revealed = match (parsed.salt, parsed.personal_data) {
-                    (None, None) => None,
-                    (Some(salt), Some(data)) => {
-                        if !consent {
-                            return Err(at(
-                                "personal data of a signer who did not consent to share it".into(),
-                            ));
-                        }
-                        if commitment(alg, &salt.0, &data) != committed {
-                            return Err(at(
-                                "the personal data and salt do not reproduce the signature's \
-                                 commitment"
-                                    .into(),
-                            ));
-                        }
-                        Some(data)
-                    }
-                    _ => return Err(at("a salt without personal data, or the reverse".into())),
-                };
-                listed.insert(
-                    index,
-                    Listed {
-                        time_ms: entry.time_ms(),
-                        channel: channel.clone(),
-                        revealed,
-                        retired: false,
-                    },
-                );
-                progress(count, manifest.entries);
-                continue;
-            }
-            Record::SignatureWithdrawn(w) => {
-                retire(&mut listed, &[w.index]).map_err(at)?;
-            }
-            Record::SignaturesInvalidated(i) => {
-                let in_area: Vec<u64> = i
-                    .indexes
-                    .iter()
-                    .copied()
-                    .filter(|x| listed.contains_key(x))
-                    .collect();
+            Line::Retiring(of) => {
+                let in_area: Vec<u64> = of.into_iter().filter(|x| listed.contains_key(x)).collect();
                 if in_area.is_empty() {
-                    return Err(at("invalidates no signature the bundle lists".into()));
+                    return Err(at("retires no signature the bundle lists before it".into()));
                 }
                 retire(&mut listed, &in_area).map_err(at)?;
             }
-            other => {
-                return Err(at(format!(
-                    "a {} entry, which a bundle of petition {} has no use for",
-                    other.kind(),
-                    manifest.petition_id
-                )))
-            }
-        }
-        if revealing {
-            return Err(at(
-                "personal data on an entry that is not a signature".into()
-            ));
         }
         progress(count, manifest.entries);
-    }
-    drop(reader);
-    hashes.insert(ENTRIES, hasher.finalize().to_hex().to_string());
+        Ok(())
+    };
+    let (count, entries_hash) = check_lines(entries_file, &context, &mut apply)?;
+    hashes.insert(ENTRIES, entries_hash);
     if !opened {
         return Err(fail(
             ENTRIES,
@@ -506,6 +411,232 @@ pub fn verify_bundle(
         exported_at: manifest.exported_at,
         auditors,
     })
+}
+
+/// What every line of `entries.jsonl` is checked against on its own.
+struct LineContext<'a> {
+    alg: HashAlg,
+    tree_size: u64,
+    root: ledger::Hash,
+    petition_id: &'a str,
+    area: &'a projector::Area,
+}
+
+/// A line that holds on its own (its proof leads to the root, its entry decodes
+/// strictly, a signature is of the petition and area and its revealed data opens its
+/// commitment); what relates lines is checked in order, as they are applied.
+struct Checked {
+    index: u64,
+    line: Line,
+}
+
+enum Line {
+    Opened,
+    Signature(Listed),
+    /// A withdrawal or invalidation, and the signatures it names.
+    Retiring(Vec<u64>),
+}
+
+/// Lines handed to a checking thread at once.
+const LINES_PER_JOB: usize = 512;
+
+type Job = (u64, u64, Vec<Vec<u8>>);
+type Done = (u64, Vec<Result<Checked, Finding>>);
+
+/// Reads `entries.jsonl` from `file` on one thread, checks its lines on as many as the
+/// machine has cores, and calls `apply(line number, line)` for each in order on this
+/// one. Returns the number of lines and the file's BLAKE3, or the first line (in file
+/// order) that fails.
+fn check_lines(
+    file: impl Read + Send,
+    context: &LineContext<'_>,
+    apply: &mut dyn FnMut(u64, Checked) -> Result<(), Finding>,
+) -> Result<(u64, String), Finding> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    std::thread::scope(|scope| {
+        let (job_sender, jobs) = std::sync::mpsc::sync_channel::<Job>(workers * 2);
+        let (done_sender, done) = std::sync::mpsc::sync_channel::<Done>(workers * 2);
+        let reader = scope.spawn(move || read_lines(file, job_sender));
+        // Shared by the checking threads, and dropped with the last of them, so the
+        // reader never waits on a channel nobody reads.
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+        for _ in 0..workers {
+            let jobs = jobs.clone();
+            let done_sender = done_sender.clone();
+            scope.spawn(move || loop {
+                let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((sequence, first, lines)) = job else {
+                    return;
+                };
+                let mut results = Vec::with_capacity(lines.len());
+                for (n, line) in lines.iter().enumerate() {
+                    let result = check_line(line, first + n as u64, context);
+                    let failed = result.is_err();
+                    results.push(result);
+                    if failed {
+                        break;
+                    }
+                }
+                if done_sender.send((sequence, results)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop((done_sender, jobs));
+        // Apply in order; an error returns at once, dropping the receiver, so the
+        // checking threads and then the reader stop at their next hand-over.
+        let applied = (|| {
+            let mut waiting: BTreeMap<u64, Vec<Result<Checked, Finding>>> = BTreeMap::new();
+            let mut next = 0u64;
+            let mut count = 0u64;
+            for (sequence, results) in done {
+                waiting.insert(sequence, results);
+                while let Some(results) = waiting.remove(&next) {
+                    for result in results {
+                        count += 1;
+                        apply(count, result?)?;
+                    }
+                    next += 1;
+                }
+            }
+            Ok(count)
+        })();
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(fail(ENTRIES, "the reading thread failed")));
+        let count = applied?;
+        let (lines, hash) = read?;
+        if lines != count {
+            return Err(fail(ENTRIES, "a line was not checked"));
+        }
+        Ok((count, hash))
+    })
+}
+
+/// Reads the lines of `file`, hashing them, and hands them out `LINES_PER_JOB` at a
+/// time. Returns the number of lines and the BLAKE3 of the file.
+fn read_lines(
+    file: impl Read,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+) -> Result<(u64, String), Finding> {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut hasher = blake3::Hasher::new();
+    let mut batch = Vec::with_capacity(LINES_PER_JOB);
+    let (mut count, mut sequence, mut first) = (0u64, 0u64, 1u64);
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| fail(ENTRIES, format!("does not unpack: {e}")))?;
+        if read > 0 {
+            hasher.update(&line);
+            count += 1;
+            batch.push(line);
+        }
+        if batch.len() == LINES_PER_JOB || (read == 0 && !batch.is_empty()) {
+            let lines = std::mem::replace(&mut batch, Vec::with_capacity(LINES_PER_JOB));
+            if jobs.send((sequence, first, lines)).is_err() {
+                // The lines are no longer wanted: a line before failed.
+                return Ok((count, String::new()));
+            }
+            sequence += 1;
+            first = count + 1;
+        }
+        if read == 0 {
+            return Ok((count, hasher.finalize().to_hex().to_string()));
+        }
+    }
+}
+
+/// Checks line number `count` on its own.
+fn check_line(raw: &[u8], count: u64, context: &LineContext<'_>) -> Result<Checked, Finding> {
+    let at = |message: String| fail(ENTRIES, format!("line {count}: {message}"));
+    if raw.len() > MAX_LINE || raw.last() != Some(&b'\n') {
+        return Err(at("too long, or not ended by a newline".into()));
+    }
+    let parsed: EntryLine = serde_json::from_slice(&raw[..raw.len() - 1])
+        .map_err(|e| at(format!("does not parse: {e}")))?;
+    let index = parsed.index;
+    let at = |message: String| fail(ENTRIES, format!("entry {index}: {message}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(parsed.entry.as_bytes())
+        .map_err(|_| at("its bytes are not base64".into()))?;
+    let alg = context.alg;
+    ledger::merkle::verify_inclusion(
+        alg,
+        index,
+        context.tree_size,
+        &alg.leaf_hash(&bytes),
+        &parsed.proof,
+        &context.root,
+    )
+    .map_err(|_| {
+        at(format!(
+            "its inclusion proof does not lead to the root of tree size {}",
+            context.tree_size
+        ))
+    })?;
+    let entry = Entry::decode(&bytes).map_err(|e| at(format!("does not decode: {e}")))?;
+    let revealing = parsed.salt.is_some() || parsed.personal_data.is_some();
+    let line = match entry.record() {
+        Record::PetitionOpened(p) if p.petition_id.as_str() == context.petition_id => Line::Opened,
+        record @ (Record::SignatureAdded(_) | Record::SignatureRecorded(_)) => {
+            let (petition, in_area) = signature_place(record, context.area);
+            if petition != context.petition_id {
+                return Err(at(format!(
+                    "a signature of petition {petition}, not {}",
+                    context.petition_id
+                )));
+            }
+            if !in_area {
+                return Err(at(format!("a signature from outside {}", context.area)));
+            }
+            let (channel, consent, committed) =
+                signature_facts(record).expect("a signature record");
+            let revealed = match (parsed.salt, parsed.personal_data) {
+                (None, None) => None,
+                (Some(salt), Some(data)) => {
+                    if !consent {
+                        return Err(at(
+                            "personal data of a signer who did not consent to share it".into(),
+                        ));
+                    }
+                    if commitment(alg, &salt.0, &data) != committed {
+                        return Err(at("the personal data and salt do not reproduce the \
+                             signature's commitment"
+                            .into()));
+                    }
+                    Some(data)
+                }
+                _ => return Err(at("a salt without personal data, or the reverse".into())),
+            };
+            return Ok(Checked {
+                index,
+                line: Line::Signature(Listed {
+                    time_ms: entry.time_ms(),
+                    channel: channel.clone(),
+                    revealed,
+                    retired: false,
+                }),
+            });
+        }
+        Record::SignatureWithdrawn(w) => Line::Retiring(vec![w.index]),
+        Record::SignaturesInvalidated(i) => Line::Retiring(i.indexes.iter().copied().collect()),
+        other => {
+            return Err(at(format!(
+                "a {} entry, which a bundle of petition {} has no use for",
+                other.kind(),
+                context.petition_id
+            )))
+        }
+    };
+    if revealing {
+        return Err(at(
+            "personal data on an entry that is not a signature".into()
+        ));
+    }
+    Ok(Checked { index, line })
 }
 
 fn text(name: &'static str, bytes: Vec<u8>) -> Result<String, Finding> {
