@@ -176,7 +176,9 @@ pub fn gather(
         .collect();
 
     // The area's signatures, on two threads.
-    let read = |signatures: &[u64]| -> Result<Vec<(Vec<u8>, Option<SignerRow>)>, ExportError> {
+    // Each signature's entry, and its row if it is live.
+    type Read = Vec<(Vec<u8>, Option<SignerRow>)>;
+    let read = |signatures: &[u64]| -> Result<Read, ExportError> {
         let mut out = Vec::with_capacity(signatures.len());
         for &index in signatures {
             let bytes = store.entry(index)?;
