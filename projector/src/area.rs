@@ -74,6 +74,20 @@ impl Area {
     }
 }
 
+impl Area {
+    /// Whether `signature` was made in this area: its field of the area's kind holds
+    /// the code (a council's name exactly as the signature states it).
+    pub fn holds(&self, signature: &ledger::entry::SignatureEntry<'_>) -> bool {
+        let code = self.code.as_str();
+        match self.kind {
+            AreaKind::Constituency => signature.constituency.is_some_and(|c| c.as_str() == code),
+            AreaKind::Ward => signature.ward.is_some_and(|w| w.as_str() == code),
+            AreaKind::Council => signature.council == Some(code),
+            AreaKind::Country => signature.country.as_str() == code,
+        }
+    }
+}
+
 impl fmt::Display for Area {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind, self.code)

@@ -385,6 +385,29 @@ fn offices_get_verifiable_bundles_and_every_disclosure_is_logged() {
     let readme = String::from_utf8(file(&files, "README.txt").to_vec()).unwrap();
     assert!(readme.contains(&format!("Live signatures: {live}")));
 
+    // A petition nobody in the area signed: an empty bundle that still verifies (its
+    // counter is 0, absent from the tally); free text is escaped in the summary.
+    server.append(
+        &server.admin,
+        &petition_opened("hostile", "<script>alert(1)</script> & \"quoted\""),
+    );
+    let response = server
+        .client
+        .get(server.url(&format!("/api/v1/exports/hostile?area={area}")))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let empty = response.bytes().unwrap().to_vec();
+    verify(&empty, &c.vkey).unwrap();
+    let summary = String::from_utf8(file(&unpack(&empty), "summary.html").to_vec()).unwrap();
+    assert!(!summary.contains("<script>"), "{summary}");
+    assert!(
+        summary.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quoted&#34;")
+            || summary.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"),
+        "{summary}"
+    );
+    assert!(summary.contains("<p class=\"count\">0</p>"));
+
     // An office of a council or a country works the same way.
     let council = bundle(server, None, "council:Newcastle%20upon%20Tyne");
     verify(&council, &c.vkey).unwrap();

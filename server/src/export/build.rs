@@ -8,7 +8,7 @@ use std::io::Write;
 
 use base64::Engine;
 use ledger::note::{Note, NoteSigner, Signer};
-use ledger::record::{Channel, PetitionOpened, Record};
+use ledger::record::{PetitionOpened, Record};
 use ledger::store::Store;
 use ledger::Entry;
 use projector::{Area, AreaSignatures, Projection};
@@ -81,7 +81,8 @@ pub fn freeze(
 pub struct SignerRow {
     pub index: u64,
     pub signed_at_ms: u64,
-    pub channel: Channel,
+    /// `online` or `paper:<batch id>` ([`super::channel_text`]).
+    pub channel: String,
     /// The signer's personal data and salt, when the bundle reveals them.
     pub revealed: Option<(PersonalData, [u8; 32])>,
 }
@@ -186,20 +187,19 @@ pub fn gather(
                 out.push((bytes, None));
                 continue;
             }
-            let entry = Entry::decode(&bytes)?;
-            let Some((channel, consent, commitment)) = signature_facts(entry.record()) else {
+            let Some(signature) = Entry::decode_signature(&bytes) else {
                 return Err(ExportError::Inconsistent(format!(
                     "entry {index} is not a signature"
                 )));
             };
-            let revealed = match (reveal, consent) {
-                (Some(vault), true) => vault.get(index, &commitment)?,
+            let revealed = match (reveal, signature.consent_to_share) {
+                (Some(vault), true) => vault.get(index, &signature.commitment)?,
                 _ => None,
             };
             let row = SignerRow {
                 index,
-                signed_at_ms: entry.time_ms(),
-                channel: channel.clone(),
+                signed_at_ms: signature.time_ms,
+                channel: super::channel_text(signature.paper_batch),
                 revealed,
             };
             out.push((bytes, Some(row)));
@@ -224,9 +224,7 @@ pub fn gather(
     for (&index, (bytes, row)) in signatures.iter().zip(read) {
         lines.insert(index, bytes);
         if let Some(row) = row {
-            *by_channel
-                .entry(super::channel_text(&row.channel))
-                .or_insert(0) += 1;
+            *by_channel.entry(row.channel.clone()).or_insert(0) += 1;
             signers.push(row);
         }
     }
@@ -258,15 +256,6 @@ pub fn gather(
         by_channel,
         revealed,
     })
-}
-
-/// The channel, consent and commitment of a signature record.
-pub(super) fn signature_facts(record: &Record) -> Option<(&Channel, bool, ledger::Hash)> {
-    match record {
-        Record::SignatureAdded(s) => Some((&s.channel, s.consent_to_share, s.commitment)),
-        Record::SignatureRecorded(s) => Some((&s.channel, s.consent_to_share, s.commitment)),
-        _ => None,
-    }
 }
 
 /// Who made a bundle, and when.

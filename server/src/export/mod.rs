@@ -153,12 +153,12 @@ pub fn spreadsheet_cell(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A signature's channel as `signers.csv` and the summary write it: `online` or
-/// `paper:<batch id>`.
-pub fn channel_text(channel: &ledger::record::Channel) -> String {
-    match channel {
-        ledger::record::Channel::Online => "online".to_string(),
-        ledger::record::Channel::Paper { batch_id } => format!("paper:{batch_id}"),
+/// A signature's channel as `signers.csv` and the summary write it: `online`, or
+/// `paper:<batch id>` for a signature of a paper batch.
+pub fn channel_text(paper_batch: Option<&str>) -> String {
+    match paper_batch {
+        None => "online".to_string(),
+        Some(batch_id) => format!("paper:{batch_id}"),
     }
 }
 

@@ -167,7 +167,7 @@ pub(super) fn signers_csv(gathered: &Gathered) -> Result<Vec<u8>, ExportError> {
     writer.write_record(SIGNERS_HEADER).map_err(err)?;
     for row in &gathered.signers {
         let signed_at = super::rfc3339((row.signed_at_ms / 1000) as i64);
-        let channel = super::channel_text(&row.channel);
+        let channel = row.channel.clone();
         let index = row.index.to_string();
         let empty = String::new();
         let data = row.revealed.as_ref().map(|(data, _)| data);

@@ -18,11 +18,10 @@ use std::io::{BufRead, BufReader, Read};
 
 use base64::Engine;
 use ledger::note::NoteVerifier;
-use ledger::record::{AreaKind, Channel, Record};
+use ledger::record::Record;
 use ledger::{Entry, HashAlg};
 use serde::Serialize;
 
-use super::build::signature_facts;
 use super::{
     manifest_note_body, spreadsheet_cell, EntryLine, Manifest, CHECKPOINT, ENTRIES, FORMAT,
     HASHED_FILES, MANIFEST, MANIFEST_NOTE, SIGNERS, SIGNERS_HEADER, TALLY_NOTE, TALLY_TEXT,
@@ -87,7 +86,8 @@ pub struct Report {
 /// A signature of the area as its entry says.
 struct Listed {
     time_ms: u64,
-    channel: Channel,
+    /// `online` or `paper:<batch id>`.
+    channel: String,
     revealed: Option<PersonalData>,
     retired: bool,
 }
@@ -577,50 +577,48 @@ fn check_line(raw: &[u8], count: u64, context: &LineContext<'_>) -> Result<Check
             context.tree_size
         ))
     })?;
-    let entry = Entry::decode(&bytes).map_err(|e| at(format!("does not decode: {e}")))?;
     let revealing = parsed.salt.is_some() || parsed.personal_data.is_some();
+    // Both signature kinds are read in place, as strictly as `Entry::decode` reads them.
+    if let Some(signature) = Entry::decode_signature(&bytes) {
+        if signature.petition_id != context.petition_id {
+            return Err(at(format!(
+                "a signature of petition {}, not {}",
+                signature.petition_id, context.petition_id
+            )));
+        }
+        if !context.area.holds(&signature) {
+            return Err(at(format!("a signature from outside {}", context.area)));
+        }
+        let revealed = match (parsed.salt, parsed.personal_data) {
+            (None, None) => None,
+            (Some(salt), Some(data)) => {
+                if !signature.consent_to_share {
+                    return Err(at(
+                        "personal data of a signer who did not consent to share it".into(),
+                    ));
+                }
+                if commitment(alg, &salt.0, &data) != signature.commitment {
+                    return Err(at("the personal data and salt do not reproduce the \
+                         signature's commitment"
+                        .into()));
+                }
+                Some(data)
+            }
+            _ => return Err(at("a salt without personal data, or the reverse".into())),
+        };
+        return Ok(Checked {
+            index,
+            line: Line::Signature(Listed {
+                time_ms: signature.time_ms,
+                channel: super::channel_text(signature.paper_batch),
+                revealed,
+                retired: false,
+            }),
+        });
+    }
+    let entry = Entry::decode(&bytes).map_err(|e| at(format!("does not decode: {e}")))?;
     let line = match entry.record() {
         Record::PetitionOpened(p) if p.petition_id.as_str() == context.petition_id => Line::Opened,
-        record @ (Record::SignatureAdded(_) | Record::SignatureRecorded(_)) => {
-            let (petition, in_area) = signature_place(record, context.area);
-            if petition != context.petition_id {
-                return Err(at(format!(
-                    "a signature of petition {petition}, not {}",
-                    context.petition_id
-                )));
-            }
-            if !in_area {
-                return Err(at(format!("a signature from outside {}", context.area)));
-            }
-            let (channel, consent, committed) =
-                signature_facts(record).expect("a signature record");
-            let revealed = match (parsed.salt, parsed.personal_data) {
-                (None, None) => None,
-                (Some(salt), Some(data)) => {
-                    if !consent {
-                        return Err(at(
-                            "personal data of a signer who did not consent to share it".into(),
-                        ));
-                    }
-                    if commitment(alg, &salt.0, &data) != committed {
-                        return Err(at("the personal data and salt do not reproduce the \
-                             signature's commitment"
-                            .into()));
-                    }
-                    Some(data)
-                }
-                _ => return Err(at("a salt without personal data, or the reverse".into())),
-            };
-            return Ok(Checked {
-                index,
-                line: Line::Signature(Listed {
-                    time_ms: entry.time_ms(),
-                    channel: channel.clone(),
-                    revealed,
-                    retired: false,
-                }),
-            });
-        }
         Record::SignatureWithdrawn(w) => Line::Retiring(vec![w.index]),
         Record::SignaturesInvalidated(i) => Line::Retiring(i.indexes.iter().copied().collect()),
         other => {
@@ -641,35 +639,6 @@ fn check_line(raw: &[u8], count: u64, context: &LineContext<'_>) -> Result<Check
 
 fn text(name: &'static str, bytes: Vec<u8>) -> Result<String, Finding> {
     String::from_utf8(bytes).map_err(|_| fail(name, "not UTF-8"))
-}
-
-/// The petition of a signature record, and whether it is in `area`.
-fn signature_place<'a>(record: &'a Record, area: &projector::Area) -> (&'a str, bool) {
-    let (petition, country, constituency, ward, council) = match record {
-        Record::SignatureAdded(s) => (
-            &s.petition_id,
-            s.country,
-            s.constituency,
-            s.ward,
-            s.council.as_ref(),
-        ),
-        Record::SignatureRecorded(s) => (
-            &s.petition_id,
-            s.country,
-            s.constituency,
-            s.ward,
-            s.council.as_ref(),
-        ),
-        _ => unreachable!("only signatures are placed"),
-    };
-    let code = area.code.as_str();
-    let in_area = match area.kind {
-        AreaKind::Constituency => constituency.is_some_and(|c| c.as_str() == code),
-        AreaKind::Ward => ward.is_some_and(|w| w.as_str() == code),
-        AreaKind::Council => council.is_some_and(|c| c.as_str() == code),
-        AreaKind::Country => country.as_str() == code,
-    };
-    (petition.as_str(), in_area)
 }
 
 /// Marks the listed signatures `indexes` retired by the entry being read (which comes
@@ -738,7 +707,7 @@ fn check_signers(reader: &mut dyn Read, live: &[(&u64, &Listed)]) -> Result<(), 
         let expected = [
             index.to_string(),
             super::rfc3339((signature.time_ms / 1000) as i64),
-            super::channel_text(&signature.channel),
+            signature.channel.clone(),
             cell(data.map(|d| &d.name)),
             cell(data.and_then(|d| d.postcode.as_ref())),
             cell(data.and_then(|d| d.email.as_ref())),

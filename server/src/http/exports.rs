@@ -126,13 +126,7 @@ pub(crate) async fn export_bundle(
             exporter: Id::parse(&token.id).map_err(ApiError::internal)?,
             revealed: gathered.revealed,
         };
-        let sequencer = state.sequencer().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down; retry shortly",
-            )
-        })?;
+        let sequencer = state.running_sequencer()?;
         sequencer
             .submit(
                 token.clone(),

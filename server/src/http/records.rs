@@ -184,13 +184,7 @@ pub(crate) async fn post_records(
         scoped_key: scoped_key(&token.id, &key),
         fingerprint: *blake3::hash(&body).as_bytes(),
     });
-    let sequencer = state.sequencer().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down; retry shortly",
-        )
-    })?;
+    let sequencer = state.running_sequencer()?;
     let accepted = sequencer
         .submit(token, idempotency, staged)
         .await

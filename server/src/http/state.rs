@@ -139,6 +139,17 @@ impl AppState {
             .clone()
     }
 
+    /// [`AppState::sequencer`], or the answer to give when shutdown has begun.
+    pub(super) fn running_sequencer(&self) -> Result<Sequencer, ApiError> {
+        self.sequencer().ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down; retry shortly",
+            )
+        })
+    }
+
     /// Drops this state's sequencer handle: once in-flight requests finish, the
     /// sequencer thread drains its queue and stops.
     pub fn close_sequencer(&self) {
