@@ -623,11 +623,16 @@ fn export(data: &Path, petition: &str, area: &str, out: Option<&Path>) -> Result
     let signer = datadir::copy_signer(&keys.log).map_err(|e| e.to_string())?;
     let store = ledger::store::Store::open(data, keys.log).map_err(|e| open_error(data, e))?;
     let size = store.size();
-    let spinner = progress_bar(size);
-    spinner.set_message("replaying the log");
+    let spinner = progress_bar(0);
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(format!("replaying {size} entries"));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let projection = projector::persist::replay_prefix(&store, size)
         .map_err(|e| format!("replaying the log: {e}"))?;
-    spinner.finish_and_clear();
+    spinner.set_message("reading the area's entries and writing the bundle");
     let frozen = server::export::freeze(&projection, petition, &area).map_err(|e| e.to_string())?;
     drop(projection);
     let gathered = server::export::gather(&store, frozen, None).map_err(|e| e.to_string())?;
@@ -639,6 +644,7 @@ fn export(data: &Path, petition: &str, area: &str, out: Option<&Path>) -> Result
     };
     let zip = server::export::write_bundle(&store, &gathered, &signer, issuer)
         .map_err(|e| e.to_string())?;
+    spinner.finish_and_clear();
     let name = server::export::bundle_name(petition, &area, size);
     let path = out.map_or_else(|| PathBuf::from(&name), Path::to_path_buf);
     std::fs::write(&path, &zip).map_err(|e| format!("{}: {e}", path.display()))?;

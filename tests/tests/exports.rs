@@ -67,12 +67,26 @@ fn campaign() -> Campaign {
         server.append(&admin, &signer(PETITION, 100 + n, THERE, true));
     }
     server.append(&admin, &signer("q", 7, HERE, true));
+    // A consenting signer on paper, with no email.
+    server.append(
+        &admin,
+        &json!({"type": "paper_batch.recorded", "batch_id": "stall-a", "petition_id": PETITION,
+                "collector": "vol-1", "count": 2}),
+    );
+    let paper = server.append(
+        &admin,
+        &json!({"type": "signature.added", "petition_id": PETITION, "name": "Signer Number Paper",
+                "postcode": "NE1 7RU", "country": "GB", "constituency": HERE,
+                "consent_to_share": true, "channel": "paper", "batch_id": "stall-a"}),
+    );
+    let paper = index_of(&paper);
     let withdrawn = consenting.remove(0);
     server.append(
         &admin,
         &json!({"type": "signature.withdrawn", "index": withdrawn}),
     );
     let invalidated = consenting.remove(0);
+    consenting.push(paper);
     server.append(
         &admin,
         &json!({"type": "signatures.invalidated", "indexes": [invalidated], "reason": "fraud", "note": "same hand"}),
@@ -188,6 +202,12 @@ fn tally_line(server: &Server, key: &str) -> Option<u64> {
         let (k, v) = line.split_once(' ')?;
         (k == key).then(|| v.parse().unwrap())
     })
+}
+
+/// Whether the bundle's summary counts `count` live signatures on `channel`.
+fn summary_has_channel(zip: &[u8], channel: &str, count: u64) -> bool {
+    let summary = String::from_utf8(file(&unpack(zip), "summary.html").to_vec()).unwrap();
+    summary.contains(&format!("<td>{channel}</td><td class=\"n\">{count}</td>"))
 }
 
 #[test]
@@ -361,6 +381,14 @@ fn offices_get_verifiable_bundles_and_every_disclosure_is_logged() {
         );
     }
     assert!(!rows.contains_key(&c.withdrawn) && !rows.contains_key(&c.invalidated));
+    let paper = c.consenting.last().unwrap();
+    assert_eq!(rows[paper][2], "paper:stall-a");
+    assert_eq!(rows[paper][5], "", "no email was given on paper");
+    assert_eq!(rows[&c.refusing[0]][2], "online");
+    assert!(
+        summary_has_channel(&revealing, "paper:stall-a", 1),
+        "the paper batch in the summary"
+    );
     // A signer who did not consent appears in no file.
     for n in (0..12).filter(|n| n % 3 == 0) {
         for (name, bytes) in &files {
