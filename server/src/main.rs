@@ -681,12 +681,12 @@ fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) ->
             Err(message) => return usage(message),
         },
     };
-    let bytes = match std::fs::read(bundle) {
-        Ok(bytes) => bytes,
+    let file = match std::fs::File::open(bundle) {
+        Ok(file) => std::io::BufReader::new(file),
         Err(e) => return usage(format!("{}: {e}", bundle.display())),
     };
     let progress = progress_bar(0);
-    let result = server::export::verify_bundle(&bytes, &options, &mut |done, total| {
+    let result = server::export::verify_reader(file, &options, &mut |done, total| {
         if done % 1024 == 0 || done == total {
             progress.set_length(total);
             progress.set_position(done);

@@ -257,6 +257,7 @@ fn bad_input_table() {
         post("empty object", b"{}".to_vec(), 400, "unknown_type"),
         post("unknown type", bytes(&json!({"type":"signature.deleted","index":3})), 400, "unknown_type"),
         post("a kind only the server writes", bytes(&json!({"type":"signature.recorded","petition_id":"p-test"})), 400, "unknown_type"),
+        post("an export's record, which only the export writes", bytes(&json!({"type":"export.issued","petition_id":"p-test","area_kind":"constituency","area":"E14000831","tree_size":1,"exporter":"5e1f00d2","revealed":1})), 400, "unknown_type"),
         post("type in the wrong case", bytes(&json!({"type":"Event.Held","event_id":"stall-1"})), 400, "unknown_type"),
         post("unknown type in a batch", bytes(&json!({"records":[small_event.clone(),{"type":"event.deleted"}]})), 400, "unknown_type").at(1),
         // --- values (422)

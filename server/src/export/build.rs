@@ -1,6 +1,6 @@
 //! Building a bundle: [`freeze`] what the read models say (briefly, under their read
-//! lock), [`gather`] the entries, proofs and revealed data from the store and the
-//! vault, [`write_bundle`] the zip. The HTTP handler logs a revealing export between
+//! lock), [`gather`] the entries and the revealed data from the store and the vault,
+//! [`write_bundle`] the zip with every entry's proof. The HTTP handler logs a revealing export between
 //! the last two steps, so no personal data leaves before its disclosure is durable.
 
 use std::collections::BTreeMap;
@@ -260,7 +260,8 @@ pub fn gather(
 
 /// Who made a bundle, and when.
 pub struct Issuer<'a> {
-    /// `token-<id>` or `operator`.
+    /// `token-<id>` (an exporter's or an admin's), `public` (no token) or `operator`
+    /// (the `export` command).
     pub exported_by: &'a str,
     pub exported_at_unix: i64,
 }

@@ -25,7 +25,7 @@ use ledger::Hash;
 use serde::{Deserialize, Serialize};
 
 pub use build::{bundle_name, freeze, gather, write_bundle, ExportError, Frozen, Gathered, Issuer};
-pub use verify::{describe, verify_bundle, Finding, Report, VerifyOptions};
+pub use verify::{describe, verify_bundle, verify_reader, Finding, Report, VerifyOptions};
 
 use crate::input::PersonalData;
 
