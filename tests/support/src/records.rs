@@ -490,6 +490,7 @@ mod tests {
             event_cancelled("e").into(),
             event_held("e", None).into(),
             signature_recorded("p", 1).into(),
+            export_issued("p", "E14000831", 3, "5e1f00d2", 1).into(),
         ];
         let kinds: Vec<&str> = records.iter().map(Record::kind).collect();
         assert_eq!(kinds, Record::KINDS, "one builder per kind, in table order");
