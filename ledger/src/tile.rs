@@ -271,6 +271,56 @@ pub fn tiles_for_size(tree_size: u64) -> Vec<TilePath> {
     tiles_added(0, tree_size)
 }
 
+/// The right-edge partial tiles of a tree of `tree_size` leaves (hash tiles at every
+/// level, and the entry bundle), each once: what a client holding a checkpoint of that
+/// size may ask for.
+pub fn partial_tiles(tree_size: u64) -> Vec<TilePath> {
+    let full = u64::from(FULL_TILE_WIDTH);
+    let mut tiles = Vec::new();
+    for level in 0..=MAX_TILE_LEVEL {
+        let count = hashes_at_level(tree_size, level);
+        if count == 0 {
+            break;
+        }
+        let width = (count % full) as u16;
+        if width == 0 {
+            continue;
+        }
+        tiles.push(TilePath::Hash {
+            level,
+            index: count / full,
+            width,
+        });
+        if level == 0 {
+            tiles.push(TilePath::Entries {
+                index: count / full,
+                width,
+            });
+        }
+    }
+    tiles
+}
+
+/// Every tile a static copy of a log of size `tree_size` serves, for clients holding
+/// a checkpoint of any of the `signed_sizes` (ascending): every tile of the tree (as
+/// [`tiles_for_size`]), then the partial tiles of each earlier signed size whose tile
+/// is still partial now (C2SP tlog-tiles: a client fetches the partial tile of its
+/// own size until the full one exists), by size.
+pub fn static_tiles(signed_sizes: &[u64], tree_size: u64) -> Vec<TilePath> {
+    let mut tiles = tiles_for_size(tree_size);
+    let place = |t: &TilePath| (t.level(), t.index());
+    let still_partial: Vec<(Option<u8>, u64)> =
+        partial_tiles(tree_size).iter().map(place).collect();
+    for &size in signed_sizes.iter().filter(|&&size| size < tree_size) {
+        for tile in partial_tiles(size) {
+            if still_partial.contains(&place(&tile)) && !tiles.contains(&tile) {
+                tiles.push(tile);
+            }
+        }
+    }
+    tiles
+}
+
 /// The tiles of the tree of size `new_size` that the tree of size `old_size` does not
 /// have: tiles that became full, and new partial tiles. What a static mirror must
 /// write after growing from `old_size` to `new_size`. Empty if `new_size <= old_size`.
@@ -592,6 +642,32 @@ mod tests {
             prop_assert!(added_set.is_disjoint(&before));
             let expected: std::collections::BTreeSet<_> = after.difference(&before).copied().collect();
             prop_assert_eq!(added_set, expected);
+        }
+
+        #[test]
+        fn static_copies_serve_every_signed_size(sizes in proptest::collection::btree_set(1u64..300_000, 1..12)) {
+            let sizes: Vec<u64> = sizes.into_iter().collect();
+            let current = *sizes.last().unwrap();
+            let served: std::collections::BTreeSet<_> =
+                static_tiles(&sizes, current).into_iter().collect();
+            for &size in &sizes {
+                // What a client holding the checkpoint of `size` asks for: each tile of
+                // its tree, or the full tile at that place once the copy has one.
+                for tile in tiles_for_size(size) {
+                    let full = match tile {
+                        TilePath::Hash { level, index, .. } => TilePath::Hash { level, index, width: FULL_TILE_WIDTH },
+                        TilePath::Entries { index, .. } => TilePath::Entries { index, width: FULL_TILE_WIDTH },
+                    };
+                    prop_assert!(served.contains(&tile) || served.contains(&full), "{tile} for size {size}");
+                }
+            }
+            // Nothing the current tree supersedes: no partial tile where a full one is.
+            for tile in &served {
+                if !tile.is_full() {
+                    let place_full = served.iter().any(|t| t.is_full() && t.level() == tile.level() && t.index() == tile.index());
+                    prop_assert!(!place_full, "{tile} beside its full tile");
+                }
+            }
         }
 
         #[test]

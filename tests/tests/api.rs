@@ -844,6 +844,13 @@ fn cli_check_tiles_and_tokens() {
         }
     }
     assert_eq!(merkle_root(log.alg, &leaves), checkpoint.root);
+    // The partial tiles of the earlier signed size (after the batch of 270, before the
+    // organiser's signature) are there too, for a client holding that checkpoint; those
+    // of sizes whose tile has since filled up are not.
+    for earlier in ["tile/0/001.p/15", "tile/entries/001.p/15"] {
+        assert!(out.join(earlier).exists(), "{earlier} missing");
+    }
+    assert!(!out.join("tile/0/000.p/1").exists());
     let level1 = std::fs::read(out.join("tile/1/000.p/1")).unwrap();
     assert_eq!(
         decode_hash_tile(&level1, 1).unwrap()[0],

@@ -57,13 +57,12 @@ pub(crate) async fn tile(
         })
     })
     .await?;
-    // Full tiles never change; partial ones are replaced by wider ones as the log grows.
-    let cache = if tile.is_full() {
-        "public, max-age=31536000, immutable"
-    } else {
-        CACHE_NEVER
-    };
-    Ok(text(bytes, "application/octet-stream", cache))
+    // A tile never changes, full or partial: a wider partial tile has another path.
+    Ok(text(
+        bytes,
+        "application/octet-stream",
+        "public, max-age=31536000, immutable",
+    ))
 }
 
 /// `GET /api/v1/log`.
