@@ -504,6 +504,25 @@ impl Frontier {
         self.size
     }
 
+    /// The roots of the complete subtrees covering `[0, size)`, as (level, hash),
+    /// largest first: what [`Frontier::from_edge`] takes back.
+    pub fn edge(&self) -> &[(u8, Hash)] {
+        &self.nodes
+    }
+
+    /// The frontier of a tree of size `size` whose complete subtrees are `edge` (as
+    /// [`Frontier::edge`] gives them). Refused unless the levels are those of `size`:
+    /// one subtree per set bit, largest first.
+    pub fn from_edge(size: u64, edge: Vec<(u8, Hash)>) -> Result<Frontier> {
+        let levels: Vec<u8> = (0..64u8).rev().filter(|&b| size >> b & 1 == 1).collect();
+        if edge.iter().map(|(level, _)| *level).ne(levels) {
+            return Err(Error::Corrupt(
+                "a frontier's subtrees are not those of its size".into(),
+            ));
+        }
+        Ok(Frontier { size, nodes: edge })
+    }
+
     /// Appends one leaf hash and calls `completed(node, hash)` for every subtree this
     /// leaf completes (the leaf itself first, then each larger one).
     pub fn push(&mut self, alg: HashAlg, leaf: Hash, mut completed: impl FnMut(Node, &Hash)) {

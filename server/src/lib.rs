@@ -15,6 +15,7 @@
 //! - A refused request appends nothing and changes no state.
 //! - Blocking storage calls never run on the async executor's threads.
 
+pub mod auditor;
 pub mod auth;
 pub mod dashboard;
 pub mod datadir;

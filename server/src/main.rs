@@ -115,6 +115,31 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Audit a log without trusting its operator: mirror its checkpoint and tiles (from a
+    /// server, any static copy over HTTP, or a directory), fetching only what is new;
+    /// check every tile and that the tree extends the one verified before (a fork is
+    /// saved as evidence, exit 2); replay every entry and compare the signed tally
+    /// counter by counter (exit 1 on any finding).
+    Audit {
+        /// The log: https://..., http://... or a directory.
+        source: String,
+        /// Where the verified copy is kept between runs.
+        #[arg(long, default_value = "audit-mirror")]
+        mirror: PathBuf,
+        /// The log key to insist on (a note verifier key). Without it, the key this
+        /// mirror verified before, or on a first run the log's own, which it then keeps.
+        #[arg(long, value_name = "VKEY")]
+        vkey: Option<String>,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+        /// Audit again every SECS seconds, until a finding.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
+        /// Print a JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check an export bundle offline: the log's signatures on its checkpoint, tally
     /// and manifest; every entry's inclusion proof; that the live signatures listed
     /// number exactly the signed counter; every revealed signer's data against the
@@ -268,6 +293,14 @@ fn main() -> ExitCode {
             auditor,
             json,
         } => return verify(&bundle, vkey.as_deref(), &auditor, json),
+        Command::Audit {
+            source,
+            mirror,
+            vkey,
+            concurrency,
+            watch,
+            json,
+        } => return audit(&source, &mirror, vkey.as_deref(), concurrency, watch, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -580,6 +613,7 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
 fn tiles(data: &Path, out: &Path) -> Result<(), String> {
     require_data_dir(data)?;
     let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
+    let signer = datadir::copy_signer(&keys.log).map_err(|e| e.to_string())?;
     let store = ledger::store::Store::open(data, keys.log).map_err(|e| open_error(data, e))?;
     let head = store.head();
     // With the partial tiles of every earlier signed size whose tile is still partial,
@@ -604,6 +638,26 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    // What `audit` reads beside the tiles: the log's identity and its signed tally.
+    let projection = projector::persist::replay_prefix(&store, head.size)
+        .map_err(|e| format!("replaying the log for its tally: {e}"))?;
+    let tally =
+        server::http::TallyAnswer::signed(&store, &signer, head.size, projection.tally_text())
+            .map_err(|e| format!("signing the tally: {}", e.detail))?;
+    for (path, json) in [
+        (
+            "api/v1/log",
+            serde_json::to_vec(&server::http::LogInfo::of(&store)),
+        ),
+        ("api/v1/tally", serde_json::to_vec(&tally)),
+    ] {
+        let file = out.join(path);
+        let json = json.map_err(|e| format!("{path}: {e}"))?;
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&file, json).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
     // The checkpoint last: a mirror never names a tree whose tiles are not there yet.
     let checkpoint = out.join("checkpoint");
     std::fs::write(&checkpoint, head.checkpoint.as_bytes())
@@ -720,6 +774,82 @@ fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) ->
                 println!("FAILED: {finding}");
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `audit`: exit 0 when everything holds, 1 on a finding or a failure to audit, 2 on a
+/// fork.
+fn audit(
+    source: &str,
+    mirror: &Path,
+    vkey: Option<&str>,
+    concurrency: u16,
+    watch: Option<u64>,
+    json: bool,
+) -> ExitCode {
+    use server::auditor::{self, AuditError};
+    let fail = |error: AuditError| {
+        if json {
+            let value = serde_json::json!({"ok": false, "fork": matches!(error, AuditError::Fork { .. }), "failed": error.to_string()});
+            println!("{value}");
+        } else {
+            println!("FAILED: {error}");
+        }
+        ExitCode::from(error.exit_status())
+    };
+    let vkey = match vkey
+        .map(|v| ledger::note::NoteVerifier::parse(v.trim()))
+        .transpose()
+    {
+        Ok(vkey) => vkey,
+        Err(e) => {
+            eprintln!("campaign-ledger: --vkey: not a note verifier key: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let source: Box<dyn auditor::Source> =
+        if source.starts_with("http://") || source.starts_with("https://") {
+            match auditor::HttpSource::new(source) {
+                Ok(source) => Box::new(source),
+                Err(e) => return fail(e),
+            }
+        } else {
+            let dir = PathBuf::from(source);
+            if !dir.is_dir() {
+                eprintln!("campaign-ledger: {source}: neither an http(s) URL nor a directory");
+                return ExitCode::from(2);
+            }
+            Box::new(auditor::DirSource::new(dir))
+        };
+    let mirror = match auditor::mirror::Mirror::open(mirror) {
+        Ok(mirror) => mirror,
+        Err(e) => return fail(e),
+    };
+    let options = auditor::AuditOptions {
+        vkey,
+        concurrency: usize::from(concurrency),
+    };
+    loop {
+        let progress = progress_bar(0);
+        let result = auditor::audit(&*source, &mirror, &options, &mut |done, total| {
+            progress.set_length(total);
+            progress.set_position(done);
+        });
+        progress.finish_and_clear();
+        match result {
+            Ok(report) => {
+                if json {
+                    println!("{}", serde_json::json!({"ok": true, "report": report}));
+                } else {
+                    print!("{}", auditor::describe(&report));
+                }
+            }
+            Err(error) => return fail(error),
+        }
+        match watch {
+            Some(seconds) => std::thread::sleep(std::time::Duration::from_secs(seconds.max(1))),
+            None => return ExitCode::SUCCESS,
         }
     }
 }

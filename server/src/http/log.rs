@@ -77,19 +77,23 @@ pub struct LogInfo {
     pub root: Hash,
 }
 
-#[utoipa::path(get, path = "/api/v1/log", tag = "log", responses((status = 200, body = LogInfo)))]
-pub(crate) async fn log_info(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let head = state.store.head();
-    json(
-        StatusCode::OK,
-        &LogInfo {
-            origin: state.store.origin().to_owned(),
-            hash: state.store.hash_alg().name(),
-            vkey: state.store.verifier().to_string(),
+impl LogInfo {
+    /// The log of `store` at its current head.
+    pub fn of(store: &ledger::store::Store) -> LogInfo {
+        let head = store.head();
+        LogInfo {
+            origin: store.origin().to_owned(),
+            hash: store.hash_alg().name(),
+            vkey: store.verifier().to_string(),
             tree_size: head.size,
             root: head.root,
-        },
-    )
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/log", tag = "log", responses((status = 200, body = LogInfo)))]
+pub(crate) async fn log_info(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    json(StatusCode::OK, &LogInfo::of(&state.store))
 }
 
 /// `GET /api/v1/entries/{index}`.

@@ -92,16 +92,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer, ApiError> {
-    let root = state.store.root_at(size)?;
-    let note =
-        projector::tally::sign_tally(state.store.hash_alg(), &state.log_key, size, root, &text)
+impl TallyAnswer {
+    /// The tally `text` of the tree of size `size` of `store`, signed with `log_key`.
+    pub fn signed(
+        store: &ledger::store::Store,
+        log_key: &ledger::note::NoteSigner,
+        size: u64,
+        text: String,
+    ) -> Result<TallyAnswer, ApiError> {
+        let root = store.root_at(size)?;
+        let note = projector::tally::sign_tally(store.hash_alg(), log_key, size, root, &text)
             .map_err(ApiError::internal)?;
-    Ok(TallyAnswer {
-        tree_size: size,
-        note,
-        text,
-    })
+        Ok(TallyAnswer {
+            tree_size: size,
+            note,
+            text,
+        })
+    }
+}
+
+fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer, ApiError> {
+    TallyAnswer::signed(&state.store, &state.log_key, size, text)
 }
 
 #[utoipa::path(get, path = "/api/v1/petitions", tag = "read models", responses((status = 200, description = "Every petition with its counts, and the tree size they reflect", body = Object)))]

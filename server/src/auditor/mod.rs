@@ -1,0 +1,664 @@
+//! `campaign-ledger audit URL|DIR`: what lets anyone check a campaign's log without
+//! trusting its operator.
+//!
+//! An audit mirrors the public log (the checkpoint, the tiles, the tally) into a local
+//! directory, fetching only what is new since the last run; recomputes every leaf
+//! hash from the entries and every hash tile from them, and the root of the signed
+//! checkpoint; proves the new tree extends the one the mirror verified before (a
+//! fork is saved as evidence); replays every entry with the projector, strictly; and
+//! compares the result with the log's signed tally counter by counter.
+//!
+//! One job per file: `source.rs` fetches (HTTP with retries, or a directory),
+//! `mirror.rs` keeps what was verified, this file decides.
+
+pub mod mirror;
+pub mod source;
+
+use std::collections::BTreeMap;
+
+use ledger::checkpoint::Checkpoint;
+use ledger::merkle::Frontier;
+use ledger::note::NoteVerifier;
+use ledger::tile::{self, TilePath, FULL_TILE_WIDTH};
+use ledger::{Hash, HashAlg};
+use projector::Projection;
+use serde::{Deserialize, Serialize};
+
+use mirror::{Mirror, State};
+pub use source::{DirSource, HttpSource, Source};
+
+/// Tiles fetched at once before they are checked in order.
+const TILES_PER_ROUND: usize = 256;
+/// Times an audit reads the checkpoint again when a static copy's tally has moved on
+/// while the tiles were fetched.
+const CHASES: usize = 5;
+
+/// Why an audit did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The log says something that is not true: exit status 1.
+    #[error("{check}: {message}")]
+    Finding {
+        check: &'static str,
+        message: String,
+    },
+    /// Two signed checkpoints that cannot both be true: exit status 2.
+    #[error("fork: {message} (evidence: {})", evidence.display())]
+    Fork {
+        message: String,
+        evidence: std::path::PathBuf,
+    },
+    /// The audit could not be made (network, disk, arguments): exit status 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl AuditError {
+    /// The exit status `audit` ends with.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            AuditError::Fork { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn finding(check: &'static str, message: impl Into<String>) -> AuditError {
+    AuditError::Finding {
+        check,
+        message: message.into(),
+    }
+}
+
+/// How to audit.
+pub struct AuditOptions {
+    /// The log key to insist on; without it the mirror's, or on a first run the
+    /// source's own (and the report says so).
+    pub vkey: Option<NoteVerifier>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// What an audit verified.
+#[derive(Debug, Serialize)]
+pub struct AuditReport {
+    pub source: String,
+    pub origin: String,
+    pub hash: String,
+    pub vkey: String,
+    /// The key was taken from the source on this first run, not given or pinned.
+    pub key_first_seen: bool,
+    pub previous_size: u64,
+    pub tree_size: u64,
+    pub root: String,
+    pub entries_checked: u64,
+    pub tiles_fetched: u64,
+    pub bytes_fetched: u64,
+    pub counters: usize,
+    /// Entries the fold refused (an honest log has none); the tally counts them too.
+    pub rejected_in_log: u64,
+    /// The signed checkpoint and tally note that hold, for cosigning.
+    #[serde(skip)]
+    pub checkpoint_note: String,
+    #[serde(skip)]
+    pub tally_note: String,
+}
+
+/// `GET /api/v1/log`, as far as an audit reads it.
+#[derive(Deserialize)]
+struct LogInfo {
+    origin: String,
+    hash: String,
+    vkey: String,
+}
+
+/// `GET /api/v1/tally`.
+#[derive(Deserialize)]
+struct TallyAnswer {
+    tree_size: u64,
+    note: String,
+    text: String,
+}
+
+/// The summary `audit` prints.
+pub fn describe(report: &AuditReport) -> String {
+    let mut out = format!(
+        "ok: the log {} ({}) at tree size {}, root {}, audited from {}\n",
+        report.origin, report.hash, report.tree_size, report.root, report.source
+    );
+    out.push_str(&format!(
+        "  - its checkpoint is signed by the log key {}",
+        report.vkey
+    ));
+    if report.key_first_seen {
+        out.push_str(
+            " (first seen: this mirror now insists on it; compare it with the key the campaign \
+             publishes, or pass --vkey)",
+        );
+    }
+    out.push('\n');
+    if report.previous_size > 0 {
+        out.push_str(&format!(
+            "  - it extends the tree of size {} this mirror verified before: no fork\n",
+            report.previous_size
+        ));
+    }
+    out.push_str(&format!(
+        "  - {} new entries: every leaf hash, hash tile and entry bundle checked against the \
+         signed root ({} tiles, {} bytes fetched)\n",
+        report.entries_checked, report.tiles_fetched, report.bytes_fetched
+    ));
+    out.push_str(&format!(
+        "  - all {} entries replayed strictly: each of the {} counters of the signed tally agrees",
+        report.tree_size, report.counters
+    ));
+    if report.rejected_in_log > 0 {
+        out.push_str(&format!(
+            " ({} entries the rules refuse are in the log, and counted as such)",
+            report.rejected_in_log
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// Audits the log at `source` into `mirror`, calling `progress(done, total)` as
+/// entries are checked.
+pub fn audit(
+    source: &dyn Source,
+    mirror: &Mirror,
+    options: &AuditOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<AuditReport, AuditError> {
+    let state = mirror.state()?;
+    let info: LogInfo = fetch_json(source, "api/v1/log")?;
+    let key_text = match (&options.vkey, &state) {
+        (Some(given), _) => given.vkey(),
+        (None, Some(state)) => state.vkey.clone(),
+        (None, None) => info.vkey.clone(),
+    };
+    let key = NoteVerifier::parse(&key_text)
+        .map_err(|e| AuditError::Failed(format!("the log key: {e}")))?;
+    if let Some(state) = &state {
+        if state.vkey != key.vkey() {
+            return Err(AuditError::Failed(format!(
+                "this mirror verified the log of key {}; use another --mirror for {}",
+                state.vkey,
+                key.vkey()
+            )));
+        }
+    }
+    if info.origin != key.name() {
+        return Err(finding(
+            "api/v1/log",
+            format!(
+                "the log names its origin {:?}, but the log key is {:?}'s",
+                info.origin,
+                key.name()
+            ),
+        ));
+    }
+    let alg: HashAlg = info.hash.parse().map_err(|_| {
+        finding(
+            "api/v1/log",
+            format!("unknown hash function {:?}", info.hash),
+        )
+    })?;
+    if state.as_ref().is_some_and(|s| s.hash != alg.name()) {
+        return Err(finding(
+            "api/v1/log",
+            "the log now names another hash function than the one this mirror verified",
+        ));
+    }
+    let previous_size = state.as_ref().map_or(0, |s| s.tree_size);
+    let mut verified = match &state {
+        Some(state) => Verified {
+            frontier: state.frontier()?,
+            root: state.root,
+            checkpoint: mirror.checkpoint().unwrap_or_default(),
+            right_tiles: state.right_tiles.clone(),
+        },
+        None => Verified {
+            frontier: Frontier::new(),
+            root: alg.empty_root(),
+            checkpoint: String::new(),
+            right_tiles: BTreeMap::new(),
+        },
+    };
+    let mut projection = match &state {
+        Some(state) => match mirror.projection(state.tree_size, &state.root) {
+            Some(projection) => projection,
+            None => replay_mirror(mirror, state.tree_size)?,
+        },
+        None => Projection::new(),
+    };
+    let mut stats = Stats::default();
+    for _ in 0..CHASES {
+        let checkpoint_text = text(source, "checkpoint")?;
+        let (checkpoint, _) =
+            ledger::checkpoint::open_checkpoint(&checkpoint_text, &key).map_err(|e| {
+                finding(
+                    "checkpoint",
+                    format!("it does not verify with the log key: {e}"),
+                )
+            })?;
+        let from = verified.frontier.size();
+        if checkpoint.size < from {
+            return Err(finding(
+                "checkpoint",
+                format!(
+                    "the log was rolled back: its checkpoint is of tree size {}, smaller than the \
+                     {from} this mirror verified",
+                    checkpoint.size
+                ),
+            ));
+        }
+        extend(
+            source,
+            mirror,
+            options,
+            alg,
+            &mut verified,
+            &checkpoint,
+            &checkpoint_text,
+            &mut projection,
+            &mut stats,
+            progress,
+        )?;
+        let answer: TallyAnswer = fetch_json(
+            source,
+            &format!("api/v1/tally?tree_size={}", checkpoint.size),
+        )?;
+        if answer.tree_size != checkpoint.size {
+            // A static copy moved on between the two reads: read the checkpoint again.
+            save(mirror, &key, alg, &verified, &projection)?;
+            continue;
+        }
+        compare_tally(alg, &key, &answer, &checkpoint, &projection)?;
+        save(mirror, &key, alg, &verified, &projection)?;
+        let (rejected_in_log, _) = projection.rejected_in_log();
+        return Ok(AuditReport {
+            source: source.describe(),
+            origin: key.name().to_string(),
+            hash: alg.name().to_string(),
+            vkey: key.vkey(),
+            key_first_seen: options.vkey.is_none() && state.is_none(),
+            previous_size,
+            tree_size: checkpoint.size,
+            root: checkpoint.root.to_string(),
+            entries_checked: stats.entries,
+            tiles_fetched: stats.tiles,
+            bytes_fetched: stats.bytes,
+            counters: answer.text.lines().count(),
+            rejected_in_log,
+            checkpoint_note: checkpoint_text,
+            tally_note: answer.note,
+        });
+    }
+    Err(AuditError::Failed(format!(
+        "the log moved on {CHASES} times between reading its checkpoint and its tally; \
+         try again when it is quieter"
+    )))
+}
+
+/// The tree as far as it was verified.
+struct Verified {
+    frontier: Frontier,
+    root: Hash,
+    checkpoint: String,
+    /// The hashes of each tile level's right-edge partial tile ([`State::right_tiles`]).
+    right_tiles: BTreeMap<u8, Vec<Hash>>,
+}
+
+#[derive(Default)]
+struct Stats {
+    entries: u64,
+    tiles: u64,
+    bytes: u64,
+}
+
+/// Fetches and checks the tiles that take the verified tree to `checkpoint`'s, and
+/// replays its new entries.
+#[allow(clippy::too_many_arguments)]
+fn extend(
+    source: &dyn Source,
+    mirror: &Mirror,
+    options: &AuditOptions,
+    alg: HashAlg,
+    verified: &mut Verified,
+    checkpoint: &Checkpoint,
+    checkpoint_text: &str,
+    projection: &mut Projection,
+    stats: &mut Stats,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), AuditError> {
+    let from = verified.frontier.size();
+    let to = checkpoint.size;
+    if to == from {
+        if checkpoint.root != verified.root {
+            let evidence = mirror.save_evidence(&verified.checkpoint, checkpoint_text)?;
+            return Err(AuditError::Fork {
+                message: format!(
+                    "two checkpoints of tree size {to} with different roots, both signed by the \
+                     log key"
+                ),
+                evidence,
+            });
+        }
+        verified.checkpoint = checkpoint_text.to_string();
+        return Ok(());
+    }
+    let (bundles, hash_tiles): (Vec<TilePath>, Vec<TilePath>) = tile::tiles_added(from, to)
+        .into_iter()
+        .partition(|t| matches!(t, TilePath::Entries { .. }));
+
+    // Each tile level's hashes from the start of its right-edge tile at `from`: the
+    // verified ones, then those the new entries complete.
+    let width = u64::from(FULL_TILE_WIDTH);
+    let mut levels: BTreeMap<u8, (u64, Vec<Hash>)> = BTreeMap::new();
+    for level in 0..=tile::MAX_TILE_LEVEL {
+        let count = from >> (8 * u32::from(level));
+        if (to >> (8 * u32::from(level))) == count {
+            break;
+        }
+        let known = verified
+            .right_tiles
+            .get(&level)
+            .cloned()
+            .unwrap_or_default();
+        if known.len() as u64 != count % width {
+            return Err(AuditError::Failed(format!(
+                "the mirror's state.json does not hold the right edge of tile level {level}"
+            )));
+        }
+        levels.insert(level, (count / width * width, known));
+    }
+
+    // Entries in order: leaf hashes into the tree and the tile levels, the entries into
+    // the read models and the mirror.
+    let mut frontier = verified.frontier.clone();
+    for round in bundles.chunks(TILES_PER_ROUND) {
+        let fetched = fetch_all(source, round, options.concurrency, stats)?;
+        for (tile, bytes) in round.iter().zip(fetched) {
+            let entries =
+                tile::decode_entry_bundle_with_width(&bytes, tile.width()).map_err(|e| {
+                    finding(
+                        "tiles",
+                        format!("{tile} is not an entry bundle of its width: {e}"),
+                    )
+                })?;
+            let first = tile.index() * width;
+            for (offset, entry) in entries.iter().enumerate() {
+                if first + offset as u64 >= from {
+                    frontier.push(alg, alg.leaf_hash(entry), |node, hash| {
+                        if node.level % 8 == 0 {
+                            if let Some((_, hashes)) = levels.get_mut(&(node.level / 8)) {
+                                hashes.push(*hash);
+                            }
+                        }
+                    });
+                    projection.replay_bytes(entry).map_err(|e| {
+                        finding("entries", format!("{e} (every entry must decode strictly)"))
+                    })?;
+                    stats.entries += 1;
+                }
+            }
+            mirror.put_tile(tile, &bytes)?;
+            progress(frontier.size() - from, to - from);
+        }
+    }
+    if frontier.root(alg) != checkpoint.root {
+        return Err(mismatch(
+            source,
+            mirror,
+            options,
+            alg,
+            verified,
+            checkpoint,
+            checkpoint_text,
+        ));
+    }
+
+    // Every hash tile as the entries make it.
+    for round in hash_tiles.chunks(TILES_PER_ROUND) {
+        let fetched = fetch_all(source, round, options.concurrency, stats)?;
+        for (tile, bytes) in round.iter().zip(fetched) {
+            let level = tile.level().expect("a hash tile");
+            let (start, hashes) = &levels[&level];
+            let first = (tile.index() * width - start) as usize;
+            let expected = hashes
+                .get(first..first + usize::from(tile.width()))
+                .and_then(|hashes| tile::encode_hash_tile(hashes).ok());
+            if expected.as_deref() != Some(&bytes[..]) {
+                return Err(finding(
+                    "tiles",
+                    format!("{tile} does not hold the hashes the log's entries make"),
+                ));
+            }
+            mirror.put_tile(tile, &bytes)?;
+        }
+    }
+    for (level, (start, hashes)) in levels {
+        let count = to >> (8 * u32::from(level));
+        let edge_start = count / width * width;
+        let skip = (edge_start - start) as usize;
+        verified.right_tiles.insert(level, hashes[skip..].to_vec());
+    }
+    verified.frontier = frontier;
+    verified.root = checkpoint.root;
+    verified.checkpoint = checkpoint_text.to_string();
+    Ok(())
+}
+
+/// The entries served do not make the signed root. Either the tree was rewritten (a
+/// fork: the whole log as served now makes the signed root, but not the tree this
+/// mirror verified) or the source serves entries that are not the log's.
+fn mismatch(
+    source: &dyn Source,
+    mirror: &Mirror,
+    options: &AuditOptions,
+    alg: HashAlg,
+    verified: &Verified,
+    checkpoint: &Checkpoint,
+    checkpoint_text: &str,
+) -> AuditError {
+    let from = verified.frontier.size();
+    let not_the_log = finding(
+        "tiles",
+        format!(
+            "the entries served for tree size {} do not hash to its signed root",
+            checkpoint.size
+        ),
+    );
+    if from == 0 {
+        return not_the_log;
+    }
+    let mut whole = Frontier::new();
+    let mut stats = Stats::default();
+    let bundles: Vec<TilePath> = tile::tiles_for_size(checkpoint.size)
+        .into_iter()
+        .filter(|t| matches!(t, TilePath::Entries { .. }))
+        .collect();
+    for round in bundles.chunks(TILES_PER_ROUND) {
+        let Ok(fetched) = fetch_all(source, round, options.concurrency, &mut stats) else {
+            return not_the_log;
+        };
+        for (tile, bytes) in round.iter().zip(fetched) {
+            let Ok(entries) = tile::decode_entry_bundle_with_width(&bytes, tile.width()) else {
+                return not_the_log;
+            };
+            for entry in entries {
+                whole.push(alg, alg.leaf_hash(entry), |_, _| {});
+            }
+        }
+    }
+    if whole.root(alg) != checkpoint.root {
+        return not_the_log;
+    }
+    match mirror.save_evidence(&verified.checkpoint, checkpoint_text) {
+        Ok(evidence) => AuditError::Fork {
+            message: format!(
+                "the log's tree of size {} does not contain the tree of size {from} this \
+                 mirror verified: its history was rewritten",
+                checkpoint.size
+            ),
+            evidence,
+        },
+        Err(e) => e,
+    }
+}
+
+/// Fetches `tiles` from `source`, `concurrency` at a time, in order. A tile the source
+/// does not have is a finding: a log serves every tile of its signed tree.
+fn fetch_all(
+    source: &dyn Source,
+    tiles: &[TilePath],
+    concurrency: usize,
+    stats: &mut Stats,
+) -> Result<Vec<Vec<u8>>, AuditError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Vec<u8>, AuditError>>>> =
+        tiles.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, tiles.len().max(1)) {
+            scope.spawn(|| loop {
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(tile) = tiles.get(at) else {
+                    return;
+                };
+                let path = tile.to_string();
+                let got = source.get(&path).and_then(|bytes| {
+                    bytes.ok_or_else(|| {
+                        finding("tiles", format!("{} has no {path}", source.describe()))
+                    })
+                });
+                *results[at].lock().unwrap_or_else(|e| e.into_inner()) = Some(got);
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(tiles.len());
+    for result in results {
+        let bytes = result
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("every tile was fetched")?;
+        stats.tiles += 1;
+        stats.bytes += bytes.len() as u64;
+        out.push(bytes);
+    }
+    Ok(out)
+}
+
+/// The read models of the mirror's verified tree, replayed from its entry bundles
+/// (when its saved read models are missing or of another tree).
+fn replay_mirror(mirror: &Mirror, tree_size: u64) -> Result<Projection, AuditError> {
+    let mut projection = Projection::new();
+    for tile in tile::tiles_for_size(tree_size) {
+        if !matches!(tile, TilePath::Entries { .. }) {
+            continue;
+        }
+        let bytes = mirror.tile(&tile).ok_or_else(|| {
+            AuditError::Failed(format!(
+                "the mirror lacks {tile}; remove {} to audit from the start",
+                mirror.dir().display()
+            ))
+        })?;
+        let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width())
+            .map_err(|e| AuditError::Failed(format!("the mirror's {tile}: {e}")))?;
+        projection
+            .replay_many(&entries)
+            .map_err(|e| finding("entries", e.to_string()))?;
+    }
+    Ok(projection)
+}
+
+/// Checks the log's signed tally of `checkpoint`'s tree against the replay's, counter
+/// by counter.
+fn compare_tally(
+    alg: HashAlg,
+    key: &NoteVerifier,
+    answer: &TallyAnswer,
+    checkpoint: &Checkpoint,
+    projection: &Projection,
+) -> Result<(), AuditError> {
+    let body = projector::tally::open_tally(alg, &answer.note, key, &answer.text)
+        .map_err(|e| finding("tally", format!("the tally note does not hold: {e}")))?;
+    if body.tree_size != checkpoint.size || body.root != checkpoint.root {
+        return Err(finding(
+            "tally",
+            "the signed tally is not of the checkpoint's tree",
+        ));
+    }
+    let ours = projection.tally_text();
+    if ours == answer.text {
+        return Ok(());
+    }
+    let counters = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (ours, theirs) = (counters(&ours), counters(&answer.text));
+    let keys: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
+    for key in keys {
+        let (mine, signed) = (ours.get(key), theirs.get(key));
+        if mine != signed {
+            return Err(finding(
+                "tally",
+                format!(
+                    "{key}: the replay counts {}, the log's signed tally says {}",
+                    mine.map_or("nothing", String::as_str),
+                    signed.map_or("nothing", String::as_str)
+                ),
+            ));
+        }
+    }
+    Err(finding(
+        "tally",
+        "the signed tally text differs from the replay's in its layout",
+    ))
+}
+
+/// Records the verified state in the mirror: read models first, `state.json` last.
+fn save(
+    mirror: &Mirror,
+    key: &NoteVerifier,
+    alg: HashAlg,
+    verified: &Verified,
+    projection: &Projection,
+) -> Result<(), AuditError> {
+    mirror.save_projection(projection, &verified.root)?;
+    let state = State {
+        origin: key.name().to_string(),
+        vkey: key.vkey(),
+        hash: alg.name().to_string(),
+        tree_size: verified.frontier.size(),
+        root: verified.root,
+        edge: verified.frontier.edge().to_vec(),
+        right_tiles: verified.right_tiles.clone(),
+    };
+    mirror.save_state(&state, &verified.checkpoint)
+}
+
+fn text(source: &dyn Source, path: &str) -> Result<String, AuditError> {
+    let bytes = source
+        .get(path)?
+        .ok_or_else(|| AuditError::Failed(format!("{} has no {path}", source.describe())))?;
+    String::from_utf8(bytes).map_err(|_| finding("checkpoint", format!("{path} is not UTF-8")))
+}
+
+fn fetch_json<T: serde::de::DeserializeOwned>(
+    source: &dyn Source,
+    path: &str,
+) -> Result<T, AuditError> {
+    let bytes = source
+        .get(path)?
+        .ok_or_else(|| AuditError::Failed(format!("{} has no {path}", source.describe())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        AuditError::Failed(format!(
+            "{}/{path}: not the expected JSON: {e}",
+            source.describe()
+        ))
+    })
+}
