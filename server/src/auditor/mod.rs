@@ -517,8 +517,9 @@ fn fetch_all(
     stats: &mut Stats,
 ) -> Result<Vec<Vec<u8>>, AuditError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Vec<u8>, AuditError>>>> =
-        tiles.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    // Each tile's answer, in the tile's place, filled by whichever thread fetched it.
+    type Slot = std::sync::Mutex<Option<Result<Vec<u8>, AuditError>>>;
+    let results: Vec<Slot> = tiles.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..concurrency.clamp(1, tiles.len().max(1)) {
             scope.spawn(|| loop {
