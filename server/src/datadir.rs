@@ -7,6 +7,8 @@
 //!   server.redb         idempotency keys
 //!   vault.log           encrypted personal data, keyed by entry index
 //!   tokens.json         API tokens, as hashes only
+//!   auditors.json       auditor keys whose cosignatures are accepted
+//!   cosignatures.jsonl  auditors' cosignatures of checkpoints and tallies
 //!   log.key             the log's Ed25519 signing key (C2SP signed-note private key)
 //!   vault.key           the 32-byte vault encryption key
 //!   dedup.key           the 32-byte key of signature dedup tags
@@ -38,6 +40,10 @@ pub const VAULT: &str = "vault.log";
 pub const EARLIER_VAULT: &str = "vault.redb";
 pub const SERVER_DB: &str = "server.redb";
 pub const SNAPSHOTS: &str = "projector.snap";
+/// The auditor keys whose cosignatures the server accepts.
+pub const AUDITORS: &str = "auditors.json";
+/// The cosignatures accepted, one JSON line each.
+pub const COSIGNATURES: &str = "cosignatures.jsonl";
 
 /// The keys of an open data directory.
 pub struct Keys {

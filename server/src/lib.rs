@@ -17,6 +17,7 @@
 
 pub mod auditor;
 pub mod auth;
+pub mod cosignatures;
 pub mod dashboard;
 pub mod datadir;
 pub mod demo;

@@ -2,6 +2,7 @@
 //! `verify`; README.md says how to use them.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -139,6 +140,21 @@ enum Command {
         /// Print a JSON report instead of the summary.
         #[arg(long)]
         json: bool,
+        /// When everything holds, cosign the checkpoint and the tally with this auditor
+        /// key file (from `auditor keygen`): C2SP tlog-cosignature/v1 lines, written to
+        /// the mirror as cosigned-checkpoint and cosigned-tally.
+        #[arg(long, value_name = "KEYFILE")]
+        cosign: Option<PathBuf>,
+        /// Send the cosignatures to the server (POST /api/v1/cosignatures), which keeps
+        /// them if the operator listed the key (`auditor add`).
+        #[arg(long, requires = "cosign")]
+        submit: bool,
+    },
+    /// An auditor's key (keygen), and the auditor keys a server accepts cosignatures
+    /// from (add, list, remove).
+    Auditor {
+        #[command(subcommand)]
+        action: AuditorAction,
     },
     /// Check an export bundle offline: the log's signatures on its checkpoint, tally
     /// and manifest; every entry's inclusion proof; that the live signatures listed
@@ -223,6 +239,39 @@ impl From<ConnectionLimits> for listen::Limits {
 }
 
 #[derive(Subcommand)]
+enum AuditorAction {
+    /// Make an auditor's cosigning key: writes the private key (mode 0600) and prints
+    /// the verifier key to give the operator.
+    Keygen {
+        /// The key's name, e.g. the auditor's domain (`audit.example.org`).
+        #[arg(long)]
+        name: String,
+        /// Where to write the private key (default: <name>.key here). Never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Accept cosignatures by this auditor key (works while the server runs).
+    Add {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        /// The auditor's verifier key, as `auditor keygen` printed it.
+        vkey: String,
+    },
+    /// List the auditor keys accepted.
+    List {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+    },
+    /// Stop accepting cosignatures by an auditor (those given stay).
+    Remove {
+        #[arg(long, default_value = "campaign-data")]
+        data: PathBuf,
+        /// The auditor's key name or verifier key.
+        auditor: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenAction {
     /// Create a token and print it (it is shown only this once).
     Create {
@@ -300,7 +349,22 @@ fn main() -> ExitCode {
             concurrency,
             watch,
             json,
-        } => return audit(&source, &mirror, vkey.as_deref(), concurrency, watch, json),
+            cosign,
+            submit,
+        } => {
+            let args = AuditArgs {
+                source,
+                mirror,
+                vkey,
+                concurrency,
+                watch,
+                json,
+                cosign,
+                submit,
+            };
+            return audit(&args);
+        }
+        Command::Auditor { action } => auditor(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -641,9 +705,17 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
     // What `audit` reads beside the tiles: the log's identity and its signed tally.
     let projection = projector::persist::replay_prefix(&store, head.size)
         .map_err(|e| format!("replaying the log for its tally: {e}"))?;
-    let tally =
+    let cosignatures =
+        server::cosignatures::CosignatureStore::open(&data.join(datadir::COSIGNATURES))
+            .map_err(|e| e.to_string())?;
+    let mut tally =
         server::http::TallyAnswer::signed(&store, &signer, head.size, projection.tally_text())
             .map_err(|e| format!("signing the tally: {}", e.detail))?;
+    tally.note = cosignatures.append_to(
+        &tally.note,
+        server::cosignatures::Cosigned::Tally,
+        head.size,
+    );
     for (path, json) in [
         (
             "api/v1/log",
@@ -660,8 +732,13 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
     }
     // The checkpoint last: a mirror never names a tree whose tiles are not there yet.
     let checkpoint = out.join("checkpoint");
-    std::fs::write(&checkpoint, head.checkpoint.as_bytes())
-        .map_err(|e| format!("{}: {e}", checkpoint.display()))?;
+    std::fs::write(
+        &checkpoint,
+        cosignatures
+            .cosigned_checkpoint(&head.checkpoint)
+            .as_bytes(),
+    )
+    .map_err(|e| format!("{}: {e}", checkpoint.display()))?;
     store.close().map_err(|e| e.to_string())?;
     println!(
         "wrote the checkpoint and {} tiles for tree size {} to {}",
@@ -691,7 +768,11 @@ fn export(data: &Path, petition: &str, area: &str, out: Option<&Path>) -> Result
     spinner.set_message("reading the area's entries and writing the bundle");
     let frozen = server::export::freeze(&projection, petition, &area).map_err(|e| e.to_string())?;
     drop(projection);
-    let gathered = server::export::gather(&store, frozen, None).map_err(|e| e.to_string())?;
+    let mut gathered = server::export::gather(&store, frozen, None).map_err(|e| e.to_string())?;
+    let cosignatures =
+        server::cosignatures::CosignatureStore::open(&data.join(datadir::COSIGNATURES))
+            .map_err(|e| e.to_string())?;
+    gathered.add_cosignatures(&cosignatures);
     let issuer = server::export::Issuer {
         exported_by: "operator",
         exported_at_unix: std::time::SystemTime::now()
@@ -778,57 +859,83 @@ fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) ->
     }
 }
 
-/// `audit`: exit 0 when everything holds, 1 on a finding or a failure to audit, 2 on a
-/// fork.
-fn audit(
-    source: &str,
-    mirror: &Path,
-    vkey: Option<&str>,
+struct AuditArgs {
+    source: String,
+    mirror: PathBuf,
+    vkey: Option<String>,
     concurrency: u16,
     watch: Option<u64>,
     json: bool,
-) -> ExitCode {
+    cosign: Option<PathBuf>,
+    submit: bool,
+}
+
+/// `audit`: exit 0 when everything holds, 1 on a finding or a failure to audit, 2 on a
+/// fork (and on arguments that do not parse).
+fn audit(args: &AuditArgs) -> ExitCode {
     use server::auditor::{self, AuditError};
+    let json = args.json;
     let fail = |error: AuditError| {
         if json {
-            let value = serde_json::json!({"ok": false, "fork": matches!(error, AuditError::Fork { .. }), "failed": error.to_string()});
+            let fork = matches!(error, AuditError::Fork { .. });
+            let value = serde_json::json!({"ok": false, "fork": fork, "failed": error.to_string()});
             println!("{value}");
         } else {
             println!("FAILED: {error}");
         }
         ExitCode::from(error.exit_status())
     };
-    let vkey = match vkey
+    let usage = |message: String| {
+        eprintln!("campaign-ledger: {message}");
+        ExitCode::from(2)
+    };
+    let vkey = match args
+        .vkey
+        .as_deref()
         .map(|v| ledger::note::NoteVerifier::parse(v.trim()))
         .transpose()
     {
         Ok(vkey) => vkey,
-        Err(e) => {
-            eprintln!("campaign-ledger: --vkey: not a note verifier key: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(format!("--vkey: not a note verifier key: {e}")),
     };
-    let source: Box<dyn auditor::Source> =
-        if source.starts_with("http://") || source.starts_with("https://") {
-            match auditor::HttpSource::new(source) {
-                Ok(source) => Box::new(source),
-                Err(e) => return fail(e),
-            }
-        } else {
-            let dir = PathBuf::from(source);
-            if !dir.is_dir() {
-                eprintln!("campaign-ledger: {source}: neither an http(s) URL nor a directory");
-                return ExitCode::from(2);
-            }
-            Box::new(auditor::DirSource::new(dir))
-        };
-    let mirror = match auditor::mirror::Mirror::open(mirror) {
+    let cosigner = match &args.cosign {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|key| {
+                ledger::note::CosignatureSigner::from_private_key(key.trim())
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(signer) => Some(signer),
+            Err(e) => return usage(format!("--cosign {}: {e}", path.display())),
+        },
+    };
+    let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
+    if args.submit && !is_url {
+        return usage("--submit needs the server's URL, not a directory".into());
+    }
+    let source: Box<dyn auditor::Source> = if is_url {
+        match auditor::HttpSource::new(&args.source) {
+            Ok(source) => Box::new(source),
+            Err(e) => return fail(e),
+        }
+    } else {
+        let dir = PathBuf::from(&args.source);
+        if !dir.is_dir() {
+            return usage(format!(
+                "{}: neither an http(s) URL nor a directory",
+                args.source
+            ));
+        }
+        Box::new(auditor::DirSource::new(dir))
+    };
+    let mirror = match auditor::mirror::Mirror::open(&args.mirror) {
         Ok(mirror) => mirror,
         Err(e) => return fail(e),
     };
     let options = auditor::AuditOptions {
         vkey,
-        concurrency: usize::from(concurrency),
+        concurrency: usize::from(args.concurrency),
     };
     loop {
         let progress = progress_bar(0);
@@ -837,19 +944,94 @@ fn audit(
             progress.set_position(done);
         });
         progress.finish_and_clear();
-        match result {
-            Ok(report) => {
-                if json {
-                    println!("{}", serde_json::json!({"ok": true, "report": report}));
-                } else {
-                    print!("{}", auditor::describe(&report));
+        let report = match result {
+            Ok(report) => report,
+            Err(error) => return fail(error),
+        };
+        let cosigned = match &cosigner {
+            None => None,
+            Some(signer) => {
+                let submit_to = args.submit.then_some(&*source);
+                match auditor::cosign(&report, signer, &mirror, submit_to) {
+                    Ok(cosigned) => Some(cosigned),
+                    Err(error) => return fail(error),
                 }
             }
-            Err(error) => return fail(error),
+        };
+        if json {
+            let value = serde_json::json!({"ok": true, "report": report, "cosigned": cosigned});
+            println!("{value}");
+        } else {
+            print!("{}", auditor::describe(&report));
+            if let Some(cosigned) = &cosigned {
+                println!("  - {}", cosigned.summary);
+            }
         }
-        match watch {
+        match args.watch {
             Some(seconds) => std::thread::sleep(std::time::Duration::from_secs(seconds.max(1))),
             None => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+fn auditor(action: AuditorAction) -> Result<(), String> {
+    use server::cosignatures::Auditors;
+    match action {
+        AuditorAction::Keygen { name, out } => {
+            let key = ledger::note::CosignatureSigner::generate(&name)
+                .map_err(|e| format!("--name: {e}"))?;
+            let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.key")));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| format!("{}: {e} (a key is never overwritten)", path.display()))?;
+            std::io::Write::write_all(&mut file, format!("{}\n", key.to_private_key()).as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("{}", key.verifier_key());
+            eprintln!(
+                "wrote the private key to {} (keep it secret); give the operator the verifier \
+                 key above for `campaign-ledger auditor add`",
+                path.display()
+            );
+            Ok(())
+        }
+        AuditorAction::Add { data, vkey } => {
+            require_data_dir(&data)?;
+            let auditor = Auditors::new(data.join(datadir::AUDITORS))
+                .add(&vkey)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "accepting cosignatures by {} ({})",
+                auditor.name, auditor.vkey
+            );
+            Ok(())
+        }
+        AuditorAction::List { data } => {
+            require_data_dir(&data)?;
+            let auditors = Auditors::new(data.join(datadir::AUDITORS))
+                .list()
+                .map_err(|e| e.to_string())?;
+            if auditors.is_empty() {
+                println!("no auditor keys: add one with `campaign-ledger auditor add VKEY`");
+            }
+            for auditor in auditors {
+                println!("{}  {}", auditor.name, auditor.vkey);
+            }
+            Ok(())
+        }
+        AuditorAction::Remove { data, auditor } => {
+            require_data_dir(&data)?;
+            let removed = Auditors::new(data.join(datadir::AUDITORS))
+                .remove(&auditor)
+                .map_err(|e| e.to_string())?;
+            if !removed {
+                return Err(format!("no auditor {auditor:?} is listed"));
+            }
+            println!("no longer accepting cosignatures by {auditor}");
+            Ok(())
         }
     }
 }

@@ -11,6 +11,7 @@ use ledger::HashAlg;
 use projector::persist::Snapshots;
 
 use crate::auth::{Role, TokenRecord, TokenStore};
+use crate::cosignatures::{Auditors, CosignatureStore};
 use crate::datadir;
 use crate::health::{DiskGuard, ScrubOptions, Scrubber, DEFAULT_MIN_FREE_BYTES};
 use crate::http::AppState;
@@ -213,6 +214,8 @@ impl Node {
             opened.keys.log,
             crate::metrics::install(),
             disk,
+            Arc::new(CosignatureStore::open(&dir.join(datadir::COSIGNATURES))?),
+            Auditors::new(dir.join(datadir::AUDITORS)),
         ));
         let scrub = match options.scrub {
             Some(scrub) => {

@@ -49,6 +49,8 @@ use crate::http::{
         campaigns,
         post_records,
         export_bundle,
+        post_cosignatures,
+        list_cosignatures,
     ),
     components(schemas(
         Problem,

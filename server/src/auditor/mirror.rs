@@ -151,6 +151,11 @@ impl Mirror {
         Ok(self.dir.join(name))
     }
 
+    /// Keeps a file of the auditor's own (a cosigned note) in the mirror.
+    pub fn put_file(&self, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
+        self.write(name, bytes)
+    }
+
     /// Writes `name` under the mirror atomically.
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
         let path = self.dir.join(name);

@@ -162,6 +162,55 @@ pub fn describe(report: &AuditReport) -> String {
     out
 }
 
+/// An audit's cosignatures: the checkpoint and tally notes with the auditor's line.
+#[derive(Debug, Serialize)]
+pub struct Cosignatures {
+    pub checkpoint: String,
+    pub tally: String,
+    /// Whether the server took them.
+    pub submitted: bool,
+    #[serde(skip)]
+    pub summary: String,
+}
+
+/// Cosigns what `report` verified (C2SP tlog-cosignature/v1 with `signer`), keeps the
+/// cosigned notes in the mirror (`cosigned-checkpoint`, `cosigned-tally`) and, with
+/// `submit_to`, sends each to its `POST /api/v1/cosignatures`.
+pub fn cosign(
+    report: &AuditReport,
+    signer: &ledger::note::CosignatureSigner,
+    mirror: &Mirror,
+    submit_to: Option<&dyn Source>,
+) -> Result<Cosignatures, AuditError> {
+    let sign = |note: &str| -> Result<String, AuditError> {
+        let parsed = ledger::note::Note::parse(note)
+            .map_err(|e| AuditError::Failed(format!("cosigning: {e}")))?;
+        ledger::note::sign(parsed, &[signer])
+            .map_err(|e| AuditError::Failed(format!("cosigning: {e}")))
+    };
+    let checkpoint = sign(&report.checkpoint_note)?;
+    let tally = sign(&report.tally_note)?;
+    mirror.put_file("cosigned-checkpoint", checkpoint.as_bytes())?;
+    mirror.put_file("cosigned-tally", tally.as_bytes())?;
+    let name = ledger::note::Signer::name(signer);
+    let mut summary = format!(
+        "cosigned as {name}: the checkpoint and the tally of tree size {} ({}/cosigned-*)",
+        report.tree_size,
+        mirror.dir().display()
+    );
+    if let Some(server) = submit_to {
+        server.post("api/v1/cosignatures", checkpoint.clone())?;
+        server.post("api/v1/cosignatures", tally.clone())?;
+        summary.push_str(&format!("; the server at {} keeps them", server.describe()));
+    }
+    Ok(Cosignatures {
+        checkpoint,
+        tally,
+        submitted: submit_to.is_some(),
+        summary,
+    })
+}
+
 /// Audits the log at `source` into `mirror`, calling `progress(done, total)` as
 /// entries are checked.
 pub fn audit(

@@ -19,6 +19,16 @@ pub trait Source: Sync {
     /// The file at `path`, or `None` if the source has none there. A query string is
     /// for servers; a static copy serves the file without it.
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, AuditError>;
+
+    /// Sends `body` (text) to the server at `path` and returns the answer's body; only
+    /// a server takes anything.
+    fn post(&self, path: &str, body: String) -> Result<String, AuditError> {
+        let _ = body;
+        Err(AuditError::Failed(format!(
+            "{} is not a server: nothing can be sent to {path}",
+            self.describe()
+        )))
+    }
 }
 
 /// A log over HTTP(S): a `campaign-ledger serve`, or a static copy on any web server.
@@ -46,6 +56,23 @@ impl HttpSource {
 impl Source for HttpSource {
     fn describe(&self) -> String {
         self.base.clone()
+    }
+
+    fn post(&self, path: &str, body: String) -> Result<String, AuditError> {
+        let url = format!("{}/{path}", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body)
+            .send()
+            .map_err(|e| AuditError::Failed(format!("{url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().unwrap_or_default();
+        if !status.is_success() {
+            return Err(AuditError::Failed(format!("{url}: HTTP {status}: {text}")));
+        }
+        Ok(text)
     }
 
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, AuditError> {

@@ -100,7 +100,13 @@ pub struct RetiredRow {
 /// the revealed data.
 pub struct Gathered {
     pub frozen: Frozen,
+    /// The signed checkpoint of the frozen size (with auditors' cosignatures, once
+    /// [`Gathered::add_cosignatures`] ran).
     pub checkpoint: String,
+    /// Auditors' cosignature lines of the tally note of the frozen size.
+    pub tally_cosignatures: Vec<String>,
+    /// Verifier keys of the auditors who cosigned the checkpoint or the tally.
+    pub cosigners: Vec<String>,
     /// Log indexes of the lines of `entries.jsonl`, ascending, and their entries.
     pub indexes: Vec<u64>,
     pub entries: Vec<Vec<u8>>,
@@ -114,6 +120,25 @@ pub struct Gathered {
 }
 
 impl Gathered {
+    /// Adds what auditors cosigned at the frozen size: their lines on the checkpoint
+    /// and the tally note, and their keys for the manifest.
+    pub fn add_cosignatures(&mut self, store: &crate::cosignatures::CosignatureStore) {
+        use crate::cosignatures::Cosigned;
+        let size = self.frozen.tree_size;
+        self.checkpoint = store.cosigned_checkpoint(&self.checkpoint);
+        let tally = store.of(Cosigned::Tally, size);
+        self.tally_cosignatures = tally.iter().map(|c| c.line.clone()).collect();
+        let mut cosigners: Vec<String> = store
+            .of(Cosigned::Checkpoint, size)
+            .iter()
+            .chain(&tally)
+            .map(|c| c.vkey.clone())
+            .collect();
+        cosigners.sort();
+        cosigners.dedup();
+        self.cosigners = cosigners;
+    }
+
     fn signer(&self, index: u64) -> Option<&SignerRow> {
         let at = self
             .signers
@@ -251,6 +276,8 @@ pub fn gather(
         entries,
         frozen,
         checkpoint,
+        tally_cosignatures: Vec::new(),
+        cosigners: Vec::new(),
         signers,
         retired,
         by_channel,
@@ -295,9 +322,12 @@ pub fn write_bundle(
     let size = frozen.tree_size;
     let verifier = log_key.verifier();
     let (checkpoint, _) = ledger::checkpoint::open_checkpoint(&gathered.checkpoint, &verifier)?;
-    let tally_note =
+    let mut tally_note =
         projector::tally::sign_tally(alg, log_key, size, checkpoint.root, &frozen.tally_text)
             .map_err(|e| ExportError::Write(e.to_string()))?;
+    for line in &gathered.tally_cosignatures {
+        tally_note.push_str(line);
+    }
     let counter_key = frozen.area.counter_key(frozen.opened.petition_id.as_str());
     let exported_at = super::rfc3339(issuer.exported_at_unix);
     let facts = render::Facts {
@@ -384,7 +414,7 @@ pub fn write_bundle(
         },
         exported_by: issuer.exported_by.to_string(),
         exported_at,
-        cosigners: Vec::new(),
+        cosigners: gathered.cosigners.clone(),
         files,
     };
     let mut manifest_bytes =

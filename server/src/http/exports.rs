@@ -113,7 +113,9 @@ pub(crate) async fn export_bundle(
                 export::freeze(&projection, &petition, &area)?
             };
             let vault = reveal.then_some(&*state.vault);
-            Ok(export::gather(&state.store, frozen, vault)?)
+            let mut gathered = export::gather(&state.store, frozen, vault)?;
+            gathered.add_cosignatures(&state.cosignatures);
+            Ok(gathered)
         })
         .await?
     };

@@ -24,7 +24,7 @@ use super::{blocking, json, json_response, text, CACHE_NEVER};
 pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>) -> Response {
     let head = state.store.head();
     text(
-        head.checkpoint.to_string(),
+        state.cosignatures.cosigned_checkpoint(&head.checkpoint),
         "text/plain; charset=utf-8",
         CACHE_NEVER,
     )
@@ -193,6 +193,10 @@ pub(crate) async fn receipt(
     if index >= size {
         return Err(unknown_entry(index, size));
     }
-    let receipt = state.store.receipt(index)?.to_text();
+    let mut receipt = state.store.receipt(index)?;
+    receipt.checkpoint_note = state
+        .cosignatures
+        .cosigned_checkpoint(&receipt.checkpoint_note);
+    let receipt = receipt.to_text();
     Ok(text(receipt, "text/plain; charset=utf-8", CACHE_NEVER))
 }

@@ -11,6 +11,7 @@
 //! they fail. The dashboard (`crate::dashboard`) and the OpenAPI document
 //! (`crate::openapi`) are routes too; neither is imported by the handlers.
 
+mod cosignatures;
 mod exports;
 pub mod listen;
 mod log;
@@ -68,6 +69,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/campaigns", get(read_models::campaigns))
         .route("/api/v1/records", post(records::post_records))
         .route("/api/v1/exports/{petition_id}", get(exports::export_bundle))
+        .route(
+            "/api/v1/cosignatures",
+            get(cosignatures::list_cosignatures).post(cosignatures::post_cosignatures),
+        )
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn(crate::metrics::track))
@@ -76,6 +81,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 /// The paths the OpenAPI document describes, in `crate::openapi`.
 pub(crate) mod paths {
+    pub(crate) use super::cosignatures::{__path_list_cosignatures, __path_post_cosignatures};
     pub(crate) use super::exports::__path_export_bundle;
     pub(crate) use super::log::{
         __path_checkpoint, __path_consistency_proof, __path_entry, __path_inclusion_proof,

@@ -111,8 +111,14 @@ impl TallyAnswer {
     }
 }
 
+/// The signed tally of size `size`, with the auditors' cosignatures of it.
 fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer, ApiError> {
-    TallyAnswer::signed(&state.store, &state.log_key, size, text)
+    let mut answer = TallyAnswer::signed(&state.store, &state.log_key, size, text)?;
+    answer.note =
+        state
+            .cosignatures
+            .append_to(&answer.note, crate::cosignatures::Cosigned::Tally, size);
+    Ok(answer)
 }
 
 #[utoipa::path(get, path = "/api/v1/petitions", tag = "read models", responses((status = 200, description = "Every petition with its counts, and the tree size they reflect", body = Object)))]

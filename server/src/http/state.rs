@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::problem::ApiError;
 use crate::auth::TokenStore;
+use crate::cosignatures::{Auditors, CosignatureStore};
 use crate::health::DiskGuard;
 use crate::sequencer::{Published, Sequencer};
 use crate::vault::Vault;
@@ -28,6 +29,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Free space of the data directory, and whether appends are refused for want of it.
     pub disk: Arc<DiskGuard>,
+    /// Auditors' cosignatures, and the auditor keys accepted.
+    pub cosignatures: Arc<CosignatureStore>,
+    pub auditors: Auditors,
     pub(super) cache: ViewCache,
     /// Permits of the export bundles being built (`exports.rs`): each holds up to a
     /// few hundred megabytes and a core, so requests beyond these are refused (503
@@ -97,6 +101,11 @@ impl PastAnswers {
         }
     }
 
+    pub(super) fn clear(&mut self) {
+        self.answers.clear();
+        self.bytes = 0;
+    }
+
     #[cfg(test)]
     pub(super) fn bytes(&self) -> usize {
         self.bytes
@@ -115,6 +124,8 @@ impl AppState {
         log_key: NoteSigner,
         metrics: PrometheusHandle,
         disk: Arc<DiskGuard>,
+        cosignatures: Arc<CosignatureStore>,
+        auditors: Auditors,
     ) -> AppState {
         AppState {
             store,
@@ -126,6 +137,8 @@ impl AppState {
             log_key,
             metrics,
             disk,
+            cosignatures,
+            auditors,
             cache: ViewCache::default(),
             exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
         }
@@ -200,6 +213,45 @@ impl AppState {
         drop(projection);
         self.cache_view(key, size, bytes.clone());
         Ok((size, Some(bytes)))
+    }
+
+    /// Forgets every serialized read model (a cosignature changed the tally's note).
+    pub(super) fn forget_views(&self) {
+        self.cache
+            .views
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.cache
+            .past_tallies
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The tally text of the tree of size `size`: the read models' if that is their
+    /// size, else a replay of the prefix (one at a time: `503 replay_busy`). Blocking.
+    pub(super) fn tally_text_at(&self, size: u64) -> Result<String, ApiError> {
+        {
+            let projection = self.published.read().unwrap_or_else(|e| e.into_inner());
+            if projection.tree_size() == size {
+                return Ok(projection.tally_text());
+            }
+        }
+        let _replay = self.cache.past_tallies.replays.try_acquire().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "replay_busy",
+                "another past tree size is being replayed; retry shortly",
+            )
+        })?;
+        projector::persist::replay_prefix(&self.store, size)
+            .map(|p| p.tally_text())
+            .map_err(|e| match e {
+                projector::Error::Ledger(e) => ApiError::from(e),
+                other => ApiError::internal(other),
+            })
     }
 
     /// Remembers the JSON of a read model at tree size `size`.
