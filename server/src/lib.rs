@@ -29,6 +29,7 @@ pub mod input;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
+pub mod publish;
 pub mod sequencer;
 pub mod vault;
 

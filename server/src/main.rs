@@ -72,6 +72,11 @@ enum Command {
         /// joint action and 2,400 clearly labelled synthetic signatures.
         #[arg(long)]
         demo: bool,
+        /// Keep DIR a static copy of the public read side (checkpoint, tiles, tally,
+        /// read models), updated within a second of each commit, for any web server or
+        /// CDN to serve and `audit` to check.
+        #[arg(long, value_name = "DIR")]
+        publish: Option<PathBuf>,
         #[command(flatten)]
         limits: ConnectionLimits,
         #[command(flatten)]
@@ -316,6 +321,7 @@ fn main() -> ExitCode {
             origin,
             hash,
             demo,
+            publish,
             limits,
             integrity,
         } => serve(
@@ -325,7 +331,10 @@ fn main() -> ExitCode {
             hash.map(Into::into),
             demo,
             limits.into(),
-            integrity.into(),
+            NodeOptions {
+                publish,
+                ..integrity.into()
+            },
         ),
         Command::Token { action } => token(action),
         Command::Check { data } => check(&data),
@@ -679,71 +688,34 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
     let keys = datadir::read_keys(data).map_err(|e| e.to_string())?;
     let signer = datadir::copy_signer(&keys.log).map_err(|e| e.to_string())?;
     let store = ledger::store::Store::open(data, keys.log).map_err(|e| open_error(data, e))?;
-    let head = store.head();
-    // With the partial tiles of every earlier signed size whose tile is still partial,
-    // so a client holding an older checkpoint can verify it from the copy too.
-    let paths = ledger::tile::static_tiles(&store.checkpoint_sizes(), head.size);
-    let progress = progress_bar(paths.len() as u64);
-    for path in &paths {
-        let bytes = match *path {
-            ledger::tile::TilePath::Hash {
-                level,
-                index,
-                width,
-            } => store.hash_tile(level, index, width),
-            ledger::tile::TilePath::Entries { index, width } => store.entry_bundle(index, width),
-        }
-        .map_err(|e| format!("reading {path}: {e}"))?;
-        let file = out.join(path.to_string());
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(&file, bytes).map_err(|e| format!("{}: {e}", file.display()))?;
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    // What `audit` reads beside the tiles: the log's identity and its signed tally.
-    let projection = projector::persist::replay_prefix(&store, head.size)
-        .map_err(|e| format!("replaying the log for its tally: {e}"))?;
-    let cosignatures =
-        server::cosignatures::CosignatureStore::open(&data.join(datadir::COSIGNATURES))
-            .map_err(|e| e.to_string())?;
-    let mut tally =
-        server::http::TallyAnswer::signed(&store, &signer, head.size, projection.tally_text())
-            .map_err(|e| format!("signing the tally: {}", e.detail))?;
-    tally.note = cosignatures.append_to(
-        &tally.note,
-        server::cosignatures::Cosigned::Tally,
-        head.size,
-    );
-    for (path, json) in [
-        (
-            "api/v1/log",
-            serde_json::to_vec(&server::http::LogInfo::of(&store)),
+    let size = store.size();
+    // The tally and read models of the copy are the replay's.
+    let projection = projector::persist::replay_prefix(&store, size)
+        .map_err(|e| format!("replaying the log: {e}"))?;
+    let read = server::publish::ReadSide::of(&projection).map_err(|e| e.to_string())?;
+    drop(projection);
+    let copy = server::publish::StaticCopy {
+        dir: out.to_path_buf(),
+        store: store.clone(),
+        log_key: signer,
+        cosignatures: std::sync::Arc::new(
+            server::cosignatures::CosignatureStore::open(&data.join(datadir::COSIGNATURES))
+                .map_err(|e| e.to_string())?,
         ),
-        ("api/v1/tally", serde_json::to_vec(&tally)),
-    ] {
-        let file = out.join(path);
-        let json = json.map_err(|e| format!("{path}: {e}"))?;
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(&file, json).map_err(|e| format!("{}: {e}", file.display()))?;
-    }
-    // The checkpoint last: a mirror never names a tree whose tiles are not there yet.
-    let checkpoint = out.join("checkpoint");
-    std::fs::write(
-        &checkpoint,
-        cosignatures
-            .cosigned_checkpoint(&head.checkpoint)
-            .as_bytes(),
-    )
-    .map_err(|e| format!("{}: {e}", checkpoint.display()))?;
+    };
+    let progress = progress_bar(0);
+    let mut tiles = 0;
+    copy.publish_all(read, &mut |done, total| {
+        tiles = total;
+        progress.set_length(total);
+        progress.set_position(done);
+    })
+    .map_err(|e| format!("writing {}: {e}", out.display()))?;
+    progress.finish_and_clear();
+    drop(copy);
     store.close().map_err(|e| e.to_string())?;
     println!(
-        "wrote the checkpoint and {} tiles for tree size {} to {}",
-        paths.len(),
-        head.size,
+        "wrote the checkpoint, {tiles} tiles and the read models for tree size {size} to {}",
         out.display()
     );
     Ok(())

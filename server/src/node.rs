@@ -48,6 +48,9 @@ pub struct NodeOptions {
     pub scrub: Option<ScrubOptions>,
     /// Entries appended between two read-model snapshots.
     pub snapshot_every: u64,
+    /// Keep a static copy of the public read side in this directory
+    /// (`crate::publish`).
+    pub publish: Option<PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -56,6 +59,7 @@ impl Default for NodeOptions {
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             scrub: Some(ScrubOptions::default()),
             snapshot_every: crate::sequencer::SNAPSHOT_EVERY,
+            publish: None,
         }
     }
 }
@@ -64,6 +68,7 @@ pub struct Node {
     state: Arc<AppState>,
     sequencer_thread: Option<std::thread::JoinHandle<()>>,
     scrub: Option<(Arc<Scrubber>, std::thread::JoinHandle<()>)>,
+    publisher: Option<crate::publish::Publisher>,
 }
 
 impl Node {
@@ -217,6 +222,18 @@ impl Node {
             Arc::new(CosignatureStore::open(&dir.join(datadir::COSIGNATURES))?),
             Auditors::new(dir.join(datadir::AUDITORS)),
         ));
+        let publisher = match &options.publish {
+            Some(publish_dir) => Some(crate::publish::Publisher::start(
+                crate::publish::StaticCopy {
+                    dir: publish_dir.clone(),
+                    store: state.store.clone(),
+                    log_key: datadir::copy_signer(&state.log_key)?,
+                    cosignatures: state.cosignatures.clone(),
+                },
+                state.published.clone(),
+            )?),
+            None => None,
+        };
         let scrub = match options.scrub {
             Some(scrub) => {
                 Some(Scrubber::start(state.store.clone(), scrub).map_err(Error::io(dir))?)
@@ -228,6 +245,7 @@ impl Node {
                 state,
                 sequencer_thread: Some(sequencer_thread),
                 scrub,
+                publisher,
             },
             opening,
         ))
@@ -278,6 +296,10 @@ impl Node {
     /// Stops the sequencer after it has answered everything submitted, saves a
     /// snapshot of the read models and waits for the log's writer to finish.
     pub fn shutdown(mut self) -> Result<()> {
+        // The publisher holds a store handle too; it finishes its publication first.
+        if let Some(mut publisher) = self.publisher.take() {
+            publisher.stop();
+        }
         if let Some((scrubber, thread)) = self.scrub.take() {
             // It holds a store handle: it must let go before the store can close.
             scrubber.stop();

@@ -635,6 +635,17 @@ impl Store {
         rows.iter().map(|r| r.tree_size).collect()
     }
 
+    /// The sizes above `from` at which signed checkpoints exist, ascending.
+    pub fn checkpoint_sizes_after(&self, from: u64) -> Vec<u64> {
+        let rows = self
+            .shared
+            .checkpoints
+            .read()
+            .expect("checkpoint index lock");
+        let first = rows.partition_point(|r| r.tree_size <= from);
+        rows[first..].iter().map(|r| r.tree_size).collect()
+    }
+
     /// The tlog-tiles hash tile `tile/<level>/<index>[.p/<width>]`: `width` stored
     /// hashes of tree level `8 * level`, starting at `index * 256`. It must lie wholly
     /// inside the current tree.

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use log::{EntryAnswer, LogInfo};
 pub use problem::{ApiError, Problem};
-pub use read_models::TallyAnswer;
+pub use read_models::{read_model_files, TallyAnswer};
 pub use records::{
     authenticate, stage, AppendAnswer, AppendedEntry, MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST,
 };

@@ -121,6 +121,45 @@ fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer
     Ok(answer)
 }
 
+/// Every read model of `p` as the JSON its route answers, by the path of the file a
+/// static copy keeps it in (`serve --publish`): the route with `.json` added (so
+/// `petitions.json` and the folder `petitions/` can sit side by side).
+pub fn read_model_files(p: &projector::Projection) -> Result<Vec<(String, Bytes)>, ApiError> {
+    let mut files = vec![
+        (
+            "api/v1/petitions.json".to_string(),
+            to_json(&p.petitions().named("petitions"))?,
+        ),
+        (
+            "api/v1/motions.json".to_string(),
+            to_json(&p.motions().named("motions"))?,
+        ),
+        (
+            "api/v1/twin-links.json".to_string(),
+            to_json(&p.twin_links().named("twin_links"))?,
+        ),
+        (
+            "api/v1/events.json".to_string(),
+            to_json(&p.events().named("events"))?,
+        ),
+        ("api/v1/campaigns.json".to_string(), to_json(&p.overview())?),
+    ];
+    for petition in p.petitions().view {
+        let id = petition.id().as_str().to_string();
+        if let Some(view) = p.petition(&id) {
+            files.push((format!("api/v1/petitions/{id}.json"), to_json(&view)?));
+            files.push((
+                format!("api/v1/petitions/{id}/parliament.json"),
+                to_json(&projector::views::AsOf {
+                    tree_size: view.tree_size,
+                    view: view.view.parliament(),
+                })?,
+            ));
+        }
+    }
+    Ok(files)
+}
+
 #[utoipa::path(get, path = "/api/v1/petitions", tag = "read models", responses((status = 200, description = "Every petition with its counts, and the tree size they reflect", body = Object)))]
 pub(crate) async fn petitions(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let bytes = state.view("petitions", |p| {
