@@ -163,6 +163,30 @@ fn auditors_mirror_the_live_log_cosign_and_the_server_serves_their_cosignatures(
         .collect();
     assert_eq!(cosigned, ["checkpoint", "tally"]);
 
+    // An office's export bundle carries the auditor's cosignature, which `verify
+    // --auditor` checks.
+    let bundle = dir.path("bundle.zip");
+    let zip = server
+        .client
+        .get(server.url("/api/v1/exports/uk-city-diplomacy?area=country:GB"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    std::fs::write(&bundle, &zip).unwrap();
+    let verified = cli_ok(&[
+        "verify",
+        bundle.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--auditor",
+        &auditor_vkey,
+    ]);
+    assert!(
+        verified.contains("cosigned that tally: audit.example.org"),
+        "{verified}"
+    );
+
     // What the server refuses.
     let post = |body: String| {
         server
@@ -368,4 +392,180 @@ fn every_lie_is_caught_and_named() {
         std::fs::write(&path, serde_json::to_vec(&answer).unwrap()).unwrap();
     });
     audit_fails(&copy, &m, 1, "petition/p/total");
+}
+
+/// nginx serving `root` on a free loopback port, as any static host would; stopped
+/// when dropped. `None` where nginx is not installed (`.ci/run` installs it).
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+    _dir: TestDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx(root: &Path) -> Option<Nginx> {
+    let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let dir = TestDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = dir.path("nginx");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // As root, nginx's workers would drop to a user who cannot read a private temp dir.
+    // SAFETY: geteuid has no preconditions.
+    let user = if unsafe { libc::geteuid() } == 0 {
+        "user root;"
+    } else {
+        ""
+    };
+    let t = tmp.display();
+    let conf = format!(
+        "{user}\ndaemon off;\nworker_processes 1;\npid {t}/nginx.pid;\nerror_log {t}/error.log;\n\
+         events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n\
+         proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n\
+         scgi_temp_path {t}/scgi;\n  default_type application/octet-stream;\n\
+         server {{\n    listen 127.0.0.1:{port};\n    root {};\n    location / {{ try_files $uri =404; }}\n  }}\n}}\n",
+        root.display()
+    );
+    let conf_path = tmp.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = std::process::Command::new(binary)
+        .args([
+            "-c",
+            conf_path.to_str().unwrap(),
+            "-p",
+            tmp.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let nginx = Nginx {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(tmp.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(nginx)
+}
+
+#[test]
+fn a_published_copy_stays_whole_under_appends_and_audits_through_nginx() {
+    let dir = TestDir::new();
+    let site = dir.path("site");
+    let server = Server::start_with(&dir, &["--publish", site.to_str().unwrap()]);
+    server.append(&server.admin, &petition_opened("p", "Published"));
+    signatures(&server, 0, 100);
+    let web = nginx(&site);
+    let Some(web) = web else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nginx is not installed; .ci/run installs it"
+        );
+        println!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}", web.port);
+
+    // Appends go on while auditors read the copy through nginx: every audit passes
+    // (each checks every new tile against the checkpoint it read, and the tally).
+    let appender = {
+        let base = server.base.clone();
+        let admin = server.admin.clone();
+        std::thread::spawn(move || {
+            let client = client();
+            for round in 0..40u32 {
+                let records: Vec<Value> = (0..10)
+                    .map(|i| signature("p", &format!("live-{round}-{i}@example.org")))
+                    .collect();
+                let response = client
+                    .post(format!("{base}/api/v1/records"))
+                    .bearer_auth(&admin)
+                    .json(&json!({ "records": records }))
+                    .send()
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 201);
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+        })
+    };
+    let mirror = dir.path("mirror");
+    let mut audits = 0;
+    while !appender.is_finished() {
+        audit_ok(&url, &mirror, &[]);
+        // And at any moment the copy's checkpoint names only tiles that are there.
+        let checkpoint = std::fs::read_to_string(site.join("checkpoint")).unwrap();
+        let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+        for tile in ledger::tile::tiles_for_size(size) {
+            let full = site.join(tile.to_string());
+            let widest = match tile {
+                ledger::tile::TilePath::Hash { level, index, .. } => ledger::tile::TilePath::Hash {
+                    level,
+                    index,
+                    width: 256,
+                },
+                ledger::tile::TilePath::Entries { index, .. } => {
+                    ledger::tile::TilePath::Entries { index, width: 256 }
+                }
+            };
+            assert!(
+                full.exists() || site.join(widest.to_string()).exists(),
+                "{tile} of size {size} is missing"
+            );
+        }
+        audits += 1;
+    }
+    appender.join().unwrap();
+    assert!(audits >= 2, "only {audits} audits ran during the appends");
+
+    // Within a second the copy has everything; the last audit agrees with the server.
+    let size = server.tree_size();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let checkpoint = std::fs::read_to_string(site.join("checkpoint")).unwrap();
+        if checkpoint.lines().nth(1) == Some(size.to_string().as_str()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy lags more than a second"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let report = audit_ok(&url, &mirror, &[]);
+    assert_eq!(report["report"]["tree_size"], size);
+    // The live server, audited into the same mirror, tells the same story.
+    audit_ok(&server.base, &mirror, &[]);
+    let published: Value =
+        serde_json::from_slice(&std::fs::read(site.join("api/v1/petitions/p.json")).unwrap())
+            .unwrap();
+    let live = server.get_json("/api/v1/petitions/p");
+    assert_eq!(published["total"], live["total"]);
+    assert_eq!(published["tree_size"], size);
+    // Tiles through nginx are served as they are, byte for byte.
+    let tile = client()
+        .get(format!("{url}/tile/0/000"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(&tile[..], &server.get_bytes("/tile/0/000")[..]);
 }
