@@ -426,36 +426,44 @@ fn extend(
     // Entries in order: leaf hashes into the tree and the tile levels, the entries into
     // the read models and the mirror.
     let mut frontier = verified.frontier.clone();
-    for round in bundles.chunks(TILES_PER_ROUND) {
-        let fetched = fetch_all(source, round, options.concurrency, stats)?;
-        for (tile, bytes) in round.iter().zip(fetched) {
-            let entries =
-                tile::decode_entry_bundle_with_width(&bytes, tile.width()).map_err(|e| {
-                    finding(
-                        "tiles",
-                        format!("{tile} is not an entry bundle of its width: {e}"),
-                    )
-                })?;
-            let first = tile.index() * width;
-            for (offset, entry) in entries.iter().enumerate() {
-                if first + offset as u64 >= from {
-                    frontier.push(alg, alg.leaf_hash(entry), |node, hash| {
-                        if node.level % 8 == 0 {
-                            if let Some((_, hashes)) = levels.get_mut(&(node.level / 8)) {
-                                hashes.push(*hash);
-                            }
-                        }
-                    });
-                    projection.replay_bytes(entry).map_err(|e| {
-                        finding("entries", format!("{e} (every entry must decode strictly)"))
+    let mut entries_checked = 0;
+    fetch_in_order(
+        source,
+        &bundles,
+        options.concurrency,
+        stats,
+        &mut |tile, bytes| {
+            {
+                let entries =
+                    tile::decode_entry_bundle_with_width(&bytes, tile.width()).map_err(|e| {
+                        finding(
+                            "tiles",
+                            format!("{tile} is not an entry bundle of its width: {e}"),
+                        )
                     })?;
-                    stats.entries += 1;
+                let first = tile.index() * width;
+                for (offset, entry) in entries.iter().enumerate() {
+                    if first + offset as u64 >= from {
+                        frontier.push(alg, alg.leaf_hash(entry), |node, hash| {
+                            if node.level % 8 == 0 {
+                                if let Some((_, hashes)) = levels.get_mut(&(node.level / 8)) {
+                                    hashes.push(*hash);
+                                }
+                            }
+                        });
+                        projection.replay_bytes(entry).map_err(|e| {
+                            finding("entries", format!("{e} (every entry must decode strictly)"))
+                        })?;
+                        entries_checked += 1;
+                    }
                 }
+                mirror.put_tile(tile, &bytes)?;
+                progress(frontier.size() - from, to - from);
             }
-            mirror.put_tile(tile, &bytes)?;
-            progress(frontier.size() - from, to - from);
-        }
-    }
+            Ok(())
+        },
+    )?;
+    stats.entries += entries_checked;
     if frontier.root(alg) != checkpoint.root {
         return Err(mismatch(
             source,
@@ -469,9 +477,12 @@ fn extend(
     }
 
     // Every hash tile as the entries make it.
-    for round in hash_tiles.chunks(TILES_PER_ROUND) {
-        let fetched = fetch_all(source, round, options.concurrency, stats)?;
-        for (tile, bytes) in round.iter().zip(fetched) {
+    fetch_in_order(
+        source,
+        &hash_tiles,
+        options.concurrency,
+        stats,
+        &mut |tile, bytes| {
             let level = tile.level().expect("a hash tile");
             let (start, hashes) = &levels[&level];
             let first = (tile.index() * width - start) as usize;
@@ -484,9 +495,9 @@ fn extend(
                     format!("{tile} does not hold the hashes the log's entries make"),
                 ));
             }
-            mirror.put_tile(tile, &bytes)?;
-        }
-    }
+            mirror.put_tile(tile, &bytes)
+        },
+    )?;
     for (level, (start, hashes)) in levels {
         let count = to >> (8 * u32::from(level));
         let edge_start = count / width * width;
@@ -528,18 +539,22 @@ fn mismatch(
         .into_iter()
         .filter(|t| matches!(t, TilePath::Entries { .. }))
         .collect();
-    for round in bundles.chunks(TILES_PER_ROUND) {
-        let Ok(fetched) = fetch_all(source, round, options.concurrency, &mut stats) else {
-            return not_the_log;
-        };
-        for (tile, bytes) in round.iter().zip(fetched) {
-            let Ok(entries) = tile::decode_entry_bundle_with_width(&bytes, tile.width()) else {
-                return not_the_log;
-            };
+    let rebuilt = fetch_in_order(
+        source,
+        &bundles,
+        options.concurrency,
+        &mut stats,
+        &mut |tile, bytes| {
+            let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width())
+                .map_err(|e| finding("tiles", e.to_string()))?;
             for entry in entries {
                 whole.push(alg, alg.leaf_hash(entry), |_, _| {});
             }
-        }
+            Ok(())
+        },
+    );
+    if rebuilt.is_err() {
+        return not_the_log;
     }
     if whole.root(alg) != checkpoint.root {
         return not_the_log;
@@ -557,13 +572,44 @@ fn mismatch(
     }
 }
 
-/// Fetches `tiles` from `source`, `concurrency` at a time, in order. A tile the source
-/// does not have is a finding: a log serves every tile of its signed tree.
-fn fetch_all(
+/// Fetches `tiles` from `source`, `concurrency` at a time, and hands each to `each` in
+/// order: [`TILES_PER_ROUND`] at a time, the next round fetched while this one is
+/// handled. A tile the source does not have is a finding: a log serves every tile of
+/// its signed tree.
+fn fetch_in_order(
     source: &dyn Source,
     tiles: &[TilePath],
     concurrency: usize,
     stats: &mut Stats,
+    each: &mut dyn FnMut(&TilePath, Vec<u8>) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
+    std::thread::scope(|scope| {
+        let mut rounds = tiles.chunks(TILES_PER_ROUND);
+        let fetch = |round: &'_ [TilePath]| {
+            let round = round.to_vec();
+            scope.spawn(move || fetch_round(source, &round, concurrency))
+        };
+        let mut next = rounds.next().map(|round| (round, fetch(round)));
+        while let Some((round, fetching)) = next.take() {
+            let fetched = fetching
+                .join()
+                .unwrap_or_else(|_| Err(AuditError::Failed("a fetching thread failed".into())))?;
+            next = rounds.next().map(|round| (round, fetch(round)));
+            for (tile, bytes) in round.iter().zip(fetched) {
+                stats.tiles += 1;
+                stats.bytes += bytes.len() as u64;
+                each(tile, bytes)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Fetches one round of tiles, `concurrency` at a time.
+fn fetch_round(
+    source: &dyn Source,
+    tiles: &[TilePath],
+    concurrency: usize,
 ) -> Result<Vec<Vec<u8>>, AuditError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     // Each tile's answer, in the tile's place, filled by whichever thread fetched it.
@@ -586,17 +632,14 @@ fn fetch_all(
             });
         }
     });
-    let mut out = Vec::with_capacity(tiles.len());
-    for result in results {
-        let bytes = result
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .expect("every tile was fetched")?;
-        stats.tiles += 1;
-        stats.bytes += bytes.len() as u64;
-        out.push(bytes);
-    }
-    Ok(out)
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every tile was fetched")
+        })
+        .collect()
 }
 
 /// The read models of the mirror's verified tree, replayed from its entry bundles
