@@ -572,6 +572,9 @@ fn mismatch(
     }
 }
 
+/// What is done with each fetched tile, in order.
+type TileCheck<'a> = dyn FnMut(&TilePath, Vec<u8>) -> Result<(), AuditError> + 'a;
+
 /// Fetches `tiles` from `source`, `concurrency` at a time, and hands each to `each` in
 /// order: [`TILES_PER_ROUND`] at a time, the next round fetched while this one is
 /// handled. A tile the source does not have is a finding: a log serves every tile of
@@ -581,7 +584,7 @@ fn fetch_in_order(
     tiles: &[TilePath],
     concurrency: usize,
     stats: &mut Stats,
-    each: &mut dyn FnMut(&TilePath, Vec<u8>) -> Result<(), AuditError>,
+    each: &mut TileCheck<'_>,
 ) -> Result<(), AuditError> {
     std::thread::scope(|scope| {
         let mut rounds = tiles.chunks(TILES_PER_ROUND);
