@@ -70,8 +70,10 @@ impl ReadSide {
 impl StaticCopy {
     /// Writes every tile a reader of a checkpoint of any signed size up to `read`'s
     /// may ask for, then the read side and its checkpoint. Tiles already there are not
-    /// written again. Returns the size published.
+    /// written again; a directory holding a copy of another log, or of a longer one, is
+    /// refused (its tiles would stay). Returns the size published.
     pub fn publish_all(&self, read: ReadSide, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        self.check_dir()?;
         let size = read.tree_size;
         let mut signed = self.store.checkpoint_sizes();
         signed.retain(|&s| s <= size);
@@ -156,6 +158,45 @@ impl StaticCopy {
     }
 }
 
+impl StaticCopy {
+    /// Refuses a directory whose `api/v1/log` names another log, or a tree larger
+    /// than this log's.
+    fn check_dir(&self) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Copied {
+            vkey: String,
+            tree_size: u64,
+        }
+        let path = self.dir.join("api/v1/log");
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Ok(());
+        };
+        let copied: Copied = serde_json::from_slice(&bytes).map_err(|_| {
+            Error::Config(format!(
+                "{} is not a campaign-ledger copy; publish into an empty directory",
+                self.dir.display()
+            ))
+        })?;
+        if copied.vkey != self.store.verifier().vkey() {
+            return Err(Error::Config(format!(
+                "{} holds a copy of another log ({}); publish into an empty directory",
+                self.dir.display(),
+                copied.vkey
+            )));
+        }
+        if copied.tree_size > self.store.size() {
+            return Err(Error::Config(format!(
+                "{} holds this log at tree size {}, larger than the log's {}: was the data \
+                 directory restored from an older backup?",
+                self.dir.display(),
+                copied.tree_size,
+                self.store.size()
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Config(format!("json: {e}")))
 }
@@ -183,7 +224,9 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes everything now, then starts the thread.
+    /// Publishes everything now, then starts the thread. Refuses a directory that
+    /// holds a copy of another log, or of a longer one: its tiles would be left as
+    /// they are.
     pub fn start(copy: StaticCopy, published: Published) -> Result<Publisher> {
         let read = ReadSide::of(&published.read().unwrap_or_else(|e| e.into_inner()))?;
         let mut size = copy.publish_all(read, &mut |_, _| {})?;
