@@ -55,6 +55,25 @@ struct Chain {
     broken: bool,
 }
 
+/// The roots of the log a snapshot file belongs to: a segment is used only if its log
+/// has its root at its size.
+pub trait Roots {
+    /// The log's size: no segment beyond it is used.
+    fn size(&self) -> u64;
+    /// Whether the log's tree of size `size` has the root `root`.
+    fn has_root(&self, size: u64, root: &Hash) -> Result<bool>;
+}
+
+impl Roots for Store {
+    fn size(&self) -> u64 {
+        Store::size(self)
+    }
+
+    fn has_root(&self, size: u64, root: &Hash) -> Result<bool> {
+        Ok(self.root_at(size)? == *root)
+    }
+}
+
 /// What [`load`] found.
 pub struct Loaded {
     /// The projection of the whole log. It tracks changes from the last segment on
@@ -185,9 +204,9 @@ impl Snapshots {
 
     /// The projection of the good segments that `store` still has the roots of (empty if
     /// none), and how many there were; the file is cut after them.
-    fn read_chain(&self, store: &Store) -> Result<(Projection, Option<u64>, usize)> {
+    fn read_chain(&self, roots: &dyn Roots) -> Result<(Projection, Option<u64>, usize)> {
         let mut chain = self.chain();
-        let (projection, size, segments, end) = read_segments(&chain.file, Some(store))?;
+        let (projection, size, segments, end) = read_segments(&chain.file, Some(roots))?;
         let file_len = chain.file.metadata().map_err(io_err(&self.path))?.len();
         let mut end = end;
         if end == 0 {
@@ -287,6 +306,18 @@ impl Snapshots {
         Ok(())
     }
 
+    /// The projection of the good segments whose log is `roots` (a log kept elsewhere,
+    /// such as an auditor's mirror), tracking its changes from them on if there were
+    /// any, how many there were, and the tree size they reach; the file is cut after
+    /// them.
+    pub fn load_from(&self, roots: &dyn Roots) -> Result<(Projection, usize)> {
+        let (mut projection, _, segments) = self.read_chain(roots)?;
+        if segments > 0 {
+            projection.track_changes();
+        }
+        Ok((projection, segments))
+    }
+
     /// Checks the file at `path` without a log at hand (for `check`): every segment's
     /// bytes against their hash, and the chain applied. Returns the segments and the
     /// tree size they reach; torn or unusable bytes after them are reported too.
@@ -343,10 +374,10 @@ pub struct Inspection {
 
 /// Reads and applies the good segments of `file`: the projection, its tree size, how
 /// many segments and where they end (0 if the file does not start with the magic).
-/// With a `store`, a segment counts only if the store has its root at its size.
+/// With `roots`, a segment counts only if its log has its root at its size.
 fn read_segments(
     file: &File,
-    store: Option<&Store>,
+    roots: Option<&dyn Roots>,
 ) -> Result<(Projection, Option<u64>, usize, u64)> {
     let len = file.metadata().map_err(|e| Error::Db(e.to_string()))?.len();
     let mut magic = [0u8; FILE_MAGIC.len()];
@@ -366,7 +397,7 @@ fn read_segments(
     let last_size = headers.last().map_or(0, |(_, h)| h.tree_size);
     projection.reserve_for_segments(
         dedup_total.min(len / 20),
-        last_size.min(store.map_or(len / 20, Store::size)),
+        last_size.min(roots.map_or(len / 20, |r| r.size())),
     );
     let mut at = FILE_MAGIC.len() as u64;
     let mut size = None;
@@ -375,8 +406,8 @@ fn read_segments(
     for (header_at, header) in headers {
         debug_assert_eq!(header_at, at);
         let body_at = at + HEADER_LEN as u64;
-        if let Some(store) = store {
-            if header.tree_size > store.size() || store.root_at(header.tree_size)? != header.root {
+        if let Some(roots) = roots {
+            if header.tree_size > roots.size() || !roots.has_root(header.tree_size, &header.root)? {
                 break;
             }
         }

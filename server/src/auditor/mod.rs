@@ -275,10 +275,13 @@ pub fn audit(
         },
     };
     let mut projection = match &state {
-        Some(state) => match mirror.projection(state.tree_size, &state.root) {
-            Some(projection) => projection,
-            None => replay_mirror(mirror, state.tree_size)?,
-        },
+        Some(state) => mirror.projection(state).ok_or_else(|| {
+            AuditError::Failed(format!(
+                "the read models and entries saved in {} are gone or damaged; move the \
+                 mirror away to audit from the start",
+                mirror.dir().display()
+            ))
+        })?,
         None => Projection::new(),
     };
     let mut stats = Stats::default();
@@ -320,11 +323,11 @@ pub fn audit(
         )?;
         if answer.tree_size != checkpoint.size {
             // A static copy moved on between the two reads: read the checkpoint again.
-            save(mirror, &key, alg, &verified, &projection)?;
+            save(mirror, &key, alg, &verified, &mut projection)?;
             continue;
         }
         compare_tally(alg, &key, &answer, &checkpoint, &projection)?;
-        save(mirror, &key, alg, &verified, &projection)?;
+        save(mirror, &key, alg, &verified, &mut projection)?;
         let (rejected_in_log, _) = projection.rejected_in_log();
         return Ok(AuditReport {
             source: source.describe(),
@@ -457,7 +460,7 @@ fn extend(
                         entries_checked += 1;
                     }
                 }
-                mirror.put_tile(tile, &bytes)?;
+                mirror.put_bundle(tile, &bytes)?;
                 progress(frontier.size() - from, to - from);
             }
             Ok(())
@@ -495,7 +498,7 @@ fn extend(
                     format!("{tile} does not hold the hashes the log's entries make"),
                 ));
             }
-            mirror.put_tile(tile, &bytes)
+            Ok(())
         },
     )?;
     for (level, (start, hashes)) in levels {
@@ -645,29 +648,6 @@ fn fetch_round(
         .collect()
 }
 
-/// The read models of the mirror's verified tree, replayed from its entry bundles
-/// (when its saved read models are missing or of another tree).
-fn replay_mirror(mirror: &Mirror, tree_size: u64) -> Result<Projection, AuditError> {
-    let mut projection = Projection::new();
-    for tile in tile::tiles_for_size(tree_size) {
-        if !matches!(tile, TilePath::Entries { .. }) {
-            continue;
-        }
-        let bytes = mirror.tile(&tile).ok_or_else(|| {
-            AuditError::Failed(format!(
-                "the mirror lacks {tile}; remove {} to audit from the start",
-                mirror.dir().display()
-            ))
-        })?;
-        let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width())
-            .map_err(|e| AuditError::Failed(format!("the mirror's {tile}: {e}")))?;
-        projection
-            .replay_many(&entries)
-            .map_err(|e| finding("entries", e.to_string()))?;
-    }
-    Ok(projection)
-}
-
 /// Checks the log's signed tally of `checkpoint`'s tree against the replay's, counter
 /// by counter.
 fn compare_tally(
@@ -716,13 +696,14 @@ fn compare_tally(
     ))
 }
 
-/// Records the verified state in the mirror: read models first, `state.json` last.
+/// Records the verified state in the mirror: entries and read models first,
+/// `state.json` last.
 fn save(
     mirror: &Mirror,
     key: &NoteVerifier,
     alg: HashAlg,
     verified: &Verified,
-    projection: &Projection,
+    projection: &mut Projection,
 ) -> Result<(), AuditError> {
     mirror.save_projection(projection, &verified.root)?;
     let state = State {
@@ -733,8 +714,9 @@ fn save(
         root: verified.root,
         edge: verified.frontier.edge().to_vec(),
         right_tiles: verified.right_tiles.clone(),
+        pack_len: 0,
     };
-    mirror.save_state(&state, &verified.checkpoint)
+    mirror.save_state(state, &verified.checkpoint).map(|_| ())
 }
 
 fn text(source: &dyn Source, path: &str) -> Result<String, AuditError> {
