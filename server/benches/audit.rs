@@ -42,6 +42,7 @@
 //! Figures go to stdout and end with one `RESULT` line.
 
 mod common;
+use common::child::{exchange, fetch, free_port, last_opening, print_log_tail, tree_size};
 use common::{connect, get_request, host, load_average, post_request, section};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -55,11 +56,8 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderValue;
-use hyper::{Request, StatusCode};
+use hyper::StatusCode;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -441,13 +439,6 @@ fn env_count(name: &str, default: u64, at_least: u64) -> BenchResult<u64> {
     }
 }
 
-/// A free loopback port: bound, read and let go (another process could take it
-/// meanwhile, which the server's start would then report).
-fn free_port() -> BenchResult<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("find a free port")?;
-    listener.local_addr().context("the free port")
-}
-
 fn per_second(count: u64, took: Duration) -> u64 {
     (count as f64 / took.as_secs_f64().max(1e-9)).round() as u64
 }
@@ -659,33 +650,6 @@ async fn wait_child(child: &mut Child, timeout: Duration) -> BenchResult<ExitSta
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-}
-
-fn print_log_tail(log: &Path) {
-    let Ok(text) = std::fs::read_to_string(log) else {
-        return;
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(30)..];
-    eprintln!("last lines of the server's output ({}):", log.display());
-    for line in tail {
-        eprintln!("  | {line}");
-    }
-}
-
-/// What the server's last "opened the log" line says in brackets (how long its read
-/// models took to load).
-fn last_opening(log: &Path) -> String {
-    std::fs::read_to_string(log)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .rev()
-                .find(|line| line.starts_with("opened the log"))
-                .and_then(|line| line.split_once('(').map(|(_, rest)| rest))
-                .map(|rest| rest.trim_end_matches(')').to_owned())
-        })
-        .unwrap_or_else(|| "no opening line in the server's output".to_owned())
 }
 
 // ---------------------------------------------------------------------------------
@@ -918,53 +882,6 @@ async fn open_petition(addr: SocketAddr, bearer: &HeaderValue) -> BenchResult<()
         .into());
     }
     Ok(())
-}
-
-#[derive(Deserialize)]
-struct SizeAnswer {
-    tree_size: u64,
-}
-
-/// The log's size, from `/healthz` (which must answer 200).
-async fn tree_size(addr: SocketAddr) -> BenchResult<u64> {
-    let (status, body) = fetch(addr, get_request(&host(addr), "/healthz")).await?;
-    if status != StatusCode::OK {
-        return Err(format!(
-            "/healthz answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        )
-        .into());
-    }
-    let sized: SizeAnswer = serde_json::from_slice(&body).context("read /healthz")?;
-    Ok(sized.tree_size)
-}
-
-/// One request on a connection of its own.
-async fn fetch(
-    addr: SocketAddr,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(StatusCode, Bytes)> {
-    let mut sender = connect(addr).await?;
-    exchange(&mut sender, request).await
-}
-
-async fn exchange(
-    sender: &mut SendRequest<Full<Bytes>>,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(StatusCode, Bytes)> {
-    sender.ready().await.context("connection")?;
-    let response = sender
-        .send_request(request)
-        .await
-        .context("send a request")?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .context("read an answer")?
-        .to_bytes();
-    Ok((status, body))
 }
 
 /// Appends signers `first..first + count` in batches of [`BATCH`] from

@@ -38,6 +38,9 @@
 //! for a quick run. Figures go to stdout and end with one `RESULT` line.
 
 mod common;
+use common::child::{
+    exchange, fetch, free_port, last_opening, print_log_tail, tree_size, SizeAnswer,
+};
 use common::{connect, get_request, host, load_average, post_request, section};
 use std::fs::File;
 use std::net::SocketAddr;
@@ -48,12 +51,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderValue;
-use hyper::{Request, StatusCode};
-use serde::Deserialize;
+use hyper::StatusCode;
 
 use test_support::bench::{temp_dir, temp_root, thousands, BenchResult, Context, Progress};
 
@@ -349,13 +348,6 @@ fn scale_signatures() -> BenchResult<u64> {
     }
 }
 
-/// A free loopback port: bound, read and let go (another process could take it
-/// meanwhile, which the server's start would then report).
-fn free_port() -> BenchResult<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("find a free port")?;
-    listener.local_addr().context("the free port")
-}
-
 // ---------------------------------------------------------------------------------
 // The server process
 // ---------------------------------------------------------------------------------
@@ -504,33 +496,6 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-fn print_log_tail(log: &Path) {
-    let Ok(text) = std::fs::read_to_string(log) else {
-        return;
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(30)..];
-    eprintln!("last lines of the server's output ({}):", log.display());
-    for line in tail {
-        eprintln!("  | {line}");
-    }
-}
-
-/// The server's last "opened the log" line, which says how long its read models took
-/// to load.
-fn last_opening(log: &Path) -> String {
-    std::fs::read_to_string(log)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .rev()
-                .find(|line| line.starts_with("opened the log"))
-                .and_then(|line| line.split_once('(').map(|(_, rest)| rest))
-                .map(|rest| rest.trim_end_matches(')').to_owned())
-        })
-        .unwrap_or_else(|| "no opening line in the server's output".to_owned())
 }
 
 // ---------------------------------------------------------------------------------
@@ -788,25 +753,6 @@ async fn open_petition(addr: SocketAddr, bearer: &HeaderValue) -> BenchResult<()
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct SizeAnswer {
-    tree_size: u64,
-}
-
-/// The log's size, from `/healthz` (which must answer 200).
-async fn tree_size(addr: SocketAddr) -> BenchResult<u64> {
-    let (status, body) = fetch(addr, get_request(&host(addr), "/healthz")).await?;
-    if status != StatusCode::OK {
-        return Err(format!(
-            "/healthz answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        )
-        .into());
-    }
-    let sized: SizeAnswer = serde_json::from_slice(&body).context("read /healthz")?;
-    Ok(sized.tree_size)
-}
-
 /// The tree size of the current tally (which must answer 200).
 async fn tally_size(addr: SocketAddr) -> BenchResult<u64> {
     let (status, body) = fetch(addr, get_request(&host(addr), "/api/v1/tally")).await?;
@@ -819,34 +765,6 @@ async fn tally_size(addr: SocketAddr) -> BenchResult<u64> {
     }
     let sized: SizeAnswer = serde_json::from_slice(&body).context("read the tally")?;
     Ok(sized.tree_size)
-}
-
-/// One request on a connection of its own.
-async fn fetch(
-    addr: SocketAddr,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(StatusCode, Bytes)> {
-    let mut sender = connect(addr).await?;
-    exchange(&mut sender, request).await
-}
-
-async fn exchange(
-    sender: &mut SendRequest<Full<Bytes>>,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(StatusCode, Bytes)> {
-    sender.ready().await.context("connection")?;
-    let response = sender
-        .send_request(request)
-        .await
-        .context("send a request")?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .context("read an answer")?
-        .to_bytes();
-    Ok((status, body))
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! What the server's benchmark programs share: the HTTP/1.1 client side (one request
 //! in flight per connection, as a form or a browser sends them) and report helpers.
 
+pub mod child;
+
 use std::net::SocketAddr;
 
 use axum::body::Bytes;

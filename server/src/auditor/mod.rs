@@ -628,12 +628,7 @@ fn fetch_round(
                 let Some(tile) = tiles.get(at) else {
                     return;
                 };
-                let path = tile.to_string();
-                let got = source.get(&path).and_then(|bytes| {
-                    bytes.ok_or_else(|| {
-                        finding("tiles", format!("{} has no {path}", source.describe()))
-                    })
-                });
+                let got = fetch_tile(source, tile);
                 *results[at].lock().unwrap_or_else(|e| e.into_inner()) = Some(got);
             });
         }
@@ -646,6 +641,45 @@ fn fetch_round(
                 .expect("every tile was fetched")
         })
         .collect()
+}
+
+/// Fetches `tile`. A partial tile the source no longer has is cut from the full tile
+/// of its place, as C2SP tlog-tiles has clients do: a static copy removes partial tiles
+/// once the full one exists, and a copy that moved on between the checkpoint and the
+/// tile has done just that. A tile the source does not have is a finding: a log serves
+/// every tile of its signed tree.
+fn fetch_tile(source: &dyn Source, tile: &TilePath) -> Result<Vec<u8>, AuditError> {
+    let path = tile.to_string();
+    let missing = || finding("tiles", format!("{} has no {path}", source.describe()));
+    if let Some(bytes) = source.get(&path)? {
+        return Ok(bytes);
+    }
+    if tile.is_full() {
+        return Err(missing());
+    }
+    let width = usize::from(tile.width());
+    let full = match *tile {
+        TilePath::Hash { level, index, .. } => TilePath::Hash {
+            level,
+            index,
+            width: FULL_TILE_WIDTH,
+        },
+        TilePath::Entries { index, .. } => TilePath::Entries {
+            index,
+            width: FULL_TILE_WIDTH,
+        },
+    };
+    let bytes = source.get(&full.to_string())?.ok_or_else(missing)?;
+    let cut = match tile {
+        TilePath::Hash { .. } => bytes
+            .get(..width * std::mem::size_of::<Hash>())
+            .map(<[u8]>::to_vec),
+        TilePath::Entries { .. } => tile::decode_entry_bundle(&bytes)
+            .ok()
+            .filter(|entries| entries.len() >= width)
+            .and_then(|entries| tile::encode_entry_bundle(&entries[..width]).ok()),
+    };
+    cut.ok_or_else(|| finding("tiles", format!("{full} is not a full tile")))
 }
 
 /// Checks the log's signed tally of `checkpoint`'s tree against the replay's, counter
