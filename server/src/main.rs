@@ -87,15 +87,21 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
-    /// Check a data directory offline (stop the server first): that nothing published was
-    /// rolled back and the keys are the log's own; every entry re-hashed against the
+    /// Check a data directory offline (stop the server first)
+    ///
+    /// That nothing published was rolled back and the keys are the log's own; every entry re-hashed against the
     /// stored hashes, every index row and signed checkpoint; every vault value opened;
     /// the read-model snapshot; then the log replayed as an auditor would.
     Check {
         #[arg(long, default_value = "campaign-data")]
         data: PathBuf,
     },
-    /// Export the checkpoint and every tile as static files any web server can serve.
+    /// Write a static copy of the public read side, for any web server or CDN
+    ///
+    /// The checkpoint, every tile (and the partial tiles of earlier signed sizes), the
+    /// signed tally and the read models as JSON: what `serve --publish` keeps up to date,
+    /// written once from a stopped server's data directory. `audit` reads it as it reads
+    /// the server.
     Tiles {
         #[arg(long, default_value = "campaign-data")]
         data: PathBuf,
@@ -103,8 +109,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write the export bundle of one petition in one area (a zip an MP's or
-    /// councillor's office can check offline with `verify`), from the data directory
+    /// Write the export bundle of one petition in one area, for an MP's or councillor's office
+    ///
+    /// A zip the office can check offline with `verify`, written from the data directory
     /// (stop the server first). It holds no personal data: to hand an office its
     /// consenting signers' details, give it an exporter token scoped to its area and
     /// let it fetch GET /api/v1/exports/{petition}?area=..., which logs the disclosure.
@@ -121,8 +128,10 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Audit a log without trusting its operator: mirror its checkpoint and tiles (from a
-    /// server, any static copy over HTTP, or a directory), fetching only what is new;
+    /// Audit a log without trusting its operator, and cosign what holds
+    ///
+    /// Mirror its checkpoint and tiles (from a server, any static copy over HTTP, or a
+    /// directory), fetching only what is new;
     /// check every tile and that the tree extends the one verified before (a fork is
     /// saved as evidence, exit 2); replay every entry and compare the signed tally
     /// counter by counter (exit 1 on any finding).
@@ -155,13 +164,14 @@ enum Command {
         #[arg(long, requires = "cosign")]
         submit: bool,
     },
-    /// An auditor's key (keygen), and the auditor keys a server accepts cosignatures
-    /// from (add, list, remove).
+    /// Make an auditor's key; list the auditor keys a server accepts cosignatures from
     Auditor {
         #[command(subcommand)]
         action: AuditorAction,
     },
-    /// Check an export bundle offline: the log's signatures on its checkpoint, tally
+    /// Check an export bundle offline
+    ///
+    /// The log's signatures on its checkpoint, tally
     /// and manifest; every entry's inclusion proof; that the live signatures listed
     /// number exactly the signed counter; every revealed signer's data against the
     /// log's commitment; every file's hash. Exits 0 only if everything holds.
