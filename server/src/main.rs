@@ -800,10 +800,16 @@ fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) ->
             Err(message) => return usage(message),
         },
     };
-    let file = match std::fs::File::open(bundle) {
+    let mut file = match std::fs::File::open(bundle) {
         Ok(file) => std::io::BufReader::new(file),
         Err(e) => return usage(format!("{}: {e}", bundle.display())),
     };
+    // A signer's receipt (C2SP tlog-proof) rather than an export bundle.
+    if std::io::BufRead::fill_buf(&mut file)
+        .is_ok_and(|head| head.starts_with(ledger::receipt::RECEIPT_HEADER.as_bytes()))
+    {
+        return verify_receipt(bundle, options.vkey.as_ref(), json);
+    }
     let progress = progress_bar(0);
     let result = server::export::verify_reader(file, &options, &mut |done, total| {
         if done % 1024 == 0 || done == total {
@@ -1016,4 +1022,86 @@ fn auditor(action: AuditorAction) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `verify RECEIPT`: a signer's receipt, with the entry it carries, checked offline
+/// against the log key: exit 0 when the entry is in the log, 1 when not, 2 when the
+/// file or key cannot be read.
+fn verify_receipt(path: &Path, vkey: Option<&ledger::note::NoteVerifier>, json: bool) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("campaign-ledger: {message}");
+        ExitCode::from(2)
+    };
+    let Some(vkey) = vkey else {
+        return usage(
+            "a receipt is checked against the log key the campaign publishes: pass --vkey".into(),
+        );
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return usage(format!("{}: {e}", path.display())),
+    };
+    let failed = |message: String| {
+        if json {
+            println!("{}", serde_json::json!({"ok": false, "failed": message}));
+        } else {
+            println!("FAILED: {message}");
+        }
+        ExitCode::FAILURE
+    };
+    let receipt = match ledger::receipt::Receipt::parse(&text) {
+        Ok(receipt) => receipt,
+        Err(e) => return failed(format!("not a receipt: {e}")),
+    };
+    let Some(entry) = receipt.extra.as_deref() else {
+        return failed(
+            "the receipt carries no entry (its extra line); fetch it again from \
+             GET /api/v1/receipts/{index}"
+                .into(),
+        );
+    };
+    // The log's hash function is not in the receipt: the proof holds under one of them.
+    let proven = [HashAlg::Blake3, HashAlg::Sha256]
+        .into_iter()
+        .find_map(|alg| receipt.verify(alg, entry, vkey).ok());
+    let Some(checkpoint) = proven else {
+        return failed(format!(
+            "entry {} is not in the tree the log key signed (the proof, the entry or the \
+             checkpoint's signature does not hold)",
+            receipt.index
+        ));
+    };
+    let decoded = match ledger::Entry::decode(entry) {
+        Ok(entry) => entry,
+        Err(e) => return failed(format!("the entry does not decode: {e}")),
+    };
+    let record = decoded.record();
+    let what = match record {
+        ledger::Record::SignatureAdded(s) => format!("a signature of petition {}", s.petition_id),
+        ledger::Record::SignatureRecorded(s) => {
+            format!("a signature of petition {}", s.petition_id)
+        }
+        other => format!("a {} record", other.kind()),
+    };
+    if json {
+        let value = serde_json::json!({
+            "ok": true,
+            "index": receipt.index,
+            "record": record.kind(),
+            "tree_size": checkpoint.size,
+            "root": checkpoint.root.to_string(),
+            "origin": checkpoint.origin,
+        });
+        println!("{value}");
+    } else {
+        println!(
+            "ok: entry {} ({what}) is in the log {} at tree size {}, root {}",
+            receipt.index, checkpoint.origin, checkpoint.size, checkpoint.root
+        );
+        println!(
+            "  whether it still counts (not withdrawn or invalidated since) is the log's \
+             signed tally's to say, and every auditor's who replayed the log"
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -313,6 +313,31 @@ fn every_route_answers_and_verifies() {
         assert!(proven.size > index && proven.size <= size);
         // A receipt for other bytes does not verify.
         assert!(receipt.verify(log.alg, b"forged", &vkey).is_err());
+        // It carries its entry, so the signer checks it offline with the log key alone.
+        assert_eq!(receipt.extra.as_deref(), Some(&bytes[..]));
+        let dir = TestDir::new();
+        let file = dir.path("receipt.txt");
+        std::fs::write(&file, receipt.to_text()).unwrap();
+        let file = file.to_str().unwrap();
+        let said = cli_ok(&["verify", file, "--vkey", &log.vkey_text]);
+        assert!(said.starts_with(&format!("ok: entry {index} ")), "{said}");
+        let forged = Receipt {
+            extra: Some(b"forged".to_vec()),
+            ..receipt.clone()
+        };
+        std::fs::write(dir.path("forged.txt"), forged.to_text()).unwrap();
+        let output = cli(&[
+            "verify",
+            dir.path("forged.txt").to_str().unwrap(),
+            "--vkey",
+            &log.vkey_text,
+        ]);
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            cli(&["verify", file]).status.code(),
+            Some(2),
+            "a receipt needs --vkey"
+        );
     }
 
     // --- the signed tally, now and at a past size.

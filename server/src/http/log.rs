@@ -196,6 +196,9 @@ pub(crate) async fn receipt(
     receipt.checkpoint_note = state
         .cosignatures
         .cosigned_checkpoint(&receipt.checkpoint_note);
+    // The entry itself rides in the `extra` line, so `campaign-ledger verify` can check
+    // the receipt with nothing else (it is trusted only once the proof holds for it).
+    receipt.extra = Some(state.store.entry(index)?);
     let receipt = receipt.to_text();
     Ok(text(receipt, "text/plain; charset=utf-8", CACHE_NEVER))
 }
