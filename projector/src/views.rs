@@ -60,6 +60,14 @@ impl<T: Serialize> Serialize for Named<T> {
     }
 }
 
+/// One signature as the read models count it ([`Projection::signature`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SignatureStatus<'a> {
+    pub petition_id: &'a str,
+    /// Counted: not withdrawn or invalidated.
+    pub live: bool,
+}
+
 /// A petition: the record that opened it (and the one that closed it), and its counts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PetitionView<'a> {
@@ -230,6 +238,20 @@ impl Projection {
                 .map(|slot| self.petition_view(slot))
                 .collect(),
         )
+    }
+
+    /// The signature at log index `index`, as the read models count it: its petition
+    /// and whether it is live (not withdrawn or invalidated). `None` for an entry that
+    /// is not a signature the rules accepted.
+    pub fn signature(&self, index: u64) -> Option<SignatureStatus<'_>> {
+        let sig = self.signatures.get(usize::try_from(index).ok()?)?;
+        if sig.petition == crate::projection::state::NONE {
+            return None;
+        }
+        Some(SignatureStatus {
+            petition_id: self.petition_ids.name(sig.petition),
+            live: sig.live,
+        })
     }
 
     /// One petition by id.

@@ -338,7 +338,54 @@ fn every_route_answers_and_verifies() {
             Some(2),
             "a receipt needs --vkey"
         );
+        // The signer's page checks a pasted receipt the same way.
+        let page = server
+            .client
+            .get(server.url("/verify"))
+            .query(&[("receipt", receipt.to_text())])
+            .send()
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+        let html = page.text().unwrap();
+        let is_signature = entry["record"]["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature.");
+        if is_signature {
+            assert!(html.contains("in the log"), "{html}");
+            assert!(html.contains("proof holds"), "{html}");
+        } else {
+            assert!(html.contains("not a signature"), "{html}");
+        }
+        let forged_page = server
+            .client
+            .get(server.url("/verify"))
+            .query(&[("receipt", forged.to_text())])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(forged_page.contains("does not verify"), "{forged_page}");
     }
+    for (query, says) in [
+        ("index=999999999", "No such entry"),
+        ("index=abc", "not a log index"),
+        (
+            "receipt=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            "not a receipt",
+        ),
+    ] {
+        let html = server.get_text(&format!("/verify?{query}"));
+        assert!(html.contains(says), "{query}: {html}");
+        assert!(!html.contains("<script>"), "{query}: unescaped");
+    }
+    assert!(server
+        .get_text("/verify")
+        .contains("<form method=\"get\" action=\"/verify\">"));
 
     // --- the signed tally, now and at a past size.
     let tally = server.get_json("/api/v1/tally");

@@ -20,6 +20,7 @@ mod read_models;
 mod records;
 mod service;
 mod state;
+mod verify_page;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ const CACHE_NEVER: &str = "no-cache";
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(crate::dashboard::page))
+        .route("/verify", get(verify_page::page))
         .route("/checkpoint", get(log::checkpoint))
         .route("/tile/{*path}", get(log::tile))
         .route("/healthz", get(service::healthz))
