@@ -203,6 +203,12 @@ impl CosignatureStore {
         Ok(true)
     }
 
+    /// How many cosignatures are kept (it only grows).
+    pub fn count(&self) -> usize {
+        let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());
+        by_note.values().map(Vec::len).sum()
+    }
+
     /// Every cosignature, by note.
     pub fn all(&self) -> Vec<Cosignature> {
         let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());

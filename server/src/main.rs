@@ -135,35 +135,7 @@ enum Command {
     /// check every tile and that the tree extends the one verified before (a fork is
     /// saved as evidence, exit 2); replay every entry and compare the signed tally
     /// counter by counter (exit 1 on any finding).
-    Audit {
-        /// The log: https://..., http://... or a directory.
-        source: String,
-        /// Where the verified copy is kept between runs.
-        #[arg(long, default_value = "audit-mirror")]
-        mirror: PathBuf,
-        /// The log key to insist on (a note verifier key). Without it, the key this
-        /// mirror verified before, or on a first run the log's own, which it then keeps.
-        #[arg(long, value_name = "VKEY")]
-        vkey: Option<String>,
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-        concurrency: u16,
-        /// Audit again every SECS seconds, until a finding.
-        #[arg(long, value_name = "SECS")]
-        watch: Option<u64>,
-        /// Print a JSON report instead of the summary.
-        #[arg(long)]
-        json: bool,
-        /// When everything holds, cosign the checkpoint and the tally with this auditor
-        /// key file (from `auditor keygen`): C2SP tlog-cosignature/v1 lines, written to
-        /// the mirror as cosigned-checkpoint and cosigned-tally.
-        #[arg(long, value_name = "KEYFILE")]
-        cosign: Option<PathBuf>,
-        /// Send the cosignatures to the server (POST /api/v1/cosignatures), which keeps
-        /// them if the operator listed the key (`auditor add`).
-        #[arg(long, requires = "cosign")]
-        submit: bool,
-    },
+    Audit(AuditArgs),
     /// Make an auditor's key; list the auditor keys a server accepts cosignatures from
     Auditor {
         #[command(subcommand)]
@@ -361,28 +333,7 @@ fn main() -> ExitCode {
             auditor,
             json,
         } => return verify(&bundle, vkey.as_deref(), &auditor, json),
-        Command::Audit {
-            source,
-            mirror,
-            vkey,
-            concurrency,
-            watch,
-            json,
-            cosign,
-            submit,
-        } => {
-            let args = AuditArgs {
-                source,
-                mirror,
-                vkey,
-                concurrency,
-                watch,
-                json,
-                cosign,
-                submit,
-            };
-            return audit(&args);
-        }
+        Command::Audit(args) => return audit(&args),
         Command::Auditor { action } => auditor(action),
     };
     match result {
@@ -847,14 +798,34 @@ fn verify(bundle: &Path, vkey: Option<&str>, auditors: &[String], json: bool) ->
     }
 }
 
+#[derive(clap::Args)]
 struct AuditArgs {
+    /// The log: https://..., http://... or a directory.
     source: String,
+    /// Where the verified copy is kept between runs.
+    #[arg(long, default_value = "audit-mirror")]
     mirror: PathBuf,
+    /// The log key to insist on (a note verifier key). Without it, the key this
+    /// mirror verified before, or on a first run the log's own, which it then keeps.
+    #[arg(long, value_name = "VKEY")]
     vkey: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
+    /// Audit again every SECS seconds, until a finding.
+    #[arg(long, value_name = "SECS")]
     watch: Option<u64>,
+    /// Print a JSON report instead of the summary.
+    #[arg(long)]
     json: bool,
+    /// When everything holds, cosign the checkpoint and the tally with this auditor
+    /// key file (from `auditor keygen`): C2SP tlog-cosignature/v1 lines, written to
+    /// the mirror as cosigned-checkpoint and cosigned-tally.
+    #[arg(long, value_name = "KEYFILE")]
     cosign: Option<PathBuf>,
+    /// Send the cosignatures to the server (POST /api/v1/cosignatures), which keeps
+    /// them if the operator listed the key (`auditor add`).
+    #[arg(long, requires = "cosign")]
     submit: bool,
 }
 

@@ -230,7 +230,7 @@ impl Publisher {
     pub fn start(copy: StaticCopy, published: Published) -> Result<Publisher> {
         let read = ReadSide::of(&published.read().unwrap_or_else(|e| e.into_inner()))?;
         let mut size = copy.publish_all(read, &mut |_, _| {})?;
-        let mut cosigned = copy.cosignatures.all().len();
+        let mut cosigned = copy.cosignatures.count();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
@@ -238,7 +238,7 @@ impl Publisher {
             .spawn(move || {
                 while !stopping.load(Ordering::Relaxed) {
                     std::thread::sleep(POLL);
-                    let now_cosigned = copy.cosignatures.all().len();
+                    let now_cosigned = copy.cosignatures.count();
                     let current = published
                         .read()
                         .unwrap_or_else(|e| e.into_inner())

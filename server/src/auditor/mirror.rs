@@ -180,7 +180,13 @@ impl Mirror {
             let mut size = [0u8; 4];
             reader.read_exact(&mut path).map_err(|_| damaged())?;
             reader.read_exact(&mut size).map_err(|_| damaged())?;
-            let mut bytes = vec![0u8; u32::from_le_bytes(size) as usize];
+            // No bundle is longer than 256 entries of at most 64 KiB and their lengths:
+            // a damaged length is refused, never allocated.
+            let size = u32::from_le_bytes(size) as usize;
+            if size > 256 * (2 + 65_535) {
+                return Err(damaged());
+            }
+            let mut bytes = vec![0u8; size];
             reader.read_exact(&mut bytes).map_err(|_| damaged())?;
             let tile = std::str::from_utf8(&path)
                 .ok()

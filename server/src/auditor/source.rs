@@ -22,8 +22,7 @@ pub trait Source: Sync {
 
     /// Sends `body` (text) to the server at `path` and returns the answer's body; only
     /// a server takes anything.
-    fn post(&self, path: &str, body: String) -> Result<String, AuditError> {
-        let _ = body;
+    fn post(&self, path: &str, _body: String) -> Result<String, AuditError> {
         Err(AuditError::Failed(format!(
             "{} is not a server: nothing can be sent to {path}",
             self.describe()
