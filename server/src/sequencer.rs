@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use ledger::store::Store;
-use ledger::{Entry, Hash, Record};
+use ledger::{Entry, Hash, Record, SignerSecret};
 use projector::persist::Snapshots;
 use projector::{Projection, Rejection};
 use tokio::sync::{mpsc, oneshot};
@@ -57,7 +57,7 @@ pub struct Staged {
     pub sealed: Option<Sealed>,
     /// The secret a signature's `signer_hash` commits to, for the answer only: the
     /// sequencer never sees a use for it.
-    pub signer_secret: Option<ledger::SignerSecret>,
+    pub signer_secret: Option<SignerSecret>,
 }
 
 impl Staged {
@@ -94,6 +94,9 @@ pub struct Accepted {
     pub tree_size: u64,
     pub root: Hash,
     pub checkpoint: Arc<str>,
+    /// One per entry: the secret a signature commits to (`None` for other records),
+    /// for the answer only.
+    pub signer_secrets: Vec<Option<SignerSecret>>,
     /// True when this answers a retry of an earlier request with the same key.
     pub replayed: bool,
 }
@@ -226,6 +229,7 @@ struct Pending {
     /// Offset of its first entry in the batch, and how many.
     start: usize,
     count: usize,
+    signer_secrets: Vec<Option<SignerSecret>>,
     /// Retries with the same key and body in the same batch get the same answer.
     followers: Vec<oneshot::Sender<Result<Accepted, Refusal>>>,
 }
@@ -301,6 +305,7 @@ impl State {
                 }
             }
             let start = entries.len();
+            let signer_secrets: Vec<_> = records.iter().map(|s| s.signer_secret).collect();
             match self.decide(
                 &token,
                 records,
@@ -319,6 +324,7 @@ impl State {
                         reply,
                         start,
                         count: entries.len() - start,
+                        signer_secrets,
                         followers: Vec::new(),
                     });
                 }
@@ -374,6 +380,7 @@ impl State {
                         tree_size: appended.tree_size,
                         root: appended.root,
                         checkpoint: appended.checkpoint.clone(),
+                        signer_secrets: waiter.signer_secrets,
                         replayed: false,
                     };
                     for follower in waiter.followers {
@@ -491,6 +498,7 @@ impl State {
                             count: waiter.count as u64,
                             tree_size,
                             created_unix,
+                            signer_secrets: waiter.signer_secrets.clone(),
                         },
                     )
                 })
@@ -660,6 +668,7 @@ impl State {
             tree_size: remembered.tree_size,
             root,
             checkpoint: Arc::from(checkpoint),
+            signer_secrets: remembered.signer_secrets.clone(),
             replayed: true,
         })
     }

@@ -34,8 +34,9 @@ pub struct AppendedEntry {
     pub index: u64,
     pub leaf_hash: Hash,
     /// For a signature: the secret its entry commits to, for the signer to withdraw it
-    /// or have their data erased without a token. Shown in this answer only (the
-    /// server keeps no copy; an idempotent replay omits it): hand it to the signer.
+    /// or have their data erased without a token. Shown in this answer only (and in a
+    /// retry's, for as long as its `Idempotency-Key` is remembered): hand it to the
+    /// signer.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub signer_secret: Option<SignerSecret>,
@@ -64,7 +65,7 @@ impl From<&Accepted> for AppendAnswer {
             .map(|(i, leaf)| AppendedEntry {
                 index: accepted.first_index + i as u64,
                 leaf_hash: *leaf,
-                signer_secret: None,
+                signer_secret: accepted.signer_secrets.get(i).copied().flatten(),
             })
             .collect();
         AppendAnswer {
@@ -75,24 +76,6 @@ impl From<&Accepted> for AppendAnswer {
             root: accepted.root,
             checkpoint: accepted.checkpoint.to_string(),
         }
-    }
-}
-
-impl AppendAnswer {
-    /// The answer with each entry's signer secret (`secrets` in entry order), unless
-    /// it replays an earlier request: its entries commit to the secrets drawn then,
-    /// which are gone.
-    pub fn with_signer_secrets(
-        mut self,
-        accepted: &Accepted,
-        secrets: Vec<Option<SignerSecret>>,
-    ) -> AppendAnswer {
-        if !accepted.replayed {
-            for (entry, secret) in self.entries.iter_mut().zip(secrets) {
-                entry.signer_secret = secret;
-            }
-        }
-        self
     }
 }
 
@@ -208,7 +191,6 @@ pub(crate) async fn post_records(
     .await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
-    let secrets: Vec<_> = staged.iter().map(|s| s.signer_secret).collect();
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
         scoped_key: scoped_key(&token.id, &key),
         fingerprint: *blake3::hash(&body).as_bytes(),
@@ -224,8 +206,7 @@ pub(crate) async fn post_records(
             }
             error
         })?;
-    let answer = AppendAnswer::from(&accepted).with_signer_secrets(&accepted, secrets);
-    let mut response = json(StatusCode::CREATED, &answer)?;
+    let mut response = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
     if accepted.replayed {
         response
             .headers_mut()
