@@ -15,8 +15,8 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableTable, TableDefinition};
 use ledger::SignerSecret;
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -210,13 +210,7 @@ mod tests {
 
     #[test]
     fn keys_remembered_before_signer_secrets_still_read() {
-        let earlier = (
-            [1u8; 32],
-            5u64,
-            1u64,
-            6u64,
-            1_700_000_000u64,
-        );
+        let earlier = ([1u8; 32], 5u64, 1u64, 6u64, 1_700_000_000u64);
         let bytes = postcard::to_allocvec(&earlier).unwrap();
         let read = Remembered::decode(&bytes).unwrap();
         assert_eq!((read.first_index, read.count), (5, 1));

@@ -21,6 +21,7 @@ pub mod cosignatures;
 pub mod dashboard;
 pub mod datadir;
 pub mod demo;
+pub mod erase;
 pub mod export;
 pub mod health;
 pub mod http;

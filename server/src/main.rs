@@ -136,6 +136,14 @@ enum Command {
     /// saved as evidence, exit 2); replay every entry and compare the signed tally
     /// counter by counter (exit 1 on any finding).
     Audit(AuditArgs),
+    /// Erase a signer's personal data through a running server, and log the erasure
+    ///
+    /// The vault forgets the data and salt for good; a public personal_data.erased entry
+    /// says so. The signature still counts and its proofs still verify. With
+    /// --token-file an admin or an organiser scoped to the petition acts on the signer's
+    /// request; with --signer-secret-file the signer acts alone, with the secret handed
+    /// to them when they signed.
+    Erase(server::erase::EraseArgs),
     /// Make an auditor's key; list the auditor keys a server accepts cosignatures from
     Auditor {
         #[command(subcommand)]
@@ -334,6 +342,7 @@ fn main() -> ExitCode {
             json,
         } => return verify(&bundle, vkey.as_deref(), &auditor, json),
         Command::Audit(args) => return audit(&args),
+        Command::Erase(args) => server::erase::run(&args).map(|out| println!("{out}")),
         Command::Auditor { action } => auditor(action),
     };
     match result {
