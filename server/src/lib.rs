@@ -20,6 +20,7 @@ pub mod auth;
 pub mod cosignatures;
 pub mod dashboard;
 pub mod datadir;
+pub mod dedup_keys;
 pub mod demo;
 pub mod erase;
 pub mod export;
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod publish;
+pub mod retention;
 pub mod sequencer;
 pub mod vault;
 

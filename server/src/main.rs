@@ -171,7 +171,8 @@ enum Command {
     },
 }
 
-/// `serve`'s guards of the data directory (server::health).
+/// `serve`'s guards of the data directory (server::health) and of signers' data
+/// (server::retention).
 #[derive(clap::Args)]
 struct Integrity {
     /// Appends are refused (507 storage_full, /healthz degraded) while the data
@@ -186,6 +187,15 @@ struct Integrity {
     /// Entries a scrub pass re-verifies per second at most.
     #[arg(long, value_name = "ENTRIES", default_value_t = server::health::ScrubOptions::default().entries_per_second, value_parser = clap::value_parser!(u64).range(1..))]
     scrub_rate: u64,
+    /// Days the personal data of a closed petition's signers is kept after it closed
+    /// (by a petition.closed record or its closing date); then it is erased, each
+    /// erasure logged (reason retention), and the petition's dedup key destroyed. 0
+    /// erases at the first sweep after closing.
+    #[arg(long, value_name = "DAYS", default_value_t = server::retention::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    retention_days: u64,
+    /// Seconds between two retention sweeps (the first runs at start).
+    #[arg(long, value_name = "SECONDS", default_value_t = server::retention::DEFAULT_SWEEP_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    retention_sweep_secs: u64,
 }
 
 impl From<Integrity> for NodeOptions {
@@ -195,6 +205,10 @@ impl From<Integrity> for NodeOptions {
             scrub: (integrity.scrub_every > 0).then(|| server::health::ScrubOptions {
                 every: std::time::Duration::from_secs(integrity.scrub_every),
                 entries_per_second: integrity.scrub_rate,
+            }),
+            retention: Some(server::retention::RetentionOptions {
+                days: integrity.retention_days,
+                sweep_every: std::time::Duration::from_secs(integrity.retention_sweep_secs),
             }),
             ..NodeOptions::default()
         }

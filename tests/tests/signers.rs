@@ -424,3 +424,121 @@ fn a_signer_withdraws_and_erases_with_their_secret_alone() {
     let output = format!("{}{}", server.stderr(), server.stdout());
     assert!(!output.contains(&second_secret) && !output.contains(&first_secret));
 }
+
+/// Polls `what` every 100 ms until it holds, for at most `seconds`.
+fn eventually(seconds: u64, what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !holds() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Retention with a shortened window (0 days, a sweep every second): a closed
+/// petition's signers' data is erased, each erasure logged, its dedup key destroyed;
+/// an open petition's is kept; appends go on during the sweep. With
+/// CAMPAIGN_LEDGER_SLOW_TESTS=1 the sweep covers 100,000 signatures.
+#[test]
+fn retention_erases_a_closed_petitions_data_and_destroys_its_dedup_key() {
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        &["--retention-days", "0", "--retention-sweep-secs", "1"],
+    );
+    let admin = server.admin.clone();
+    server.append(&admin, &petition_opened(PETITION, "Detwin now"));
+    server.append(&admin, &petition_opened("q", "Still open"));
+    let signers: u32 = if slow_tests() { 100_000 } else { 3_000 };
+    for start in (0..signers).step_by(1000) {
+        let batch: Vec<Value> = (start..(start + 1000).min(signers)).map(signer).collect();
+        server.append(&admin, &json!({ "records": batch }));
+    }
+    let (kept, _) = signed(&server, &admin, 999_999);
+    let kept_entry = server.get_json(&format!("/api/v1/entries/{kept}"));
+    assert_eq!(kept_entry["record"]["petition_id"], PETITION);
+    // A signer of the open petition keeps their data.
+    let open_signer = json!({
+        "type": "signature.added", "petition_id": "q", "name": "Open Petition Signer",
+        "email": "open@example.org", "country": "GB", "consent_to_share": true,
+        "channel": "online",
+    });
+    server.append(&admin, &open_signer);
+    let keys_before = std::fs::read_to_string(dir.data().join("dedup-keys.json")).unwrap();
+    let keys: Value = serde_json::from_str(&keys_before).unwrap();
+    let nonce = keys["petitions"][PETITION]["nonce"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(keys["petitions"]["q"]["nonce"].is_string(), "{keys}");
+
+    let total = u64::from(signers) + 1;
+    server.append(
+        &admin,
+        &json!({"type": "petition.closed", "petition_id": PETITION}),
+    );
+    // Appends go on while the sweep runs; none waits long.
+    let mut waits = Vec::new();
+    let mut n = 0;
+    while petition(&server)["erased"]["retention"].as_u64() != Some(total) {
+        let started = std::time::Instant::now();
+        server.append(
+            &admin,
+            &json!({"type": "event.scheduled", "event_id": format!("e-{n}"), "kind": "stall",
+                    "title": "A stall", "city": "Leeds", "starts_at": "2030-01-01T12:00:00Z"}),
+        );
+        waits.push(started.elapsed());
+        n += 1;
+        assert!(n < 20_000, "the sweep never finished");
+    }
+    waits.sort();
+    let p99 = waits[(waits.len() * 99 / 100).min(waits.len() - 1)];
+    assert!(
+        p99 < std::time::Duration::from_millis(500),
+        "appends waited behind the sweep: p99 {p99:?} over {} appends",
+        waits.len()
+    );
+
+    // Every signature still counts; each erasure is an entry of its own.
+    let view = petition(&server);
+    assert_eq!(view["total"].as_u64(), Some(total));
+    assert_eq!(tally_count(&server, "petition/p/erased/retention"), total);
+    assert_eq!(tally_count(&server, "petition/q/erased/retention"), 0);
+    let size = server.tree_size();
+    let last = server.get_json(&format!("/api/v1/entries/{}", size - 1));
+    let erasure = (0..size)
+        .rev()
+        .map(|i| server.get_json(&format!("/api/v1/entries/{i}")))
+        .find(|e| e["record"]["type"] == "personal_data.erased")
+        .unwrap_or_else(|| panic!("no erasure entry; last {last}"));
+    assert_eq!(erasure["record"]["reason"], "retention");
+    assert_eq!(erasure["author"], "token-retention");
+
+    // The petition's dedup key is destroyed: its nonce is in no file; the open
+    // petition's is kept.
+    eventually(10, "the dedup key destroyed", || {
+        let keys: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.data().join("dedup-keys.json")).unwrap(),
+        )
+        .unwrap();
+        keys["petitions"][PETITION]["destroyed"].is_u64()
+    });
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.data().join("dedup-keys.json")).unwrap())
+            .unwrap();
+    assert!(keys["petitions"]["q"]["nonce"].is_string(), "{keys}");
+    for (name, bytes) in files_under(&dir.data()) {
+        assert!(
+            !contains(&bytes, nonce.as_bytes()),
+            "the destroyed nonce in {name}"
+        );
+    }
+
+    // An office's export of the closed petition holds no one's data any more.
+    let exporter = create_token(&dir.data(), "exporter", Some("area:E14000831"));
+    let csv = exported_names(&server, &exporter);
+    assert!(!csv.contains("Erasable Signer"), "{csv}");
+    // Nothing more to erase: a later sweep appends nothing.
+    let size = server.tree_size();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(server.tree_size(), size);
+}

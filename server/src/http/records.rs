@@ -19,6 +19,7 @@ use super::listen::{BodyReadTimeout, DEFAULT_BODY_READ_TIMEOUT};
 use super::problem::{ApiError, Problem};
 use super::state::AppState;
 use crate::auth::{AuthFailure, TokenRecord, TokenStore};
+use crate::dedup_keys::KeyFor;
 use crate::idempotency::{scoped_key, MAX_KEY_BYTES};
 use crate::input::parse_request;
 use crate::sequencer::{Accepted, IdempotencyKey, Refusal, Staged};
@@ -282,6 +283,30 @@ async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The key to tag signatures of `petition_id` with (`crate::dedup_keys`).
+fn petition_dedup_key(
+    state: &AppState,
+    petition_id: &str,
+    position: usize,
+) -> Result<[u8; 32], ApiError> {
+    let tagged_before = || {
+        let published = state.published.read().unwrap_or_else(|e| e.into_inner());
+        published.signatures_added(petition_id).unwrap_or(0) > 0
+    };
+    match state.dedup_keys.key_for(petition_id, tagged_before) {
+        Ok(KeyFor::Key(key)) => Ok(key),
+        Ok(KeyFor::Destroyed) => Err(ApiError {
+            record: Some(position),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "petition_closed",
+                "the petition closed, and its retention period has ended",
+            )
+        }),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
 /// Parses, validates and prepares the records of a request body: signatures get their
 /// dedup tag and commitment, and their personal data is sealed for the vault.
 pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
@@ -298,7 +323,12 @@ pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
     let mut rng = rand::thread_rng();
     let mut staged = Vec::with_capacity(inputs.len());
     for (position, input) in inputs.into_iter().enumerate() {
-        let prepared = input.prepare(alg, &state.dedup_key, &mut rng, batch.then_some(position))?;
+        let dedup_key = match input.signature_petition() {
+            Some(petition_id) => petition_dedup_key(state, petition_id.as_str(), position)?,
+            // Only signatures are tagged.
+            None => [0; 32],
+        };
+        let prepared = input.prepare(alg, &dedup_key, &mut rng, batch.then_some(position))?;
         let sealed = match (&prepared.personal, prepared.record.signature()) {
             (Some((data, salt)), Some(signature)) => {
                 Some(state.vault.seal(data, salt, signature.commitment))
