@@ -232,6 +232,11 @@ fn an_organiser_erases_and_the_data_is_gone_for_good() {
     std::fs::write(&receipt, &receipt_before).unwrap();
     let vkey = server.log().vkey_text;
     cli_ok(&["verify", receipt.to_str().unwrap(), "--vkey", &vkey]);
+    let page = server.get_text(&format!("/verify?index={first}"));
+    assert!(page.contains("in the log and counted"), "{page}");
+    assert!(page.contains("personal data has been erased"), "{page}");
+    let page = server.get_text(&format!("/verify?index={third}"));
+    assert!(page.contains("with the signer secret"), "{page}");
 
     // No byte of the two sealed values is left anywhere in the data directory, and no
     // plaintext of any signer is anywhere in it either.
