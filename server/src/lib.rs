@@ -18,7 +18,6 @@
 pub mod auditor;
 pub mod auth;
 pub mod cosignatures;
-pub mod dashboard;
 pub mod datadir;
 pub mod dedup_keys;
 pub mod demo;
@@ -34,6 +33,7 @@ pub mod openapi;
 pub mod publish;
 pub mod retention;
 pub mod sequencer;
+pub mod site;
 pub mod vault;
 
 /// The one error type of the server crate's library code (not HTTP answers: those are

@@ -676,8 +676,6 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
     // The tally and read models of the copy are the replay's.
     let projection = projector::persist::replay_prefix(&store, size)
         .map_err(|e| format!("replaying the log: {e}"))?;
-    let read = server::publish::ReadSide::of(&projection).map_err(|e| e.to_string())?;
-    drop(projection);
     let copy = server::publish::StaticCopy {
         dir: out.to_path_buf(),
         store: store.clone(),
@@ -687,6 +685,8 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         ),
     };
+    let read = copy.read_side(&projection).map_err(|e| e.to_string())?;
+    drop(projection);
     let progress = progress_bar(0);
     let mut tiles = 0;
     copy.publish_all(read, &mut |done, total| {

@@ -10,7 +10,13 @@
 //! api/v1/tally                     {"tree_size","note","text"} at the checkpoint's size
 //! api/v1/<read model>.json         petitions, petitions/<id>, petitions/<id>/parliament,
 //!                                  motions, twin-links, events, campaigns
+//! index.html, petitions/<id>/index.html, petitions/<id>/counts.csv,
+//! council-votes/index.html, events/index.html, trust/index.html, static/site.{css,js}
+//!                                  the public site's pages (`crate::site`), as served
 //! ```
+//!
+//! The entry pages (`/entries/N`) are not copied (one per entry); the entries
+//! themselves are, in the tiles.
 //!
 //! What must hold at every moment for a reader of the directory: every file is whole
 //! (written beside it, then renamed over it); the checkpoint is written last, so every
@@ -52,13 +58,24 @@ pub struct ReadSide {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
-impl ReadSide {
-    pub fn of(projection: &Projection) -> Result<ReadSide> {
-        let files = crate::http::read_model_files(projection)
+impl StaticCopy {
+    /// The read side of `projection` as this copy publishes it: the read models' JSON
+    /// and the public site's pages (`crate::site`), serialized and rendered under the
+    /// read lock, written after it is let go.
+    pub fn read_side(&self, projection: &Projection) -> Result<ReadSide> {
+        let mut files: Vec<(String, Vec<u8>)> = crate::http::read_model_files(projection)
             .map_err(|e| Error::Config(e.detail))?
             .into_iter()
             .map(|(path, bytes)| (path, bytes.to_vec()))
             .collect();
+        let source = crate::site::SiteSource {
+            store: &self.store,
+            log_key: &self.log_key,
+            cosignatures: &self.cosignatures,
+        };
+        files.extend(
+            crate::site::static_pages(projection, &source).map_err(|e| Error::Config(e.detail))?,
+        );
         Ok(ReadSide {
             tree_size: projection.tree_size(),
             tally_text: projection.tally_text(),
@@ -228,7 +245,7 @@ impl Publisher {
     /// holds a copy of another log, or of a longer one: its tiles would be left as
     /// they are.
     pub fn start(copy: StaticCopy, published: Published) -> Result<Publisher> {
-        let read = ReadSide::of(&published.read().unwrap_or_else(|e| e.into_inner()))?;
+        let read = copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()))?;
         let mut size = copy.publish_all(read, &mut |_, _| {})?;
         let mut cosigned = copy.cosignatures.count();
         let stop = Arc::new(AtomicBool::new(false));
@@ -248,7 +265,8 @@ impl Publisher {
                     }
                     // The read models are serialized under their read lock; the files
                     // are written after it is let go, so appends never wait on them.
-                    let read = ReadSide::of(&published.read().unwrap_or_else(|e| e.into_inner()));
+                    let read =
+                        copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()));
                     match read.and_then(|read| copy.publish_growth(size, read)) {
                         Ok(published_size) => {
                             size = published_size;

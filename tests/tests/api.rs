@@ -656,7 +656,7 @@ fn every_route_answers_and_verifies() {
     assert!(paths["/api/v1/records"].get("post").is_some());
     assert_openapi_schemas(&openapi);
 
-    // --- the dashboard.
+    // --- the site's overview, and its trust page.
     let response = server.get("/");
     assert_eq!(response.status(), 200);
     assert!(content_type(&response).starts_with("text/html"));
@@ -668,9 +668,10 @@ fn every_route_answers_and_verifies() {
         "the dashboard shows the checkpoint"
     );
     assert!(html.contains(&checkpoint_text.lines().next().unwrap().to_string()));
+    let trust = server.get_text("/trust");
     assert!(
-        html.contains(&log.vkey_text),
-        "the dashboard shows the vkey"
+        trust.contains(&log.vkey_text),
+        "the trust page shows the vkey"
     );
 }
 
@@ -1257,16 +1258,15 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
         "Line one.\nLine two.\nLine three."
     );
 
-    // The dashboard escapes what organisers typed.
-    let html = server.get_text("/");
-    assert!(
-        !html.contains("<b>Détwin"),
-        "unescaped title in the dashboard"
-    );
-    assert!(
-        html.contains("&lt;b&gt;Détwin &amp; &quot;friends&quot;&lt;/b&gt; 城市"),
-        "{html}"
-    );
+    // The site escapes what organisers typed.
+    for page in ["/", "/petitions/edge"] {
+        let html = server.get_text(page);
+        assert!(!html.contains("<b>Détwin"), "unescaped title on {page}");
+        assert!(
+            html.contains("&#60;b&#62;Détwin &#38; &#34;friends&#34;&#60;/b&#62; 城市"),
+            "{page}: {html}"
+        );
+    }
 
     // Limits are inclusive: a 200-byte name and a 254-byte email are fine.
     let mut longest = signature("edge", &format!("{}@example.org", "e".repeat(254 - 12)));

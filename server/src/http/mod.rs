@@ -48,7 +48,6 @@ const CACHE_NEVER: &str = "no-cache";
 /// The router: every route of the API, the dashboard and the OpenAPI document.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(crate::dashboard::page))
         .route("/verify", get(verify_page::page))
         .route("/checkpoint", get(log::checkpoint))
         .route("/tile/{*path}", get(log::tile))
@@ -89,6 +88,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/cosignatures",
             get(cosignatures::list_cosignatures).post(cosignatures::post_cosignatures),
         )
+        .merge(crate::site::routes())
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn(crate::metrics::track))

@@ -192,6 +192,24 @@ impl AppState {
         self.sized_view(key, make).map(|(_, bytes)| bytes)
     }
 
+    /// [`AppState::sized_view`] for the site (`crate::site`).
+    pub(crate) fn cached_view(
+        &self,
+        key: &str,
+        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
+    ) -> Result<(u64, Option<Bytes>), ApiError> {
+        self.sized_view(key, make)
+    }
+
+    /// What the site's pages read beside the read models.
+    pub(crate) fn site_source(&self) -> crate::site::SiteSource<'_> {
+        crate::site::SiteSource {
+            store: &self.store,
+            log_key: &self.log_key,
+            cosignatures: &self.cosignatures,
+        }
+    }
+
     /// [`AppState::view`], with the tree size the read models had.
     pub(super) fn sized_view(
         &self,
