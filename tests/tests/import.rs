@@ -63,12 +63,6 @@ impl Campaign {
             admin_file,
         }
     }
-
-    fn token_file(&self, name: &str, token: &str) -> std::path::PathBuf {
-        let path = self.dir.path(name);
-        std::fs::write(&path, token).expect("write the token file");
-        path
-    }
 }
 
 /// `n` good rows with every column, signers `from..from + n` (names and emails unique

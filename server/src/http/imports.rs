@@ -167,8 +167,14 @@ pub(crate) async fn post_paper_import(
         .await;
     match outcome {
         Err(Refusal::RejectedMany(refused)) => {
-            if let Some(batch) = refused.iter().find(|r| r.position == 0) {
-                return Err(batch_refused(&batch.rejection));
+            // The batch record refused, or a row for a reason that is not the row's
+            // own (the petition is closed, say): every row would be, so the import as
+            // a whole is answered. A row's own reason is that its signer already signed.
+            let whole = refused
+                .iter()
+                .find(|r| r.position == 0 || !matches!(r.rejection, Rejection::DuplicateSignature));
+            if let Some(whole) = whole {
+                return Err(batch_refused(&whole.rejection));
             }
             bad_rows.extend(refused.iter().map(|r| row_refused(r, &row_tags)));
         }
@@ -326,7 +332,7 @@ fn file_error(e: FileError) -> ApiError {
     )
 }
 
-/// The batch record refused by the log's rules: the import as a whole.
+/// The import as a whole refused by the log's rules.
 fn batch_refused(rejection: &Rejection) -> ApiError {
     let mut error = rejected(0, rejection);
     error.record = None;
