@@ -160,19 +160,23 @@ fn author_is_valid(author: &[u8]) -> bool {
 // valid, mutated and random encodings.
 // ---------------------------------------------------------------------------------
 
-/// Which of the two signature kinds an entry read in place is. They differ only in
-/// their dedup tags: `signature.added` has one, `signature.recorded` a list.
+/// Which of the three signature kinds an entry read in place is. They differ only in
+/// their dedup tags (`signature.added` has one, the others a list) and in the signer
+/// hash only `signature.committed` has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureKind {
     /// `signature.added`.
     Added,
     /// `signature.recorded`.
     Recorded,
+    /// `signature.committed`.
+    Committed,
 }
 
 /// A signature entry read in place from its bytes by [`Entry::decode_signature`]: the
 /// same values as the decoded [`Record::SignatureAdded`] or
-/// [`Record::SignatureRecorded`], with the texts borrowed instead of allocated.
+/// [`Record::SignatureRecorded`] or [`Record::SignatureCommitted`], with the texts
+/// borrowed instead of allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignatureEntry<'a> {
     pub kind: SignatureKind,
@@ -191,6 +195,8 @@ pub struct SignatureEntry<'a> {
     /// One tag for `signature.added`.
     pub dedup_tags: DedupTags,
     pub commitment: Hash,
+    /// `signature.committed` only: the hash of the signer's secret.
+    pub signer_hash: Option<Hash>,
 }
 
 impl SignatureEntry<'_> {
@@ -219,25 +225,33 @@ impl SignatureEntry<'_> {
                 dedup_tag: self.dedup_tags[0],
                 commitment: self.commitment,
             }),
-            SignatureKind::Recorded => Record::SignatureRecorded(SignatureRecorded {
-                petition_id,
-                country: self.country,
-                constituency: self.constituency,
-                ward: self.ward,
-                council,
-                channel,
-                consent_to_share: self.consent_to_share,
-                dedup_tags: self.dedup_tags,
-                commitment: self.commitment,
-            }),
+            SignatureKind::Recorded | SignatureKind::Committed => {
+                let recorded = SignatureRecorded {
+                    petition_id,
+                    country: self.country,
+                    constituency: self.constituency,
+                    ward: self.ward,
+                    council,
+                    channel,
+                    consent_to_share: self.consent_to_share,
+                    dedup_tags: self.dedup_tags,
+                    commitment: self.commitment,
+                };
+                match self.signer_hash {
+                    Some(signer_hash) => {
+                        Record::SignatureCommitted(recorded.committing_to(signer_hash))
+                    }
+                    None => Record::SignatureRecorded(recorded),
+                }
+            }
         };
         Entry::v1(self.time_ms, self.author, record)
     }
 }
 
 impl Entry {
-    /// If [`Entry::decode`] accepts `bytes` as a `signature.added` or
-    /// `signature.recorded` entry, its fields, read in place without allocating;
+    /// If [`Entry::decode`] accepts `bytes` as a `signature.added`,
+    /// `signature.recorded` or `signature.committed` entry, its fields, read in place without allocating;
     /// `None` for any other bytes: another record kind, or bytes that `decode` refuses
     /// (ask it why). For bulk replays, where most entries are signatures.
     pub fn decode_signature(bytes: &[u8]) -> Option<SignatureEntry<'_>> {
@@ -245,14 +259,16 @@ impl Entry {
             return None;
         }
         let mut r = Reader(bytes);
-        // Envelope V1, then record 4 (`signature.added`) or 18 (`signature.recorded`):
-        // one-byte varints. The two kinds' fields differ only in the dedup tags.
+        // Envelope V1, then record 4 (`signature.added`), 18 (`signature.recorded`) or
+        // 20 (`signature.committed`): one-byte varints. The kinds' fields differ only in
+        // the dedup tags and the signer hash at the end.
         r.expect(0x00)?;
         let time_ms = r.varint()?;
         let author = r.text(|b| author_is_valid(b).then_some(()))?;
         let kind = match r.byte()? {
             0x04 => SignatureKind::Added,
             0x12 => SignatureKind::Recorded,
+            0x14 => SignatureKind::Committed,
             _ => return None,
         };
         let petition_id = r.text(|b| Id::check(b).ok())?;
@@ -273,7 +289,7 @@ impl Entry {
         let consent_to_share = r.flag()?;
         let dedup_tags = match kind {
             SignatureKind::Added => DedupTags::one(DedupTag(r.array()?)),
-            SignatureKind::Recorded => {
+            SignatureKind::Recorded | SignatureKind::Committed => {
                 // A count, then that many tags: read into a fixed array, since the
                 // count is at most MAX_DEDUP_TAGS.
                 let count = usize::try_from(r.varint()?).ok()?;
@@ -285,6 +301,10 @@ impl Entry {
             }
         };
         let commitment = Hash(r.array()?);
+        let signer_hash = match kind {
+            SignatureKind::Committed => Some(Hash(r.array()?)),
+            SignatureKind::Added | SignatureKind::Recorded => None,
+        };
         if !r.0.is_empty() {
             return None;
         }
@@ -301,6 +321,7 @@ impl Entry {
             consent_to_share,
             dedup_tags,
             commitment,
+            signer_hash,
         })
     }
 }

@@ -132,6 +132,30 @@ fixed_bytes! {
     DedupTag, 16, 24, "must be standard base64 of exactly 16 bytes"
 }
 
+fixed_bytes! {
+    /// A signer secret: 32 random bytes the server draws for a signature and hands,
+    /// once, to the signer. The signature commits to [`SignerSecret::hash`]; showing the
+    /// secret later proves that the signer, not an organiser, asked for a withdrawal or
+    /// an erasure (docs/FORMAT.md part E).
+    ///
+    /// Text form: standard padded base64, 44 characters. Binary form: the 32 raw bytes.
+    SignerSecret, 32, 44, "must be standard base64 of exactly 32 bytes"
+}
+
+/// The BLAKE3 key-derivation context of [`SignerSecret::hash`]: fixed forever, since
+/// signatures in the log commit to hashes made with it.
+const SIGNER_SECRET_CONTEXT: &str = "campaign-ledger 2026-12 signer secret";
+
+impl SignerSecret {
+    /// What a signature commits to: BLAKE3 in key-derivation mode, with the context
+    /// `campaign-ledger 2026-12 signer secret`, of the secret's 32 bytes. The same
+    /// function whatever the log's hash function, so that anyone can check a secret
+    /// with nothing but the entry.
+    pub fn hash(&self) -> Hash {
+        Hash(blake3::derive_key(SIGNER_SECRET_CONTEXT, &self.0))
+    }
+}
+
 /// The hash function of one log. Fixed at creation; named wherever the log is described.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum HashAlg {

@@ -31,5 +31,5 @@ pub mod tile;
 
 pub use entry::Entry;
 pub use error::{Error, Result};
-pub use hash::{DedupTag, Hash, HashAlg};
+pub use hash::{DedupTag, Hash, HashAlg, SignerSecret};
 pub use record::Record;

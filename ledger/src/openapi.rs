@@ -8,12 +8,12 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::hash::{DedupTag, Hash};
+use crate::hash::{DedupTag, Hash, SignerSecret};
 use crate::record::{
-    AreaCode, AreaKind, Count, CountryCode, Date, DedupTags, EventKind, Id, InvalidationReason,
-    LinkKind, LinkStatus, LongText, Name, PartialDate, SignatureIndexes, Thresholds, Timestamp,
-    Title, Url, VoteResult, ID_MAX_BYTES, MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS,
-    NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
+    AreaCode, AreaKind, Count, CountryCode, Date, DedupTags, ErasureReason, EventKind, Id,
+    InvalidationReason, LinkKind, LinkStatus, LongText, Name, PartialDate, SignatureIndexes,
+    Thresholds, Timestamp, Title, Url, VoteResult, ID_MAX_BYTES, MAX_DEDUP_TAGS, MAX_INVALIDATED,
+    MAX_THRESHOLDS, NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
 };
 
 fn string(description: &str) -> ObjectBuilder {
@@ -56,6 +56,10 @@ schema! {
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
         .min_length(Some(24))
         .max_length(Some(24));
+    SignerSecret => string("a 32-byte signer secret as standard padded base64")
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
+        .min_length(Some(44))
+        .max_length(Some(44));
     Id => string("a slug: a-z, 0-9, '.', '_', '-', starting with a letter or digit")
         .pattern(Some("^[a-z0-9][a-z0-9._-]*$"))
         .min_length(Some(1))
@@ -105,6 +109,7 @@ schema! {
 
 names!(
     AreaKind,
+    ErasureReason,
     InvalidationReason,
     LinkKind,
     LinkStatus,

@@ -1002,12 +1002,12 @@ fn error_messages_do_not_echo_contents() {
 fn is_signature(record: &Record) -> bool {
     matches!(
         record,
-        Record::SignatureAdded(_) | Record::SignatureRecorded(_)
+        Record::SignatureAdded(_) | Record::SignatureRecorded(_) | Record::SignatureCommitted(_)
     )
 }
 
 /// Whether `Entry::decode_signature` and `Entry::decode` agree on `bytes`: the first
-/// accepts exactly the `signature.added` and `signature.recorded` entries the second
+/// accepts exactly the `signature.added`, `signature.recorded` and `signature.committed` entries the second
 /// accepts, with the same values, and nothing else.
 fn in_place_agrees(bytes: &[u8]) -> Result<(), String> {
     let in_place = Entry::decode_signature(bytes).map(|s| s.to_entry());
@@ -1024,7 +1024,7 @@ fn in_place_agrees(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Signature entries of both kinds with every field at its edges: none or some, online
+/// Signature entries of every kind with every field at its edges: none or some, online
 /// or paper, the longest and non-ASCII council, the smallest and largest times, one
 /// and two dedup tags.
 fn signature_samples() -> Vec<Entry> {
@@ -1073,7 +1073,7 @@ fn signature_samples() -> Vec<Entry> {
 #[test]
 fn signatures_read_in_place_agree_with_decode_under_every_one_byte_change() {
     let samples = signature_samples();
-    assert_eq!(samples.len(), 6);
+    assert_eq!(samples.len(), 7);
     let mut checked = 0;
     for entry in &samples {
         let bytes = encode(entry);
@@ -1174,6 +1174,7 @@ fn petition_id_end(entry: &Entry) -> usize {
     let petition_id = match entry.record() {
         Record::SignatureAdded(s) => &s.petition_id,
         Record::SignatureRecorded(s) => &s.petition_id,
+        Record::SignatureCommitted(s) => &s.petition_id,
         _ => unreachable!("a signature"),
     };
     let author = entry.author().len();

@@ -6,7 +6,7 @@
 //! not a copy of everything, and the file stays about the size of the state:
 //!
 //! ```text
-//! file    := "clsnap02" segment*
+//! file    := "clsnap03" segment*
 //! segment := "SEG1" tree_size:u64le root[32] dedup_count:u64le body_len:u64le
 //!            BLAKE3(body)[32] body
 //! ```
@@ -29,7 +29,7 @@ use ledger::Hash;
 
 use crate::{Error, Projection, Result, Segment, SegmentSource};
 
-const FILE_MAGIC: &[u8; 8] = b"clsnap02";
+const FILE_MAGIC: &[u8; 8] = b"clsnap03";
 const SEGMENT_MAGIC: &[u8; 4] = b"SEG1";
 /// Magic, tree size, root, dedup tags added, body length, body hash.
 const HEADER_LEN: usize = 4 + 8 + 32 + 8 + 8 + 32;

@@ -43,6 +43,19 @@ pub enum Rejection {
     /// An `export.issued` naming a tree size beyond its own entry: an export can only
     /// show the log as it was before the export was logged.
     ExportBeyondLog,
+    /// Erasing the personal data of an entry that is not a signature.
+    NotASignature {
+        index: u64,
+    },
+    /// Erasing personal data that was erased already.
+    AlreadyErased {
+        index: u64,
+    },
+    /// A signer secret that the signature does not commit to (or a signature that
+    /// commits to none).
+    WrongSignerSecret {
+        index: u64,
+    },
     /// A status change that makes no sense from the current status.
     InvalidTransition {
         what: &'static str,
@@ -75,6 +88,9 @@ impl Rejection {
             Rejection::EventExists => "event_exists",
             Rejection::TimeGoesBackwards => "time_goes_backwards",
             Rejection::ExportBeyondLog => "export_beyond_log",
+            Rejection::NotASignature { .. } => "not_a_signature",
+            Rejection::AlreadyErased { .. } => "already_erased",
+            Rejection::WrongSignerSecret { .. } => "wrong_signer_secret",
             Rejection::InvalidTransition { .. } => "invalid_transition",
         }
     }
@@ -119,6 +135,14 @@ impl fmt::Display for Rejection {
             Rejection::ExportBeyondLog => {
                 f.write_str("an export cannot show a tree size beyond its own entry")
             }
+            Rejection::NotASignature { index } => write!(f, "entry {index} is not a signature"),
+            Rejection::AlreadyErased { index } => {
+                write!(f, "the personal data of entry {index} was erased already")
+            }
+            Rejection::WrongSignerSecret { index } => write!(
+                f,
+                "this is not the signer secret of the signature at entry {index}"
+            ),
             Rejection::InvalidTransition { what, from, to } => {
                 write!(f, "a {what} that is {from} cannot become {to}")
             }

@@ -16,7 +16,7 @@
 
 use ledger::checkpoint::parse_decimal_u64;
 use ledger::note::{Note, NoteSigner, NoteVerifier, Signer};
-use ledger::record::{InvalidationReason, LinkStatus};
+use ledger::record::{ErasureReason, InvalidationReason, LinkStatus};
 use ledger::{Hash, HashAlg};
 
 use crate::projection::state::{EventStatus, MotionStatus};
@@ -26,8 +26,8 @@ use crate::{Error, Result};
 /// Names the fold that produced a tally; bumped whenever a decision rule or a counter's
 /// meaning changes (2: paper batches hold at most their declared count, entry times
 /// never go backwards, a signature is refused when any of its dedup tags signed; 3:
-/// exports issued are counted).
-pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/3";
+/// exports issued are counted; 4: signer-proven withdrawals and erasures are counted).
+pub const PROJECTOR_VERSION: &str = "campaign-ledger-projector/4";
 
 /// The first line of a tally note body.
 pub const TALLY_HEADER: &str = "campaign-ledger/tally/v1";
@@ -96,6 +96,14 @@ impl Projection {
             put(format!("{p}/total"), petition.total());
             put(format!("{p}/added"), petition.added);
             put(format!("{p}/withdrawn"), petition.withdrawn);
+            put(
+                format!("{p}/withdrawn_by_signer"),
+                petition.withdrawn_by_signer,
+            );
+            for (reason, count) in ErasureReason::ALL.iter().zip(&petition.erased) {
+                put(format!("{p}/erased/{}", reason.as_str()), *count);
+            }
+            put(format!("{p}/erased_by_signer"), petition.erased_by_signer);
             put(format!("{p}/exports/issued"), petition.exports);
             put(format!("{p}/exports/revealed"), petition.revealed);
             for (reason, count) in InvalidationReason::ALL.iter().zip(&petition.invalidated) {

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use ledger::record::{
-    Date, Id, InvalidationReason, LinkStatus, PaperBatchRecorded, PetitionClosed, PetitionOpened,
-    PetitionText,
+    Date, ErasureReason, Id, InvalidationReason, LinkStatus, PaperBatchRecorded, PetitionClosed,
+    PetitionOpened, PetitionText,
 };
 use serde::Serialize;
 
@@ -66,6 +66,11 @@ pub struct SignatureStatus<'a> {
     pub petition_id: &'a str,
     /// Counted: not withdrawn or invalidated.
     pub live: bool,
+    /// Its personal data was erased (`personal_data.erased`).
+    pub erased: bool,
+    /// It commits to a signer secret (`signature.committed`), so its signer can
+    /// withdraw it or have its data erased without a token.
+    pub has_signer_secret: bool,
 }
 
 /// A petition: the record that opened it (and the one that closed it), and its counts.
@@ -78,8 +83,15 @@ pub struct PetitionView<'a> {
     /// Live signatures: added, less withdrawn and invalidated.
     pub total: u64,
     pub added: u64,
+    /// Withdrawals of either kind; `withdrawn_by_signer` of them proven by the
+    /// signer's secret (`signature.withdrawn_by_signer`), the rest entered by organisers.
     pub withdrawn: u64,
+    pub withdrawn_by_signer: u64,
     pub invalidated: BTreeMap<&'static str, u64>,
+    /// Signatures whose personal data was erased, by reason (`signer_request`,
+    /// `retention`); `erased_by_signer` of them asked for with the signer's secret.
+    pub erased: BTreeMap<&'static str, u64>,
+    pub erased_by_signer: u64,
     /// Exports that revealed signers' personal data (`export.issued` records), and
     /// how many signers' data they held in all.
     pub exports_issued: u64,
@@ -251,6 +263,8 @@ impl Projection {
         Some(SignatureStatus {
             petition_id: self.petition_ids.name(sig.petition),
             live: sig.live,
+            erased: sig.erased,
+            has_signer_secret: sig.signer != [0; 16],
         })
     }
 
@@ -293,6 +307,13 @@ impl Projection {
             total: p.total(),
             added: p.added,
             withdrawn: p.withdrawn,
+            withdrawn_by_signer: p.withdrawn_by_signer,
+            erased: ErasureReason::ALL
+                .iter()
+                .zip(&p.erased)
+                .map(|(r, c)| (r.as_str(), *c))
+                .collect(),
+            erased_by_signer: p.erased_by_signer,
             exports_issued: p.exports,
             signers_revealed: p.revealed,
             invalidated: InvalidationReason::ALL

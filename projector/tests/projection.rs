@@ -6,8 +6,9 @@
 //! the views.
 
 use ledger::record::{
-    DedupTags, InvalidationReason, LinkStatus, PaperBatchRecorded, SignatureIndexes,
-    SignatureRecorded, SignaturesInvalidated, TwinLinkRegistered, VoteResult,
+    DedupTags, ErasureReason, InvalidationReason, LinkStatus, PaperBatchRecorded,
+    PersonalDataErased, SignatureCommitted, SignatureIndexes, SignatureRecorded,
+    SignaturesInvalidated, TwinLinkRegistered, VoteResult,
 };
 use ledger::{Entry, Hash, Record};
 use projector::{Concerns, EventStatus, MotionStatus, Projection, Rejection};
@@ -305,6 +306,65 @@ fn rule_cases() -> Vec<(&'static str, Vec<Record>, Record, &'static str)> {
             "invalid_transition",
         ),
         (
+            "erasing an entry that is not a signature",
+            base(),
+            personal_data_erased(1).into(),
+            "not_a_signature",
+        ),
+        (
+            "erasing twice",
+            with(vec![signature("p", 1, 0), personal_data_erased(3).into()]),
+            personal_data_erased(3).into(),
+            "already_erased",
+        ),
+        (
+            "erasing with another signer's secret",
+            with(vec![signature_committed("p", 1).into()]),
+            PersonalDataErased {
+                signer_secret: Some(signer_secret(2)),
+                ..personal_data_erased(3)
+            }
+            .into(),
+            "wrong_signer_secret",
+        ),
+        (
+            "erasing with a secret a signature of an older kind never committed to",
+            with(vec![signature("p", 1, 0)]),
+            PersonalDataErased {
+                signer_secret: Some(signer_secret(1)),
+                ..personal_data_erased(3)
+            }
+            .into(),
+            "wrong_signer_secret",
+        ),
+        (
+            "a signer withdrawing with another signer's secret",
+            with(vec![signature_committed("p", 1).into()]),
+            signature_withdrawn_by_signer(3, signer_secret(2)).into(),
+            "wrong_signer_secret",
+        ),
+        (
+            "a signer withdrawing a signature of an older kind",
+            with(vec![signature_recorded("p", 1).into()]),
+            signature_withdrawn_by_signer(3, signer_secret(1)).into(),
+            "wrong_signer_secret",
+        ),
+        (
+            "a signer withdrawing twice",
+            with(vec![
+                signature_committed("p", 1).into(),
+                signature_withdrawn_by_signer(3, signer_secret(1)).into(),
+            ]),
+            signature_withdrawn_by_signer(3, signer_secret(1)).into(),
+            "not_a_live_signature",
+        ),
+        (
+            "a signer withdrawing a signature an organiser withdrew",
+            with(vec![signature_committed("p", 1).into(), withdraw(3)]),
+            signature_withdrawn_by_signer(3, signer_secret(1)).into(),
+            "not_a_live_signature",
+        ),
+        (
             "an export of an unknown petition",
             vec![],
             export_issued("nope", "E14000801", 1, "5e1f00d2", 1).into(),
@@ -364,6 +424,83 @@ fn areas_find_their_signatures_and_exports_are_counted() {
     let view = serde_json::to_value(p.petition("p").unwrap()).unwrap();
     assert_eq!(view["exports_issued"], 1);
     assert_eq!(view["signers_revealed"], 2);
+}
+
+/// A signer's secret withdraws their signature and erases its data; organisers'
+/// withdrawals and erasures stay possible and are told apart; an erased signature still
+/// counts; all of it survives snapshots, segments and replays.
+#[test]
+fn signers_withdraw_and_erase_with_their_secret() {
+    let mut p = Projection::new();
+    p.track_changes();
+    let mut log = Vec::new();
+    let mut append = |p: &mut Projection, record: Record| {
+        let entry = entry(T0 + p.tree_size(), record);
+        p.try_apply(&entry).unwrap();
+        log.push(entry.encode().unwrap());
+    };
+    append(&mut p, petition("p", &[], None)); // 0
+    for who in 1..=4 {
+        append(&mut p, signature_committed("p", who).into()); // 1..=4
+    }
+    append(&mut p, signature("p", 9, 0)); // 5: an older kind
+    let first_segment = p.take_segment().unwrap();
+    append(
+        &mut p,
+        signature_withdrawn_by_signer(1, signer_secret(1)).into(),
+    ); // 6
+    append(&mut p, withdraw(2)); // 7: by an organiser
+    append(
+        &mut p,
+        PersonalDataErased {
+            signer_secret: Some(signer_secret(3)),
+            ..personal_data_erased(3)
+        }
+        .into(),
+    ); // 8
+    append(&mut p, personal_data_erased(5).into()); // 9: organiser, on request
+    append(
+        &mut p,
+        PersonalDataErased {
+            reason: ErasureReason::Retention,
+            ..personal_data_erased(1)
+        }
+        .into(),
+    ); // 10: a withdrawn signature's data goes too
+    let view = p.petition("p").unwrap().view;
+    assert_eq!((view.added, view.total), (5, 3));
+    assert_eq!((view.withdrawn, view.withdrawn_by_signer), (2, 1));
+    assert_eq!(view.erased["signer_request"], 2);
+    assert_eq!(view.erased["retention"], 1);
+    assert_eq!(view.erased_by_signer, 1);
+    let erased = p.signature(3).unwrap();
+    assert!(erased.live && erased.erased && erased.has_signer_secret);
+    assert!(!p.signature(5).unwrap().has_signer_secret);
+    assert!(!p.signature(4).unwrap().erased);
+    let tally = p.tally_text();
+    for line in [
+        "petition/p/total 3\n",
+        "petition/p/withdrawn 2\n",
+        "petition/p/withdrawn_by_signer 1\n",
+        "petition/p/erased/signer_request 2\n",
+        "petition/p/erased/retention 1\n",
+        "petition/p/erased_by_signer 1\n",
+    ] {
+        assert!(tally.contains(line), "{line}{tally}");
+    }
+    // A replay, a snapshot, and the two segments all reach the same state.
+    assert_eq!(replayed(&log).to_snapshot(), p.to_snapshot());
+    let restored = Projection::from_snapshot(&p.to_snapshot()).unwrap();
+    assert_eq!(restored.to_snapshot(), p.to_snapshot());
+    let second_segment = p.take_segment().unwrap();
+    let mut chained = Projection::new();
+    for segment in [first_segment, second_segment] {
+        let mut body = Vec::new();
+        segment.write(&mut body).unwrap();
+        chained.apply_segment(&body).unwrap();
+    }
+    assert_eq!(chained.to_snapshot(), p.to_snapshot());
+    assert!(chained.signature(3).unwrap().erased);
 }
 
 #[test]
@@ -761,11 +898,11 @@ fn snapshots_round_trip_and_reject_garbage() {
     assert_eq!(q.tally_text(), p.tally_text());
     assert!(Projection::from_snapshot(&[]).is_err());
     assert!(Projection::from_snapshot(&[9, 1, 2]).is_err());
-    // A snapshot of an older layout (version 3 lacked the petitions' retirements and
-    // exports) is refused, so it is rebuilt, never misread.
-    assert_eq!(bytes[0], 4);
+    // A snapshot of an older layout (version 4 lacked the signatures' signer checks
+    // and erased flags) is refused, so it is rebuilt, never misread.
+    assert_eq!(bytes[0], 5);
     let mut older = bytes.clone();
-    older[0] = 3;
+    older[0] = 4;
     assert!(Projection::from_snapshot(&older).is_err());
     assert!(Projection::from_snapshot(&bytes[..bytes.len() / 2]).is_err());
     // Every single-byte change either is refused or still gives a usable projection
@@ -922,6 +1059,27 @@ fn concern_cases() -> Vec<(Record, Vec<Option<&'static str>>, Vec<Option<&'stati
         (cancelled("nope"), vec![], vec![None]),
         (held("e", Some(40)), vec![], vec![Some(LEEDS)]),
         (held("nope", None), vec![], vec![None]),
+        (
+            SignatureCommitted {
+                council: Some(name("Newcastle upon Tyne")),
+                ..signature_committed("p", 24)
+            }
+            .into(),
+            vec![Some("p")],
+            vec![Some(NEWCASTLE)],
+        ),
+        // A withdrawal by the signer and an erasure: as a withdrawal.
+        (
+            signature_withdrawn_by_signer(8, signer_secret(1)).into(),
+            vec![Some("p")],
+            vec![Some(NEWCASTLE)],
+        ),
+        (
+            personal_data_erased(10).into(),
+            vec![Some("q")],
+            vec![Some(BATH_COUNCIL)],
+        ),
+        (personal_data_erased(999).into(), vec![None], vec![None]),
         // An export: its petition, and no city (its area may be none).
         (
             test_support::records::export_issued("q", "E14000831", 3, "5e1f00d2", 1).into(),

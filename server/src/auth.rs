@@ -165,6 +165,22 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
+    /// What a signer acts as when they withdraw or erase with their signer secret: no
+    /// stored token (the secret is their proof, checked by the decision rules), an
+    /// unscoped organiser for the sequencer, and the author `token-signer` in the log
+    /// (real token ids are 8 hex digits, so it names no token).
+    pub fn signer() -> TokenRecord {
+        TokenRecord {
+            id: "signer".into(),
+            role: Role::Organiser,
+            scope: None,
+            label: "a signer, by their signer secret".into(),
+            hash: String::new(),
+            created_unix: 0,
+            revoked_unix: None,
+        }
+    }
+
     /// The entry author for records appended with this token.
     pub fn author(&self) -> String {
         format!("token-{}", self.id)

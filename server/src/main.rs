@@ -1054,12 +1054,9 @@ fn verify_receipt(path: &Path, vkey: Option<&ledger::note::NoteVerifier>, json: 
         Err(e) => return failed(format!("the entry does not decode: {e}")),
     };
     let record = decoded.record();
-    let what = match record {
-        ledger::Record::SignatureAdded(s) => format!("a signature of petition {}", s.petition_id),
-        ledger::Record::SignatureRecorded(s) => {
-            format!("a signature of petition {}", s.petition_id)
-        }
-        other => format!("a {} record", other.kind()),
+    let what = match record.signature() {
+        Some(s) => format!("a signature of petition {}", s.petition_id),
+        None => format!("a {} record", record.kind()),
     };
     if json {
         let value = serde_json::json!({

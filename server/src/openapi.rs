@@ -52,6 +52,9 @@ use crate::http::{
         export_bundle,
         post_cosignatures,
         list_cosignatures,
+        erase_personal_data,
+        signer_withdraws,
+        signer_erases,
     ),
     components(schemas(
         Problem,
@@ -67,6 +70,7 @@ use crate::http::{
         crate::import::RowProblem,
         HealthAnswer,
         HealthProblem,
+        crate::http::SignerRequest,
         crate::input::RecordsBody
     )),
     modifiers(&BearerAuth, &RecordSchemas)
@@ -173,8 +177,8 @@ mod tests {
         assert_eq!(any.len(), kinds.len());
         assert_eq!(
             kinds.len(),
-            Record::KINDS.len() - 2,
-            "all but signature.recorded and export.issued, which the server writes"
+            Record::KINDS.len() - 5,
+            "all but the five kinds only the server writes"
         );
         for kind in kinds {
             let named = any.iter().any(|item| {
@@ -190,6 +194,7 @@ mod tests {
             "InclusionProof",
             "ConsistencyProof",
             "AppendAnswer",
+            "SignerRequest",
             "Hash",
             "Id",
         ] {

@@ -55,6 +55,21 @@ pub struct Staged {
     pub record: Record,
     /// The signer's personal data, sealed for the vault (signatures only).
     pub sealed: Option<Sealed>,
+    /// The secret a signature's `signer_hash` commits to, for the answer only: the
+    /// sequencer never sees a use for it.
+    pub signer_secret: Option<ledger::SignerSecret>,
+}
+
+impl Staged {
+    /// A record the server writes itself (an export issued, an erasure, a signer's
+    /// withdrawal): no personal data, no secret.
+    pub fn written_by_the_server(record: impl Into<Record>) -> Staged {
+        Staged {
+            record: record.into(),
+            sealed: None,
+            signer_secret: None,
+        }
+    }
 }
 
 /// An idempotency key and the fingerprint of the body it came with.
@@ -378,7 +393,17 @@ impl State {
         }
         metrics::histogram!("ledger_batch_entries").record(entries.len() as f64);
         let started = Instant::now();
-        match self.commit(base, bytes, &sealed, &keys, &pending) {
+        // Personal data is erased before its erasure is logged: an erasure the log shows
+        // has always happened, and one whose record is then lost was at worst done
+        // early (the signer or organiser asks again, and the record is written).
+        let erasures: Vec<u64> = entries
+            .iter()
+            .filter_map(|entry| match entry.record() {
+                Record::PersonalDataErased(erased) => Some(erased.index),
+                _ => None,
+            })
+            .collect();
+        match self.commit(base, bytes, &sealed, &erasures, &keys, &pending) {
             Ok(appended) => {
                 if self.disk.record(false) {
                     tracing::info!("there is room on the disk again; appends resume");
@@ -505,17 +530,21 @@ impl State {
                         rejection,
                     });
                 }
-                let signed = match (&rejection, entry.record()) {
-                    (Rejection::DuplicateSignature, Record::SignatureRecorded(signature)) => {
-                        signature
-                            .dedup_tags
-                            .iter()
-                            .filter(|tag| self.working.has_signed(&signature.petition_id, tag))
-                            .copied()
-                            .collect()
+                let tags = match (&rejection, entry.record()) {
+                    (Rejection::DuplicateSignature, Record::SignatureCommitted(s)) => {
+                        Some((&s.petition_id, &s.dedup_tags))
                     }
-                    _ => Vec::new(),
+                    (Rejection::DuplicateSignature, Record::SignatureRecorded(s)) => {
+                        Some((&s.petition_id, &s.dedup_tags))
+                    }
+                    _ => None,
                 };
+                let signed = tags.map_or_else(Vec::new, |(petition_id, tags)| {
+                    tags.iter()
+                        .filter(|tag| self.working.has_signed(petition_id, tag))
+                        .copied()
+                        .collect()
+                });
                 refused.push(RecordRefusal {
                     position,
                     rejection,
@@ -541,6 +570,7 @@ impl State {
         base: u64,
         bytes: Vec<Vec<u8>>,
         sealed: &[(u64, Sealed)],
+        erasures: &[u64],
         keys: &[(String, [u8; 32], usize)],
         pending: &[Pending],
     ) -> crate::Result<ledger::store::Appended> {
@@ -548,6 +578,7 @@ impl State {
         self.disk.check()?;
         let items: Vec<(u64, &Sealed)> = sealed.iter().map(|(i, s)| (*i, s)).collect();
         self.vault.put_many(&items)?;
+        self.vault.erase_many(erasures)?;
         if !keys.is_empty() {
             let tree_size = base + bytes.len() as u64;
             let created_unix = now_ms() / 1000;

@@ -260,7 +260,7 @@ fn ten_thousand_rows_through_the_cli_and_over_http() {
     assert_eq!(batch_entry["record"]["stall"], "Grey's Monument");
     for index in [size + 1, size + 5_000, size + 10_000] {
         let entry = server.get_json(&format!("/api/v1/entries/{index}"));
-        assert_eq!(entry["record"]["type"], "signature.recorded");
+        assert_eq!(entry["record"]["type"], "signature.committed");
         assert_eq!(entry["record"]["channel"], "paper");
         assert_eq!(entry["record"]["batch_id"], "stall-cli");
     }
@@ -953,7 +953,7 @@ fn stream_upload(
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 received.extend_from_slice(&buffer[..n]);
-                if let Some(answer) = parse_answer(&received) {
+                if let Some(answer) = parse_raw(&received) {
                     done.store(true, Ordering::Relaxed);
                     let elapsed = started.elapsed();
                     let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -969,30 +969,6 @@ fn stream_upload(
         "no answer to the upload: {}",
         String::from_utf8_lossy(&received)
     );
-}
-
-/// A complete answer with a Content-Length, or None.
-fn parse_answer(bytes: &[u8]) -> Option<RawResponse> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&bytes[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let mut content_type = String::new();
-    let mut length = 0;
-    for line in lines {
-        let (name, value) = line.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-type" => content_type = value.trim().to_owned(),
-            "content-length" => length = value.trim().parse().ok()?,
-            _ => {}
-        }
-    }
-    let body = bytes.get(end + 4..end + 4 + length)?;
-    Some(RawResponse {
-        status,
-        content_type,
-        body: String::from_utf8_lossy(body).into_owned(),
-    })
 }
 
 #[test]

@@ -24,8 +24,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::enums::{
-    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
-    VoteResult,
+    AreaKind, Channel, ErasureReason, EventKind, InvalidationReason, LinkKind, LinkStatus,
+    PetitionText, VoteResult,
 };
 use super::text::{
     LongText, Name, Title, Url, NAME_MAX_BYTES, TEXT_MAX_BYTES, TITLE_MAX_BYTES, URL_MAX_BYTES,
@@ -35,7 +35,7 @@ use super::values::{
     AreaCode, Count, CountryCode, DedupTags, Id, SignatureIndexes, Thresholds, ID_MAX_BYTES,
     MAX_DEDUP_TAGS, MAX_INVALIDATED, MAX_THRESHOLDS,
 };
-use crate::{DedupTag, Hash};
+use crate::{DedupTag, Hash, SignerSecret};
 
 /// `impl Arbitrary for $ty` whose strategy is `$strategy`, boxed.
 macro_rules! arbitrary {
@@ -191,6 +191,7 @@ arbitrary!(
 // --- enums ------------------------------------------------------------------------------
 
 arbitrary!(InvalidationReason, select(InvalidationReason::ALL));
+arbitrary!(ErasureReason, select(ErasureReason::ALL));
 arbitrary!(LinkKind, select(LinkKind::ALL));
 arbitrary!(LinkStatus, select(LinkStatus::ALL));
 arbitrary!(VoteResult, select(VoteResult::ALL));
@@ -218,6 +219,8 @@ arbitrary!(
 arbitrary!(Hash, any::<[u8; 32]>().prop_map(Hash));
 
 arbitrary!(DedupTag, any::<[u8; 16]>().prop_map(DedupTag));
+
+arbitrary!(SignerSecret, any::<[u8; 32]>().prop_map(SignerSecret));
 
 arbitrary!(
     DedupTags,

@@ -107,6 +107,16 @@ named_enum! {
 }
 
 named_enum! {
+    /// Why a signer's personal data was erased (`personal_data.erased`).
+    ErasureReason, "erasure reason" {
+        /// The signer asked: through an organiser, or by their signer secret.
+        SignerRequest = "signer_request",
+        /// The petition closed long enough ago that its signers' data is no longer kept.
+        Retention = "retention",
+    }
+}
+
+named_enum! {
     /// The kinds of area a petition's signatures are counted by, and so exported by:
     /// each is a field of a signature and a segment of its tally counters
     /// (`petition/<id>/<kind>/<code>`).

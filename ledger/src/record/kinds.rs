@@ -11,13 +11,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::enums::{
-    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
-    VoteResult,
+    AreaKind, Channel, ErasureReason, EventKind, InvalidationReason, LinkKind, LinkStatus,
+    PetitionText, VoteResult,
 };
 use super::text::{Name, Title, Url};
 use super::time::{Date, PartialDate, Timestamp};
 use super::values::{AreaCode, Count, CountryCode, DedupTags, Id, SignatureIndexes, Thresholds};
-use crate::{DedupTag, Error, Hash, Result};
+use crate::{DedupTag, Error, Hash, Result, SignerSecret};
 
 /// A rule broken: names the field, never its content.
 fn broken(field: &str, why: &str) -> Error {
@@ -407,4 +407,105 @@ impl ExportIssued {
         }
         Ok(())
     }
+}
+
+/// `signature.committed`: a signature as [`SignatureRecorded`] is, that also commits to
+/// a secret handed to its signer (`signer_hash` is [`SignerSecret::hash`] of it), so
+/// that the signer can later withdraw it or have its personal data erased without
+/// anyone's token, and the log shows that the signer asked. What the server writes for
+/// an organiser's `signature.added`; to everything that counts, withdraws or
+/// invalidates signatures it is one like the others.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignatureCommitted {
+    pub petition_id: Id,
+    pub country: CountryCode,
+    /// Parliamentary constituency (UK: `E14000831`).
+    pub constituency: Option<AreaCode>,
+    /// Council ward (UK: `E05...`), for exports to councillors.
+    pub ward: Option<AreaCode>,
+    /// Council or city name (`Newcastle upon Tyne`).
+    pub council: Option<Name>,
+    pub channel: Channel,
+    /// The signer agreed that their details may be shown to the petition's target.
+    pub consent_to_share: bool,
+    /// As in [`SignatureRecorded`]: one per identity of the signer, strictly ascending.
+    pub dedup_tags: DedupTags,
+    /// `H(salt32 || canonical personal data)`.
+    pub commitment: Hash,
+    /// [`SignerSecret::hash`] of the secret handed to the signer.
+    pub signer_hash: Hash,
+}
+
+impl SignatureRecorded {
+    /// The same signature committing to the signer secret whose hash is `signer_hash`.
+    pub fn committing_to(self, signer_hash: Hash) -> SignatureCommitted {
+        let SignatureRecorded {
+            petition_id,
+            country,
+            constituency,
+            ward,
+            council,
+            channel,
+            consent_to_share,
+            dedup_tags,
+            commitment,
+        } = self;
+        SignatureCommitted {
+            petition_id,
+            country,
+            constituency,
+            ward,
+            council,
+            channel,
+            consent_to_share,
+            dedup_tags,
+            commitment,
+            signer_hash,
+        }
+    }
+}
+
+/// `personal_data.erased`: the vault no longer holds the personal data and salt of the
+/// signature at `index` (of any signature kind, live or not), so its commitment can
+/// never again be opened. The signature still counts and verifies. `signer_secret` is
+/// shown when the signer asked with it (only for `signer_request`). Only the server
+/// writes it, when it has erased the data.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PersonalDataErased {
+    pub index: u64,
+    pub reason: ErasureReason,
+    /// The signer's secret, when the signer asked by showing it.
+    pub signer_secret: Option<SignerSecret>,
+}
+
+impl PersonalDataErased {
+    /// A signer's secret comes only with the signer's request.
+    pub fn check(&self) -> Result<()> {
+        if self.signer_secret.is_some() && self.reason != ErasureReason::SignerRequest {
+            return Err(broken(
+                "signer_secret",
+                "is shown only when the signer asked (reason signer_request)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `signature.withdrawn_by_signer`: the signature at `index` (a `signature.committed`)
+/// no longer counts, and the signer asked: `signer_secret` is the secret its
+/// `signer_hash` commits to, which only the signer was given. Only the server writes
+/// it; a `signature.withdrawn` is a withdrawal an organiser entered.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(proptest_derive::Arbitrary))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignatureWithdrawnBySigner {
+    pub index: u64,
+    pub signer_secret: SignerSecret,
 }

@@ -48,6 +48,8 @@ use std::cell::Cell;
 
 use serde::de;
 
+use crate::Hash;
+
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
 pub mod enums;
@@ -57,8 +59,8 @@ pub mod time;
 pub mod values;
 
 pub use enums::{
-    AreaKind, Channel, EventKind, InvalidationReason, LinkKind, LinkStatus, PetitionText,
-    VoteResult,
+    AreaKind, Channel, ErasureReason, EventKind, InvalidationReason, LinkKind, LinkStatus,
+    PetitionText, VoteResult,
 };
 pub use kinds::*;
 pub use text::{
@@ -264,6 +266,54 @@ record_kinds! {
         17 EventHeld(EventHeld) = "event.held";
         18 SignatureRecorded(SignatureRecorded) = "signature.recorded";
         19 ExportIssued(ExportIssued) = "export.issued", rules = ExportIssued::check;
+        20 SignatureCommitted(SignatureCommitted) = "signature.committed";
+        21 PersonalDataErased(PersonalDataErased) = "personal_data.erased",
+            rules = PersonalDataErased::check;
+        22 SignatureWithdrawnBySigner(SignatureWithdrawnBySigner) = "signature.withdrawn_by_signer";
+    }
+}
+
+/// What every signature kind (`signature.added`, `signature.recorded`,
+/// `signature.committed`) has, borrowed: for code that treats them alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignatureCommon<'a> {
+    pub petition_id: &'a Id,
+    pub channel: &'a Channel,
+    pub consent_to_share: bool,
+    pub commitment: Hash,
+}
+
+impl Record {
+    /// The fields every signature kind has, or `None` for a record that is not a
+    /// signature.
+    pub fn signature(&self) -> Option<SignatureCommon<'_>> {
+        let common = |petition_id, channel, consent_to_share, commitment| SignatureCommon {
+            petition_id,
+            channel,
+            consent_to_share,
+            commitment,
+        };
+        match self {
+            Record::SignatureAdded(s) => Some(common(
+                &s.petition_id,
+                &s.channel,
+                s.consent_to_share,
+                s.commitment,
+            )),
+            Record::SignatureRecorded(s) => Some(common(
+                &s.petition_id,
+                &s.channel,
+                s.consent_to_share,
+                s.commitment,
+            )),
+            Record::SignatureCommitted(s) => Some(common(
+                &s.petition_id,
+                &s.channel,
+                s.consent_to_share,
+                s.commitment,
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -284,7 +334,7 @@ mod tests {
         assert_eq!(u32::from(bytes[0]), held.discriminant());
         assert_eq!(<EventHeld as RecordKind>::KIND, "event.held");
         assert_eq!(<Signature as RecordKind>::DISCRIMINANT, 4);
-        assert_eq!(Record::KINDS.len(), 20);
+        assert_eq!(Record::KINDS.len(), 23);
     }
 
     /// What adding a kind takes, shown on a table of its own: one struct and one row

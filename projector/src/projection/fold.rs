@@ -14,10 +14,10 @@
 
 use ledger::entry::SignatureEntry;
 use ledger::record::{
-    AreaCode, CountryCode, DedupTags, Id, InvalidationReason, LinkStatus, Record, Signature,
-    SignatureRecorded, VoteResult,
+    AreaCode, CountryCode, DedupTags, ErasureReason, Id, InvalidationReason, LinkStatus, Record,
+    Signature, SignatureCommitted, SignatureRecorded, VoteResult,
 };
-use ledger::Entry;
+use ledger::{Entry, Hash, SignerSecret};
 
 use super::interning::{Interner, Place, Places};
 use super::state::{
@@ -40,20 +40,28 @@ pub(crate) struct SignatureFacts<'a> {
     paper_batch: Option<&'a str>,
     /// One per identity of the signer (one for `signature.added`).
     dedup_tags: DedupTags,
+    /// `signature.committed` only.
+    signer_hash: Option<Hash>,
     /// [`Places::hash`] of the four codes, computed where the facts are read (in a
     /// bulk replay, on the decoding thread).
     place_hash: u64,
 }
 
+/// Where a signature's signer is: country, constituency, ward, council.
+type PlaceFacts<'a> = (
+    CountryCode,
+    Option<AreaCode>,
+    Option<AreaCode>,
+    Option<&'a str>,
+);
+
 impl<'a> SignatureFacts<'a> {
     fn new(
         petition_id: &'a str,
-        country: CountryCode,
-        constituency: Option<AreaCode>,
-        ward: Option<AreaCode>,
-        council: Option<&'a str>,
+        (country, constituency, ward, council): PlaceFacts<'a>,
         paper_batch: Option<&'a str>,
         dedup_tags: DedupTags,
+        signer_hash: Option<Hash>,
     ) -> SignatureFacts<'a> {
         SignatureFacts {
             petition_id,
@@ -63,36 +71,41 @@ impl<'a> SignatureFacts<'a> {
             council,
             paper_batch,
             dedup_tags,
+            signer_hash,
             place_hash: Places::hash(&country, &constituency, &ward, council),
         }
     }
 }
 
+/// The facts of a decoded signature record `s` of any kind, with its dedup tags and
+/// signer hash (the fields in which the kinds differ).
+macro_rules! facts_of_record {
+    ($s:expr, $dedup_tags:expr, $signer_hash:expr) => {
+        SignatureFacts::new(
+            $s.petition_id.as_str(),
+            ($s.country, $s.constituency, $s.ward, $s.council.as_deref()),
+            $s.channel.paper_batch().map(Id::as_str),
+            $dedup_tags,
+            $signer_hash,
+        )
+    };
+}
+
 impl<'a> From<&'a Signature> for SignatureFacts<'a> {
     fn from(s: &'a Signature) -> SignatureFacts<'a> {
-        SignatureFacts::new(
-            s.petition_id.as_str(),
-            s.country,
-            s.constituency,
-            s.ward,
-            s.council.as_deref(),
-            s.channel.paper_batch().map(Id::as_str),
-            DedupTags::one(s.dedup_tag),
-        )
+        facts_of_record!(s, DedupTags::one(s.dedup_tag), None)
     }
 }
 
 impl<'a> From<&'a SignatureRecorded> for SignatureFacts<'a> {
     fn from(s: &'a SignatureRecorded) -> SignatureFacts<'a> {
-        SignatureFacts::new(
-            s.petition_id.as_str(),
-            s.country,
-            s.constituency,
-            s.ward,
-            s.council.as_deref(),
-            s.channel.paper_batch().map(Id::as_str),
-            s.dedup_tags,
-        )
+        facts_of_record!(s, s.dedup_tags, None)
+    }
+}
+
+impl<'a> From<&'a SignatureCommitted> for SignatureFacts<'a> {
+    fn from(s: &'a SignatureCommitted) -> SignatureFacts<'a> {
+        facts_of_record!(s, s.dedup_tags, Some(s.signer_hash))
     }
 }
 
@@ -100,17 +113,15 @@ impl<'a> From<&SignatureEntry<'a>> for SignatureFacts<'a> {
     fn from(s: &SignatureEntry<'a>) -> SignatureFacts<'a> {
         SignatureFacts::new(
             s.petition_id,
-            s.country,
-            s.constituency,
-            s.ward,
-            s.council,
+            (s.country, s.constituency, s.ward, s.council),
             s.paper_batch,
             s.dedup_tags,
+            s.signer_hash,
         )
     }
 }
 
-/// An entry as a replay reads it: a signature of either kind (nearly every entry of a
+/// An entry as a replay reads it: a signature of any kind (nearly every entry of a
 /// real log) in place, without allocating, and only what the fold needs of it; anything else
 /// fully decoded, boxed so that the common case stays small to hand between threads.
 pub(crate) enum ReadEntry<'a> {
@@ -224,22 +235,50 @@ impl Projection {
             Record::SignatureRecorded(signature) => {
                 self.add_signature(index, time_ms, &signature.into())?
             }
+            Record::SignatureCommitted(signature) => {
+                self.add_signature(index, time_ms, &signature.into())?
+            }
             Record::SignatureWithdrawn(withdrawn) => {
                 let sig = self.live_signature(withdrawn.index)?;
-                self.retire(withdrawn.index, sig);
+                self.withdraw(index, withdrawn.index, sig);
+            }
+            Record::SignatureWithdrawnBySigner(withdrawn) => {
+                let sig = self.live_signature(withdrawn.index)?;
+                check_signer_secret(withdrawn.index, &sig, &withdrawn.signer_secret)?;
+                self.withdraw(index, withdrawn.index, sig);
+                self.petitions[sig.petition as usize].withdrawn_by_signer += 1;
+            }
+            Record::PersonalDataErased(erased) => {
+                let signed = erased.index;
+                let sig = match usize::try_from(signed)
+                    .ok()
+                    .and_then(|i| self.signatures.get(i))
+                {
+                    Some(sig) if sig.petition != NONE => *sig,
+                    _ => return Err(Rejection::NotASignature { index: signed }),
+                };
+                if sig.erased {
+                    return Err(Rejection::AlreadyErased { index: signed });
+                }
+                if let Some(secret) = &erased.signer_secret {
+                    check_signer_secret(signed, &sig, secret)?;
+                }
+                self.signatures[signed as usize].erased = true;
+                if let Some(changes) = &mut self.changes {
+                    changes.erased(signed);
+                }
                 let petition = &mut self.petitions[sig.petition as usize];
-                petition.withdrawn += 1;
-                petition.retired_by(index, withdrawn.index);
+                petition.erased[reason_slot(ErasureReason::ALL, erased.reason)] += 1;
+                if erased.signer_secret.is_some() {
+                    petition.erased_by_signer += 1;
+                }
             }
             Record::SignaturesInvalidated(invalidated) => {
                 // Indexes are strictly ascending by their type, so none repeats.
                 for &signed in invalidated.indexes.iter() {
                     self.live_signature(signed)?;
                 }
-                let reason_slot = InvalidationReason::ALL
-                    .iter()
-                    .position(|r| *r == invalidated.reason)
-                    .expect("every reason is in ALL");
+                let reason_slot = reason_slot(InvalidationReason::ALL, invalidated.reason);
                 for &signed in invalidated.indexes.iter() {
                     let sig = self.signatures[signed as usize];
                     self.retire(signed, sig);
@@ -478,7 +517,9 @@ impl Projection {
         sig.ward = ward;
         sig.council = council;
         sig.channel = channel;
+        sig.signer = signature.signer_hash.map_or([0; 16], signer_check);
         sig.live = true;
+        sig.erased = false;
         let p = &mut self.petitions[petition as usize];
         p.added += 1;
         p.count(&self.signatures[index as usize], 1);
@@ -541,6 +582,14 @@ impl Projection {
         slots
     }
 
+    /// The signature at `signed`, live as `sig`, withdrawn by the entry at `index`.
+    fn withdraw(&mut self, index: u64, signed: u64, sig: SignatureRef) {
+        self.retire(signed, sig);
+        let petition = &mut self.petitions[sig.petition as usize];
+        petition.withdrawn += 1;
+        petition.retired_by(index, signed);
+    }
+
     /// Takes a live signature out of every count.
     fn retire(&mut self, index: u64, sig: SignatureRef) {
         self.signatures[index as usize].live = false;
@@ -573,6 +622,32 @@ impl Projection {
         }
         Ok(event)
     }
+}
+
+/// The position of `reason` in `all` (a `named_enum!`'s `ALL`), where its counts go.
+fn reason_slot<R: PartialEq + Copy>(all: &[R], reason: R) -> usize {
+    all.iter()
+        .position(|r| *r == reason)
+        .expect("every reason is in ALL")
+}
+
+/// What a [`SignatureRef`] keeps of a signer hash.
+fn signer_check(signer_hash: Hash) -> [u8; 16] {
+    let mut check = [0; 16];
+    check.copy_from_slice(&signer_hash.as_bytes()[..16]);
+    check
+}
+
+/// Whether `secret` is the one the signature at `index` (`sig`) commits to.
+fn check_signer_secret(
+    index: u64,
+    sig: &SignatureRef,
+    secret: &SignerSecret,
+) -> Result<(), Rejection> {
+    if sig.signer == [0; 16] || signer_check(secret.hash()) != sig.signer {
+        return Err(Rejection::WrongSignerSecret { index });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! motion by id) is looked up in the state, which already holds every accepted entry,
 //! earlier ones of the same batch included.
 
-use ledger::record::{Id, MotionTabled, Record, Signature, SignatureRecorded};
+use ledger::record::{Id, MotionTabled, Record, Signature, SignatureCommitted, SignatureRecorded};
 
 use super::state::NONE;
 use super::Projection;
@@ -74,11 +74,24 @@ impl Projection {
                 petition_id,
                 council,
                 ..
+            })
+            | Record::SignatureCommitted(SignatureCommitted {
+                petition_id,
+                council,
+                ..
             }) => (
                 petition(petition_id),
                 council.iter().map(|c| Some(c.as_str())).collect(),
             ),
             Record::SignatureWithdrawn(r) => (
+                vec![self.signature_petition(r.index)],
+                vec![self.signature_council(r.index)],
+            ),
+            Record::SignatureWithdrawnBySigner(r) => (
+                vec![self.signature_petition(r.index)],
+                vec![self.signature_council(r.index)],
+            ),
+            Record::PersonalDataErased(r) => (
                 vec![self.signature_petition(r.index)],
                 vec![self.signature_council(r.index)],
             ),

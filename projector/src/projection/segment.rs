@@ -8,15 +8,15 @@
 //! - the dedup tags added since the segment before (never removed: a withdrawn
 //!   signature's identity has still signed);
 //! - the signatures recorded since (indexes only grow) and the indexes of earlier
-//!   signatures retired since (withdrawn or invalidated: the only change an earlier
-//!   signature can undergo).
+//!   signatures retired since (withdrawn or invalidated) and of those whose personal
+//!   data was erased since: the only changes an earlier signature can undergo.
 //!
 //! The first segment is the delta from the empty projection, so a whole snapshot is a
 //! chain of one. Body layout (postcard):
 //!
 //! ```text
 //! body   := head dedup signatures
-//! head   := SegmentHead { base_size, signatures_from, retired, rest }
+//! head   := SegmentHead { base_size, signatures_from, retired, erased, rest }
 //! dedup  := chunk* empty        chunk: a Vec<(u32, DedupTag)> of 1..=65,536 items
 //! signatures := chunk* empty    chunk: a Vec<(u64, SignatureRef)> of 1..=65,536 items
 //! ```
@@ -49,6 +49,8 @@ pub(crate) struct Changes {
     dedup_added: Vec<DedupKey>,
     /// Signatures before `signatures_from` retired since.
     retired: Vec<u64>,
+    /// Signatures before `signatures_from` whose personal data was erased since.
+    erased: Vec<u64>,
 }
 
 impl Changes {
@@ -63,6 +65,13 @@ impl Changes {
             self.retired.push(index);
         }
     }
+
+    /// The personal data of signature `index` was erased: as [`Changes::retired`].
+    pub(crate) fn erased(&mut self, index: u64) {
+        if index < self.signatures_from as u64 {
+            self.erased.push(index);
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +79,7 @@ struct SegmentHead {
     base_size: u64,
     signatures_from: u64,
     retired: Vec<u64>,
+    erased: Vec<u64>,
     /// Everything but the dedup tags and the signatures.
     rest: Snapshot,
 }
@@ -222,6 +232,7 @@ impl Projection {
             base_size: changes.base_size,
             signatures_from: from as u64,
             retired: std::mem::take(&mut changes.retired),
+            erased: std::mem::take(&mut changes.erased),
             rest: Snapshot::default(),
         };
         changes.base_size = self.tree_size;
@@ -314,6 +325,7 @@ impl Projection {
             base_size: 0,
             signatures_from: 0,
             retired: Vec::new(),
+            erased: Vec::new(),
             rest: self.rest(),
         };
         write_body(
@@ -357,15 +369,20 @@ impl Projection {
             ));
         }
         check_rest(&head.rest)?;
-        for &index in &head.retired {
-            let sig = usize::try_from(index)
+        fn earlier(signatures: &mut [SignatureRef], index: u64) -> Result<&mut SignatureRef> {
+            usize::try_from(index)
                 .ok()
-                .and_then(|i| self.signatures.get_mut(i))
+                .and_then(|i| signatures.get_mut(i))
                 .filter(|sig| sig.petition != NONE)
                 .ok_or(Error::BadSnapshot(
-                    "retires a signature that does not exist",
-                ))?;
-            sig.live = false;
+                    "changes a signature that does not exist",
+                ))
+        }
+        for &index in &head.retired {
+            earlier(&mut self.signatures, index)?.live = false;
+        }
+        for &index in &head.erased {
+            earlier(&mut self.signatures, index)?.erased = true;
         }
         let dedup = &mut self.dedup;
         let petitions = head.rest.petitions.len();
@@ -426,6 +443,7 @@ mod tests {
             base_size: 0,
             signatures_from: 0,
             retired: Vec::new(),
+            erased: Vec::new(),
             rest,
         };
         let sig = SignatureRef {

@@ -5,7 +5,7 @@
 //! bytes however each was built. A snapshot is a cache, never a source of truth: one
 //! that does not decode, or that refers to slots that do not exist, is refused.
 
-use ledger::record::InvalidationReason;
+use ledger::record::{ErasureReason, InvalidationReason};
 use ledger::DedupTag;
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +97,7 @@ pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
             && p.by_council.0.len() <= s.councils.len()
             && p.by_channel.0.len() <= s.batches.len() + 1
             && p.invalidated.len() == InvalidationReason::ALL.len()
+            && p.erased.len() == ErasureReason::ALL.len()
     });
     let batches_fit = s.batches.len() == s.batch_names.len()
         && s.batches.iter().all(|b| (b.petition as usize) < petitions);
@@ -110,9 +111,10 @@ pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
 /// the state; version 2 keeps the records themselves; version 3 adds what the time and
 /// paper batch rules need (the latest entry time, each batch's entered signatures).
 /// Version 4 adds to each petition the entries that retired its signatures and its
-/// exports issued.
+/// exports issued. Version 5 adds each signature's signer check and erased flag, and
+/// each petition's erasures and signer-proven withdrawals.
 /// A snapshot of another version is a cache miss: the projection is rebuilt.
-const SNAPSHOT_V4: u8 = 4;
+const SNAPSHOT_V5: u8 = 5;
 
 impl Projection {
     /// The projection's whole state as bytes. Two projections of the same log prefix
@@ -132,14 +134,14 @@ impl Projection {
             signatures,
             ..self.rest()
         };
-        let mut bytes = vec![SNAPSHOT_V4];
+        let mut bytes = vec![SNAPSHOT_V5];
         bytes.extend(postcard::to_allocvec(&snapshot).expect("in-memory state always encodes"));
         bytes
     }
 
     /// The projection a [`Projection::to_snapshot`] was taken of.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Projection> {
-        let Some((&SNAPSHOT_V4, body)) = bytes.split_first() else {
+        let Some((&SNAPSHOT_V5, body)) = bytes.split_first() else {
             return Err(Error::BadSnapshot("unknown snapshot version"));
         };
         let s: Snapshot =

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use ledger::named_enum;
 use ledger::record::{
-    CampaignCityJoined, CampaignLaunched, EventCancelled, EventHeld, EventScheduled,
+    CampaignCityJoined, CampaignLaunched, ErasureReason, EventCancelled, EventHeld, EventScheduled,
     InvalidationReason, LinkStatus, MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded,
     PetitionClosed, PetitionOpened, TwinLinkRegistered, TwinLinkStatusChanged,
 };
@@ -98,7 +98,14 @@ pub(crate) struct SignatureRef {
     pub council: u32,
     /// 0 for online, else 1 + the paper batch's slot.
     pub channel: u32,
+    /// The first 16 bytes of the `signer_hash` of a `signature.committed`; zeros for
+    /// the kinds without one (a real hash is never zeros in practice). Enough to check
+    /// a signer's secret: finding another secret with the same 128 bits is as hard as
+    /// forging a dedup tag, and the fold keeps 16 bytes instead of 32 per signature.
+    pub signer: [u8; 16],
     pub live: bool,
+    /// The vault no longer holds its personal data (`personal_data.erased`).
+    pub erased: bool,
 }
 
 /// The filler of `Projection::signatures` at entries that are not signatures.
@@ -109,7 +116,9 @@ pub(crate) const NOT_A_SIGNATURE: SignatureRef = SignatureRef {
     ward: NONE,
     council: NONE,
     channel: NONE,
+    signer: [0; 16],
     live: false,
+    erased: false,
 };
 
 /// Live signature counts by one dimension, indexed by that dimension's slot.
@@ -153,9 +162,16 @@ pub(crate) struct Petition {
     pub opened: Logged<PetitionOpened>,
     pub closed: Option<Logged<PetitionClosed>>,
     pub added: u64,
+    /// Withdrawals of either kind: entered by an organiser, or proven by the signer.
     pub withdrawn: u64,
+    /// Of those, `signature.withdrawn_by_signer`.
+    pub withdrawn_by_signer: u64,
     /// Indexed like [`InvalidationReason::ALL`].
     pub invalidated: Vec<u64>,
+    /// Signatures whose personal data was erased, indexed like [`ErasureReason::ALL`];
+    /// [`Petition::erased_by_signer`] of them with the signer's secret.
+    pub erased: Vec<u64>,
+    pub erased_by_signer: u64,
     pub by_country: Counts,
     pub by_constituency: Counts,
     pub by_ward: Counts,
@@ -182,7 +198,10 @@ impl Petition {
             closed: None,
             added: 0,
             withdrawn: 0,
+            withdrawn_by_signer: 0,
             invalidated: vec![0; InvalidationReason::ALL.len()],
+            erased: vec![0; ErasureReason::ALL.len()],
+            erased_by_signer: 0,
             by_country: Counts::default(),
             by_constituency: Counts::default(),
             by_ward: Counts::default(),

@@ -180,7 +180,8 @@ pub fn gather(
     for &index in &retiring {
         let bytes = store.entry(index)?;
         let why = match Entry::decode(&bytes)?.record() {
-            Record::SignatureWithdrawn(_) => "withdrawn".to_string(),
+            Record::SignatureWithdrawn(_) => "withdrawn (entered by an organiser)".to_string(),
+            Record::SignatureWithdrawnBySigner(_) => "withdrawn by the signer".to_string(),
             Record::SignaturesInvalidated(i) => match &i.note {
                 Some(note) => format!("invalidated: {} ({note})", i.reason),
                 None => format!("invalidated: {}", i.reason),

@@ -590,7 +590,7 @@ fn check_line(raw: &[u8], count: u64, context: &LineContext<'_>) -> Result<Check
         ))
     })?;
     let revealing = parsed.salt.is_some() || parsed.personal_data.is_some();
-    // Both signature kinds are read in place, as strictly as `Entry::decode` reads them.
+    // Every signature kind is read in place, as strictly as `Entry::decode` reads them.
     if let Some(signature) = Entry::decode_signature(&bytes) {
         if signature.petition_id != context.petition_id {
             return Err(at(format!(
@@ -632,6 +632,7 @@ fn check_line(raw: &[u8], count: u64, context: &LineContext<'_>) -> Result<Check
     let line = match entry.record() {
         Record::PetitionOpened(p) if p.petition_id.as_str() == context.petition_id => Line::Opened,
         Record::SignatureWithdrawn(w) => Line::Retiring(vec![w.index]),
+        Record::SignatureWithdrawnBySigner(w) => Line::Retiring(vec![w.index]),
         Record::SignaturesInvalidated(i) => Line::Retiring(i.indexes.iter().copied().collect()),
         other => {
             return Err(at(format!(

@@ -133,10 +133,7 @@ pub(crate) async fn export_bundle(
             .submit(
                 token.clone(),
                 None,
-                vec![Staged {
-                    record: record.into(),
-                    sealed: None,
-                }],
+                vec![Staged::written_by_the_server(record)],
             )
             .await
             .map_err(ApiError::from)?;

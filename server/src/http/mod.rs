@@ -21,6 +21,7 @@ mod problem;
 mod read_models;
 mod records;
 mod service;
+mod signatures;
 mod state;
 mod verify_page;
 
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use serde::Serialize;
 
@@ -41,6 +42,7 @@ pub use records::{
     authenticate, stage, AppendAnswer, AppendedEntry, MAX_BODY_BYTES, MAX_RECORDS_PER_REQUEST,
 };
 pub use service::{HealthAnswer, HealthProblem};
+pub use signatures::SignerRequest;
 pub use state::AppState;
 
 /// The `Cache-Control` of answers that change as the log grows.
@@ -76,6 +78,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/imports/paper", post(imports::post_paper_import))
         .route("/api/v1/exports/{petition_id}", get(exports::export_bundle))
         .route(
+            "/api/v1/signatures/{index}/personal-data",
+            delete(signatures::erase_personal_data),
+        )
+        .route(
+            "/api/v1/signatures/{index}/withdraw",
+            post(signatures::signer_withdraws),
+        )
+        .route(
+            "/api/v1/signatures/{index}/erase",
+            post(signatures::signer_erases),
+        )
+        .route(
             "/api/v1/cosignatures",
             get(cosignatures::list_cosignatures).post(cosignatures::post_cosignatures),
         )
@@ -100,6 +114,9 @@ pub(crate) mod paths {
     };
     pub(crate) use super::records::__path_post_records;
     pub(crate) use super::service::{__path_healthz, __path_metrics_text};
+    pub(crate) use super::signatures::{
+        __path_erase_personal_data, __path_signer_erases, __path_signer_withdraws,
+    };
 }
 
 /// A JSON answer of bytes already serialized.

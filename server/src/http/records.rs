@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use http_body_util::LengthLimitError;
-use ledger::Hash;
+use ledger::{Hash, SignerSecret};
 use serde::Serialize;
 
 use super::json;
@@ -33,6 +33,12 @@ pub const MAX_RECORDS_PER_REQUEST: usize = 1000;
 pub struct AppendedEntry {
     pub index: u64,
     pub leaf_hash: Hash,
+    /// For a signature: the secret its entry commits to, for the signer to withdraw it
+    /// or have their data erased without a token. Shown in this answer only (the
+    /// server keeps no copy; an idempotent replay omits it): hand it to the signer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub signer_secret: Option<SignerSecret>,
 }
 
 /// The `201` answer of `POST /api/v1/records`.
@@ -58,6 +64,7 @@ impl From<&Accepted> for AppendAnswer {
             .map(|(i, leaf)| AppendedEntry {
                 index: accepted.first_index + i as u64,
                 leaf_hash: *leaf,
+                signer_secret: None,
             })
             .collect();
         AppendAnswer {
@@ -74,7 +81,11 @@ impl From<&Accepted> for AppendAnswer {
 /// The answer to the decision rules' refusal of the record at `position`.
 pub(super) fn rejected(position: usize, rejection: &projector::Rejection) -> ApiError {
     let status = match rejection {
-        projector::Rejection::DuplicateSignature => StatusCode::CONFLICT,
+        projector::Rejection::DuplicateSignature | projector::Rejection::AlreadyErased { .. } => {
+            StatusCode::CONFLICT
+        }
+        projector::Rejection::NotASignature { .. } => StatusCode::NOT_FOUND,
+        projector::Rejection::WrongSignerSecret { .. } => StatusCode::FORBIDDEN,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     ApiError {
@@ -82,6 +93,24 @@ pub(super) fn rejected(position: usize, rejection: &projector::Rejection) -> Api
         reason: rejection.reason(),
         detail: rejection.to_string(),
         record: Some(position),
+    }
+}
+
+impl AppendAnswer {
+    /// The answer with each entry's signer secret (`secrets` in entry order), unless
+    /// it replays an earlier request: its entries commit to the secrets drawn then,
+    /// which are gone.
+    pub fn with_signer_secrets(
+        mut self,
+        accepted: &Accepted,
+        secrets: Vec<Option<SignerSecret>>,
+    ) -> AppendAnswer {
+        if !accepted.replayed {
+            for (entry, secret) in self.entries.iter_mut().zip(secrets) {
+                entry.signer_secret = secret;
+            }
+        }
+        self
     }
 }
 
@@ -182,6 +211,7 @@ pub(crate) async fn post_records(
     let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
+    let secrets: Vec<_> = staged.iter().map(|s| s.signer_secret).collect();
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
         scoped_key: scoped_key(&token.id, &key),
         fingerprint: *blake3::hash(&body).as_bytes(),
@@ -197,7 +227,8 @@ pub(crate) async fn post_records(
             }
             error
         })?;
-    let mut response = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
+    let answer = AppendAnswer::from(&accepted).with_signer_secrets(&accepted, secrets);
+    let mut response = json(StatusCode::CREATED, &answer)?;
     if accepted.replayed {
         response
             .headers_mut()
@@ -304,8 +335,8 @@ pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
     let mut staged = Vec::with_capacity(inputs.len());
     for (position, input) in inputs.into_iter().enumerate() {
         let prepared = input.prepare(alg, &state.dedup_key, &mut rng, batch.then_some(position))?;
-        let sealed = match (&prepared.personal, &prepared.record) {
-            (Some((data, salt)), ledger::Record::SignatureRecorded(signature)) => {
+        let sealed = match (&prepared.personal, prepared.record.signature()) {
+            (Some((data, salt)), Some(signature)) => {
                 Some(state.vault.seal(data, salt, signature.commitment))
             }
             _ => None,
@@ -313,6 +344,7 @@ pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
         staged.push(Staged {
             record: prepared.record,
             sealed,
+            signer_secret: prepared.signer_secret,
         });
     }
     Ok(staged)

@@ -249,6 +249,7 @@ impl Metadata {
         Ok(Staged {
             record: prepared.record,
             sealed: None,
+            signer_secret: None,
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use ledger::{DedupTag, Record};
+use ledger::DedupTag;
 use serde_json::{Map, Value};
 
 use super::{parse_consent, Column, Keys, Metadata, RowProblem, Sheet, DEFAULT_COUNTRY};
@@ -181,8 +181,7 @@ fn prepare_row(sheet: &Sheet, row: &super::Row, meta: &Metadata, keys: Keys<'_>)
             return problem(column, e.reason, e.detail);
         }
     };
-    let (Record::SignatureRecorded(signature), Some((data, salt))) =
-        (&prepared.record, &prepared.personal)
+    let (Some(signature), Some((data, salt))) = (prepared.record.signature(), &prepared.personal)
     else {
         return problem(
             None,
@@ -202,15 +201,18 @@ fn prepare_row(sheet: &Sheet, row: &super::Row, meta: &Metadata, keys: Keys<'_>)
             };
             (
                 column,
-                dedup_tag(keys.dedup_key, &signature.petition_id, identity),
+                dedup_tag(keys.dedup_key, signature.petition_id, identity),
             )
         })
         .collect();
     let sealed = keys.vault.seal(data, salt, signature.commitment);
     Outcome::Good {
+        // The signer secret the entry commits to is not kept: a paper signer has no
+        // way to receive it from this answer (an organiser withdraws for them).
         staged: Staged {
             record: prepared.record,
             sealed: Some(sealed),
+            signer_secret: None,
         },
         identities,
     }

@@ -1,11 +1,12 @@
 //! The JSON shapes of `POST /api/v1/records`, and the public JSON view of a record.
 //!
 //! A request body is one record object or `{"records": [ ... ]}`. Each record has a
-//! `type` (one of [`Record::KINDS`] but `signature.recorded`, which only the server
-//! writes: [`input_kinds`]) and the snake_case fields of its kind. The shape of
-//! every kind is its struct in `ledger::record::kinds`, read straight from the JSON,
-//! except where the shape really differs: a signature (personal data in, dedup tags and
-//! commitment out, as a `signature.recorded`) and an opened petition (`text` or `text_hash`), in `special.rs`.
+//! `type` (one of [`Record::KINDS`] but those only the server writes: [`input_kinds`])
+//! and the snake_case fields of its kind. The shape of every kind is its struct in
+//! `ledger::record::kinds`, read straight from the JSON, except where the shape really
+//! differs: a signature (personal data in; dedup tags, commitment and signer hash out,
+//! as a `signature.committed`) and an opened petition (`text` or `text_hash`), in
+//! `special.rs`.
 //! Handling goes in two steps:
 //!
 //! 1. [`parse_request`] reads the records: well-formed UTF-8 JSON, no duplicate keys, a
@@ -46,8 +47,11 @@ mod view;
 
 use std::fmt;
 
-use ledger::record::{ExportIssued, PetitionOpened, RecordKind, Signature, SignatureRecorded};
-use ledger::{HashAlg, Record};
+use ledger::record::{
+    ExportIssued, PersonalDataErased, PetitionOpened, RecordKind, Signature, SignatureCommitted,
+    SignatureRecorded, SignatureWithdrawnBySigner,
+};
+use ledger::{HashAlg, Record, SignerSecret};
 use serde_json::{Map, Value};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
@@ -73,13 +77,28 @@ enum Body {
 }
 
 /// The record kinds that only the server writes, never named by a request, each with
-/// what to do instead: `signature.recorded` is what a `signature.added` input becomes
-/// (its dedup tags and commitment come from personal data, which a request cannot
-/// give for it); `export.issued` is logged by the export itself.
+/// what to do instead: `signature.committed` is what a `signature.added` input becomes
+/// (its dedup tags, commitment and signer hash come from personal data and a secret
+/// drawn by the server; `signature.recorded` was that before); `export.issued` is
+/// logged by the export itself; an erasure or a signer's withdrawal is logged by the
+/// route that carries it out.
 const WRITTEN_BY_THE_SERVER: &[(&str, &str)] = &[
     (
         SignatureRecorded::KIND,
         "send a signature.added with the signer's details",
+    ),
+    (
+        SignatureCommitted::KIND,
+        "send a signature.added with the signer's details",
+    ),
+    (
+        PersonalDataErased::KIND,
+        "DELETE /api/v1/signatures/{index}/personal-data erases the data and logs it",
+    ),
+    (
+        SignatureWithdrawnBySigner::KIND,
+        "the signer withdraws with POST /api/v1/signatures/{index}/withdraw and their \
+         signer secret; an organiser sends a signature.withdrawn",
     ),
     (
         ExportIssued::KIND,
@@ -347,9 +366,9 @@ impl RecordInput {
     ///
     /// For a signature, the personal data is trimmed (empty optional fields count as
     /// absent) and checked, a 32-byte salt is drawn from `rng`, and the dedup tags
-    /// (under `dedup_key`) and the commitment (under `alg`) are computed; the record is
-    /// a `signature.recorded`, and the data and salt come back in
-    /// [`Prepared::personal`]. A petition's full text has CR LF and
+    /// (under `dedup_key`) and the commitment (under `alg`) are computed, and a signer
+    /// secret is drawn; the record is a `signature.committed`, the data and salt come
+    /// back in [`Prepared::personal`] and the secret in [`Prepared::signer_secret`]. A petition's full text has CR LF and
     /// lone CR normalised to LF.
     pub fn prepare(
         self,
@@ -363,13 +382,16 @@ impl RecordInput {
             InputError::value(reason, format!("{prefix}{field}: {why}"), position)
         };
         let mut personal = None;
+        let mut signer_secret = None;
         let record = match self.body {
             Body::Record(record) => record,
             Body::PetitionOpened(input) => Record::PetitionOpened(input.prepare(invalid)?),
             Body::Signature(input) => {
-                let (signature, data, salt) = input.prepare(alg, dedup_key, rng, invalid)?;
+                let (signature, data, salt, secret) =
+                    input.prepare(alg, dedup_key, rng, invalid)?;
                 personal = Some((data, salt));
-                Record::SignatureRecorded(signature)
+                signer_secret = Some(secret);
+                Record::SignatureCommitted(signature)
             }
         };
         record.validate().map_err(|e| {
@@ -379,15 +401,21 @@ impl RecordInput {
             };
             InputError::value("invalid_value", format!("{prefix}{why}"), position)
         })?;
-        Ok(Prepared { record, personal })
+        Ok(Prepared {
+            record,
+            personal,
+            signer_secret,
+        })
     }
 }
 
 /// A record ready to append, plus the signer's personal data and salt when it is a
-/// signature (for the vault; they never go into the log). `Debug` redacts both.
+/// signature (for the vault; they never go into the log) and the signer secret its
+/// `signer_hash` commits to (for the answer, once). `Debug` redacts all three.
 pub struct Prepared {
     pub record: Record,
     pub personal: Option<(PersonalData, [u8; 32])>,
+    pub signer_secret: Option<SignerSecret>,
 }
 
 impl fmt::Debug for Prepared {
@@ -397,6 +425,10 @@ impl fmt::Debug for Prepared {
             .field(
                 "personal",
                 &self.personal.as_ref().map(|_| "<redacted data and salt>"),
+            )
+            .field(
+                "signer_secret",
+                &self.signer_secret.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }

@@ -5,16 +5,17 @@
 
 use ledger::record::{
     AreaCode, Channel, CountryCode, Date, Id, LongText, Name, PetitionOpened, PetitionText,
-    SignatureRecorded, Thresholds, Title,
+    SignatureCommitted, Thresholds, Title,
 };
-use ledger::{Hash, HashAlg};
+use ledger::{Hash, HashAlg, SignerSecret};
 use serde::Deserialize;
 
 use super::personal::{commitment, dedup_tags, PersonalData};
 use super::InputError;
 
 /// `signature.added` as an organiser's form sends it. The server turns it into a
-/// `signature.recorded`, with a dedup tag for each identity of the signer.
+/// `signature.committed`, with a dedup tag for each identity of the signer and the
+/// hash of a new signer secret.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SignatureInput {
@@ -58,7 +59,8 @@ impl utoipa::ToSchema for ChannelName {}
 
 impl SignatureInput {
     /// The signature for the log and the personal data for the vault: the data is
-    /// trimmed and checked, a salt is drawn from `rng`, and the dedup tags (under
+    /// trimmed and checked, a salt and a signer secret are drawn from `rng`, and the
+    /// dedup tags (under
     /// `dedup_key`, one per identity of the signer) and the commitment (under `alg`)
     /// are computed. `invalid` makes a 422 naming a field.
     pub(super) fn prepare(
@@ -67,7 +69,7 @@ impl SignatureInput {
         dedup_key: &[u8; 32],
         rng: &mut impl rand::RngCore,
         invalid: impl Fn(&'static str, &str, &str) -> InputError,
-    ) -> Result<(SignatureRecorded, PersonalData, [u8; 32]), InputError> {
+    ) -> Result<(SignatureCommitted, PersonalData, [u8; 32], SignerSecret), InputError> {
         let channel = match (self.channel, self.batch_id) {
             (ChannelName::Online, None) => Channel::Online,
             (ChannelName::Online, Some(_)) => {
@@ -99,9 +101,12 @@ impl SignatureInput {
             .ok_or_else(|| invalid("invalid_personal_data", "email", "must be an email address"))?;
         let mut salt = [0u8; 32];
         rng.fill_bytes(&mut salt);
-        let signature = SignatureRecorded {
+        let mut secret = SignerSecret::default();
+        rng.fill_bytes(&mut secret.0);
+        let signature = SignatureCommitted {
             dedup_tags,
             commitment: commitment(alg, &salt, &data),
+            signer_hash: secret.hash(),
             petition_id: self.petition_id,
             country: self.country,
             constituency: self.constituency,
@@ -110,7 +115,7 @@ impl SignatureInput {
             channel,
             consent_to_share: self.consent_to_share,
         };
-        Ok((signature, data, salt))
+        Ok((signature, data, salt, secret))
     }
 }
 

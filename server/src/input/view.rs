@@ -1,6 +1,6 @@
 //! The public JSON view of a record, for `GET /api/v1/entries/{index}`.
 
-use ledger::record::{Channel, PetitionText, Signature, SignatureRecorded};
+use ledger::record::{Channel, PetitionText};
 use ledger::Record;
 use serde_json::{Map, Value};
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 /// It has the shape of the input, so for every kind but the two signature kinds the
 /// view is itself an input that prepares to the same record. The kinds whose input
 /// shape differs are written as their input is: a petition's wording as `text` or
-/// `text_hash`; a signature's (`signature.added` or `signature.recorded`) `channel` as
+/// `text_hash`; a signature's (of any of the three kinds) `channel` as
 /// `online` or `paper` with `batch_id` beside it, and its `dedup_tag` (or
 /// `dedup_tags`) and `commitment` where the input had personal data.
 pub fn record_view(record: &Record) -> Value {
@@ -21,27 +21,23 @@ pub fn record_view(record: &Record) -> Value {
         // Every kind is a struct of JSON-representable fields.
         _ => Map::new(),
     };
-    match record {
-        Record::PetitionOpened(opened) => {
-            view.remove("text");
-            let (key, text) = match &opened.text {
-                PetitionText::Full(text) => ("text", text.to_string()),
-                PetitionText::Hash(hash) => ("text_hash", hash.to_string()),
-            };
-            view.insert(key.into(), text.into());
-        }
-        Record::SignatureAdded(Signature { channel, .. })
-        | Record::SignatureRecorded(SignatureRecorded { channel, .. }) => {
-            let channel = match channel {
-                Channel::Online => "online",
-                Channel::Paper { batch_id } => {
-                    view.insert("batch_id".into(), batch_id.as_str().into());
-                    "paper"
-                }
-            };
-            view.insert("channel".into(), channel.into());
-        }
-        _ => {}
+    if let Record::PetitionOpened(opened) = record {
+        view.remove("text");
+        let (key, text) = match &opened.text {
+            PetitionText::Full(text) => ("text", text.to_string()),
+            PetitionText::Hash(hash) => ("text_hash", hash.to_string()),
+        };
+        view.insert(key.into(), text.into());
+    }
+    if let Some(signature) = record.signature() {
+        let channel = match signature.channel {
+            Channel::Online => "online",
+            Channel::Paper { batch_id } => {
+                view.insert("batch_id".into(), batch_id.as_str().into());
+                "paper"
+            }
+        };
+        view.insert("channel".into(), channel.into());
     }
     view.retain(|_, value| !matches!(value, Value::Null) && !is_empty_list(value));
     view.insert("type".into(), record.kind().into());

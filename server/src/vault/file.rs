@@ -351,21 +351,31 @@ impl VaultFile {
         Ok(Some(value))
     }
 
-    /// Overwrites the value of entry `index` with zeros, durably. Whether there was one.
-    pub fn erase(&mut self, index: u64) -> Result<bool> {
-        let slot = usize::try_from(index)
-            .ok()
-            .and_then(|i| self.slots.get(i).copied());
-        let Some((offset, len)) = slot.and_then(Slot::get) else {
-            return Ok(false);
-        };
+    /// Overwrites the values of entries `indexes` with zeros, durably, with one
+    /// `fdatasync`. How many there were (an index without a value is skipped).
+    pub fn erase(&mut self, indexes: &[u64]) -> Result<u64> {
+        let found: Vec<(usize, u64, usize)> = indexes
+            .iter()
+            .filter_map(|&index| {
+                let at = usize::try_from(index).ok()?;
+                let (offset, len) = self.slots.get(at)?.get()?;
+                Some((at, offset, len))
+            })
+            .collect();
+        if found.is_empty() {
+            return Ok(0);
+        }
         self.change(|vault| {
-            write_zeros(&vault.file, offset, offset + len as u64)
-                .map_err(Error::io(&vault.path))?;
+            for &(_, offset, len) in &found {
+                write_zeros(&vault.file, offset, offset + len as u64)
+                    .map_err(Error::io(&vault.path))?;
+            }
             vault.sync()
         })?;
-        self.slots[index as usize] = Slot::default();
-        Ok(true)
+        for &(at, _, _) in &found {
+            self.slots[at] = Slot::default();
+        }
+        Ok(found.len() as u64)
     }
 
     /// Erases every value of an index `>= size` and gives back the space of the batches

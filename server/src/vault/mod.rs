@@ -136,7 +136,13 @@ impl Vault {
     /// Overwrites the personal data of the signature at `index` with zeros, durably.
     /// Returns whether there was any.
     pub fn erase(&self, index: u64) -> Result<bool> {
-        self.file().erase(index)
+        Ok(self.erase_many(&[index])? == 1)
+    }
+
+    /// Overwrites the personal data of the signatures at `indexes` with zeros, durably,
+    /// with one `fdatasync`. Returns how many had any.
+    pub fn erase_many(&self, indexes: &[u64]) -> Result<u64> {
+        self.file().erase(indexes)
     }
 
     /// Erases every value at an index ≥ `size`: sealed for a batch that never reached
@@ -173,10 +179,9 @@ impl Vault {
 
     /// [`Vault::verify`] of the value at `index`, whose entry holds `record`.
     fn verify_value(&self, index: u64, record: &ledger::Record, check: &mut VaultCheck) {
-        let commitment = match record {
-            ledger::Record::SignatureAdded(signature) => signature.commitment,
-            ledger::Record::SignatureRecorded(signature) => signature.commitment,
-            _ => {
+        let commitment = match record.signature() {
+            Some(signature) => signature.commitment,
+            None => {
                 check.problems.push(format!(
                     "entry {index} is not a signature but has a vault value"
                 ));

@@ -11,7 +11,7 @@
 //! Every value these strategies give encodes: `Entry::encode` accepts it.
 
 use ledger::entry::{Entry, AUTHOR_MAX_BYTES};
-use ledger::record::{Signature, SignatureRecorded};
+use ledger::record::{Signature, SignatureCommitted, SignatureRecorded};
 use ledger::Record;
 use proptest::prelude::*;
 
@@ -27,6 +27,7 @@ pub fn signature() -> impl Strategy<Value = Record> {
     prop_oneof![
         any::<Signature>().prop_map(Record::SignatureAdded),
         any::<SignatureRecorded>().prop_map(Record::SignatureRecorded),
+        any::<SignatureCommitted>().prop_map(Record::SignatureCommitted),
     ]
 }
 

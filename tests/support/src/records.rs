@@ -17,13 +17,14 @@
 //! [`crate::values`] are re-exported, so one glob import serves a test file.
 
 use ledger::record::{
-    CampaignCityJoined, CampaignLaunched, Channel, EventCancelled, EventChanged, EventHeld,
-    EventKind, EventScheduled, ExportIssued, InvalidationReason, LinkKind, LinkStatus,
-    MotionAmended, MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded, PetitionClosed,
-    PetitionOpened, PetitionText, Signature, SignatureRecorded, SignatureWithdrawn,
+    CampaignCityJoined, CampaignLaunched, Channel, ErasureReason, EventCancelled, EventChanged,
+    EventHeld, EventKind, EventScheduled, ExportIssued, InvalidationReason, LinkKind, LinkStatus,
+    MotionAmended, MotionTabled, MotionVoted, MotionWithdrawn, PaperBatchRecorded,
+    PersonalDataErased, PetitionClosed, PetitionOpened, PetitionText, Signature,
+    SignatureCommitted, SignatureRecorded, SignatureWithdrawn, SignatureWithdrawnBySigner,
     SignaturesInvalidated, TwinLinkRegistered, TwinLinkStatusChanged, VoteResult,
 };
-use ledger::{DedupTag, Entry, Hash, HashAlg, Record};
+use ledger::{DedupTag, Entry, Hash, HashAlg, Record, SignerSecret};
 
 pub use crate::values::*;
 
@@ -288,6 +289,38 @@ pub fn export_issued(
         tree_size,
         exporter: id(exporter),
         revealed,
+    }
+}
+
+/// `signature.committed` by signer `who` (as [`signature_recorded`]), whose signer
+/// secret is [`signer_secret`]`(who)`.
+pub fn signature_committed(petition_id: &str, who: u64) -> SignatureCommitted {
+    signature_recorded(petition_id, who).committing_to(signer_secret(who).hash())
+}
+
+/// The signer secret of signer `who` in [`signature_committed`].
+pub fn signer_secret(who: u64) -> SignerSecret {
+    SignerSecret([who as u8 ^ 0x5a; 32])
+}
+
+/// `personal_data.erased` of the signature at `index`, at the signer's request through
+/// an organiser (no secret shown).
+pub fn personal_data_erased(index: u64) -> PersonalDataErased {
+    PersonalDataErased {
+        index,
+        reason: ErasureReason::SignerRequest,
+        signer_secret: None,
+    }
+}
+
+/// `signature.withdrawn_by_signer` of the signature at `index`, showing `secret`.
+pub fn signature_withdrawn_by_signer(
+    index: u64,
+    secret: SignerSecret,
+) -> SignatureWithdrawnBySigner {
+    SignatureWithdrawnBySigner {
+        index,
+        signer_secret: secret,
     }
 }
 

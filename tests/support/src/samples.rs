@@ -310,6 +310,34 @@ pub fn entries() -> Vec<Entry> {
             "token-5e1f00d2",
             records::export_issued("uk-detwin", "E14000831", 24, "5e1f00d2", 1).into(),
         ),
+        entry(
+            "2023-04-03T10:00:00Z",
+            WEB,
+            SignatureCommitted {
+                constituency: Some(area("E14000831")),
+                ..records::signature_committed("uk-detwin", 7)
+            }
+            .into(),
+        ),
+        entry(
+            "2023-04-04T10:00:00Z",
+            ORGANISER,
+            records::personal_data_erased(22).into(),
+        ),
+        entry(
+            "2023-04-04T11:00:00Z",
+            WEB,
+            PersonalDataErased {
+                signer_secret: Some(records::signer_secret(7)),
+                ..records::personal_data_erased(25)
+            }
+            .into(),
+        ),
+        entry(
+            "2023-04-05T11:00:00Z",
+            WEB,
+            records::signature_withdrawn_by_signer(25, records::signer_secret(7)).into(),
+        ),
     ]
 }
 

@@ -159,7 +159,7 @@ fn check_round_trip(input: &Value) {
     let prepared = prepare_value(input).unwrap_or_else(|e| panic!("{input}: {e:?}"));
     let view = record_view(&prepared.record);
     let mut expected = without(input, &PERSONAL);
-    if let Record::SignatureRecorded(s) = &prepared.record {
+    if let Record::SignatureCommitted(s) = &prepared.record {
         let (data, salt) = prepared.personal.as_ref().expect("personal data");
         let petition_id = Id::parse(input["petition_id"].as_str().unwrap()).unwrap();
         assert_eq!(Some(s.dedup_tags), dedup_tags(&KEY, &petition_id, data));
@@ -170,8 +170,12 @@ fn check_round_trip(input: &Value) {
         let tags: Vec<String> = s.dedup_tags.iter().map(|t| t.to_string()).collect();
         map.insert("dedup_tags".into(), tags.into());
         map.insert("commitment".into(), s.commitment.to_string().into());
-        // A signature.added input is logged as a signature.recorded.
-        map.insert("type".into(), "signature.recorded".into());
+        // A signature.added input is logged as a signature.committed, whose signer hash
+        // is that of the secret handed back beside it.
+        let secret = prepared.signer_secret.expect("a signer secret");
+        assert_eq!(s.signer_hash, secret.hash());
+        map.insert("signer_hash".into(), s.signer_hash.to_string().into());
+        map.insert("type".into(), "signature.committed".into());
     } else {
         assert!(prepared.personal.is_none());
         let again = prepare_value(&view).unwrap_or_else(|e| panic!("{view}: {e:?}"));

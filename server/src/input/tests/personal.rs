@@ -74,7 +74,7 @@ fn personal_data_is_trimmed_and_blank_options_are_absent() {
             address: None,
         }
     );
-    let Record::SignatureRecorded(s) = prepared.record else {
+    let Record::SignatureCommitted(s) = prepared.record else {
         panic!()
     };
     assert_eq!(s.commitment, commitment(HashAlg::Blake3, &salt, &data));
@@ -200,7 +200,7 @@ fn dedup_tags_follow_the_normalised_identities() {
 
     // Through prepare: the same signer in another form gets the same tags.
     let tags_of = |body: String| match prepare(&body).unwrap().record {
-        Record::SignatureRecorded(s) => s.dedup_tags,
+        Record::SignatureCommitted(s) => s.dedup_tags,
         _ => panic!(),
     };
     assert_eq!(
@@ -259,7 +259,7 @@ fn canonical_bytes_are_postcard_and_commitments_recompute() {
         let mut expected_salt = [0u8; 32];
         rng().fill(&mut expected_salt);
         assert_eq!(salt, expected_salt);
-        let Record::SignatureRecorded(s) = prepared.record else {
+        let Record::SignatureCommitted(s) = prepared.record else {
             panic!()
         };
         let mut preimage = salt.to_vec();

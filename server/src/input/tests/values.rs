@@ -134,7 +134,7 @@ fn signature_channel_and_area_rules() {
         json!({"channel": "paper", "batch_id": "b1", "email": null, "postcode": "ne1 7ru"}),
     ))
     .unwrap();
-    let Record::SignatureRecorded(s) = &prepared.record else {
+    let Record::SignatureCommitted(s) = &prepared.record else {
         panic!()
     };
     assert_eq!(

@@ -9,8 +9,16 @@ fn every_kind_has_fields() {
         assert!(!fields.is_empty() && !fields.contains(&"type"), "{kind}");
     }
     assert_eq!(fields_of("signature.deleted"), None);
-    // Only the server writes a signature.recorded.
-    assert_eq!(fields_of("signature.recorded"), None);
+    // Only the server writes these.
+    for kind in [
+        "signature.recorded",
+        "signature.committed",
+        "personal_data.erased",
+        "signature.withdrawn_by_signer",
+        "export.issued",
+    ] {
+        assert_eq!(fields_of(kind), None, "{kind}");
+    }
     assert_eq!(
         fields_of("event.held"),
         Some(&["event_id", "attendance"][..])
@@ -33,6 +41,7 @@ fn every_kind_round_trips_through_the_view() {
                 key == "type"
                     || key == "dedup_tags"
                     || key == "commitment"
+                    || key == "signer_hash"
                     || (fields.contains(&key.as_str()) && !PERSONAL.contains(&key.as_str())),
                 "{key}"
             );
@@ -122,7 +131,7 @@ fn design_examples_parse_and_prepare() {
     assert!(e.detail.starts_with("email:"), "{e:?}");
     let filled = signature.replace(r#""email":"...""#, r#""email":"signer@example.org""#);
     let prepared = prepare(&filled).unwrap();
-    let Record::SignatureRecorded(s) = &prepared.record else {
+    let Record::SignatureCommitted(s) = &prepared.record else {
         panic!("not a signature")
     };
     assert_eq!(s.constituency.unwrap().as_str(), "E14000831");
