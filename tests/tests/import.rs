@@ -883,6 +883,25 @@ fn bad_files_are_refused_precisely_and_append_nothing() {
     );
     assert_eq!(server.tree_size(), size);
 
+    // The route and its answers are in the OpenAPI document, every reference resolving.
+    let openapi = server.get_json("/api/v1/openapi.json");
+    let route = &openapi["paths"]["/api/v1/imports/paper"]["post"];
+    assert!(route.is_object(), "openapi.json lacks the import route");
+    let text = openapi.to_string();
+    for name in ["ImportAnswer", "ImportProblem", "RowProblem"] {
+        assert!(
+            openapi["components"]["schemas"][name].is_object(),
+            "no schema {name}"
+        );
+    }
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            openapi["components"]["schemas"][name].is_object(),
+            "an unresolved reference to {name}"
+        );
+    }
+
     // Nothing of any file reached the server's log.
     let log = server.stderr();
     for value in &every_value {
