@@ -43,20 +43,7 @@ const HEADER: &str =
     "name,postcode,email,address,constituency,ward,council,country,consent_to_share";
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("import bench failed: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(err) = runtime.block_on(run()) {
-        eprintln!("import bench failed: {err}");
-        std::process::exit(1);
-    }
+    common::run_main("import", run());
 }
 
 /// One paper signer, as a CSV row and as the JSON of a `signature.added`: what a

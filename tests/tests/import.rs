@@ -421,14 +421,29 @@ fn row_case(
     }
 }
 
-fn with_query(mut case: Case, edit: impl FnOnce(&mut Vec<(String, String)>)) -> Case {
-    edit(&mut case.query);
+/// A one-row file whose batch has the query parameter `param` set to `value`, or
+/// left out (`None`).
+fn query_case(
+    name: &'static str,
+    param: &str,
+    value: Option<&str>,
+    status: u16,
+    reason: &'static str,
+) -> Case {
+    let mut case = case(name, csv(HEADER, &[good_row(name)]), status, reason);
+    case.query.retain(|(n, _)| n != param);
+    if let Some(value) = value {
+        case.query.push((param.into(), value.into()));
+    }
     case
 }
 
-fn set(query: &mut Vec<(String, String)>, name: &str, value: &str) {
-    query.retain(|(n, _)| n != name);
-    query.push((name.into(), value.into()));
+/// A one-row file sent with `token`.
+fn token_case(name: &'static str, token: Tok, status: u16, reason: &'static str) -> Case {
+    Case {
+        token,
+        ..case(name, csv(HEADER, &[good_row(name)]), status, reason)
+    }
 }
 
 fn bad_cases() -> Vec<Case> {
@@ -594,123 +609,87 @@ fn bad_cases() -> Vec<Case> {
         ),
         case("empty file", Vec::new(), 400, "empty_file"),
         case("header only", csv(HEADER, &[]), 400, "no_rows"),
-        with_query(
-            case(
-                "unknown petition",
-                csv(HEADER, &[good_row("unknownpet")]),
-                422,
-                "unknown_petition",
-            ),
-            |q| set(q, "petition_id", "no-such-petition"),
+        query_case(
+            "unknown petition",
+            "petition_id",
+            Some("no-such-petition"),
+            422,
+            "unknown_petition",
         ),
-        with_query(
-            case(
-                "closed petition",
-                csv(HEADER, &[good_row("closedpet")]),
-                422,
-                "petition_closed",
-            ),
-            |q| set(q, "petition_id", CLOSED),
+        query_case(
+            "closed petition",
+            "petition_id",
+            Some(CLOSED),
+            422,
+            "petition_closed",
         ),
-        with_query(
-            case(
-                "batch id already used",
-                csv(HEADER, &[good_row("usedbatch")]),
-                422,
-                "paper_batch_exists",
-            ),
-            |q| set(q, "batch_id", "used-batch"),
+        query_case(
+            "batch id already used",
+            "batch_id",
+            Some("used-batch"),
+            422,
+            "paper_batch_exists",
         ),
-        with_query(
-            case(
-                "bad sheet scan hash",
-                csv(HEADER, &[good_row("scan")]),
-                422,
-                "invalid_value",
-            ),
-            |q| set(q, "sheet_scan_hash", "bm90IGEgaGFzaA=="),
+        query_case(
+            "bad sheet scan hash",
+            "sheet_scan_hash",
+            Some("bm90IGEgaGFzaA=="),
+            422,
+            "invalid_value",
         ),
-        with_query(
-            case(
-                "bad batch id",
-                csv(HEADER, &[good_row("badid")]),
-                422,
-                "invalid_value",
-            ),
-            |q| set(q, "batch_id", "not an id!"),
+        query_case(
+            "bad batch id",
+            "batch_id",
+            Some("not an id!"),
+            422,
+            "invalid_value",
         ),
-        with_query(
-            case(
-                "missing collector",
-                csv(HEADER, &[good_row("nocollector")]),
-                400,
-                "invalid_query",
-            ),
-            |q| q.retain(|(n, _)| n != "collector"),
+        query_case(
+            "bad default country",
+            "country",
+            Some("gb"),
+            422,
+            "invalid_value",
         ),
-        with_query(
-            case(
-                "missing batch id",
-                csv(HEADER, &[good_row("nobatch")]),
-                400,
-                "invalid_query",
-            ),
-            |q| q.retain(|(n, _)| n != "batch_id"),
+        query_case("missing collector", "collector", None, 400, "invalid_query"),
+        query_case("missing batch id", "batch_id", None, 400, "invalid_query"),
+        query_case(
+            "missing petition",
+            "petition_id",
+            None,
+            400,
+            "invalid_query",
         ),
-        with_query(
-            case(
-                "stall and event",
-                csv(HEADER, &[good_row("both")]),
-                400,
-                "invalid_query",
-            ),
-            |q| set(q, "event_id", "some-event"),
+        query_case(
+            "stall and event",
+            "event_id",
+            Some("some-event"),
+            400,
+            "invalid_query",
         ),
-        with_query(
-            case(
-                "declared count differs",
-                csv(HEADER, &rows("declared", 0, 3)),
-                422,
-                "count_mismatch",
-            ),
-            |q| set(q, "declared_count", "4"),
+        query_case(
+            "bad dry run",
+            "dry_run",
+            Some("maybe"),
+            400,
+            "invalid_query",
         ),
-        Case {
-            token: Tok::OtherOrganiser,
-            ..case(
-                "organiser of another petition",
-                csv(HEADER, &[good_row("otherorg")]),
-                403,
-                "out_of_scope",
-            )
-        },
-        Case {
-            token: Tok::CityOrganiser,
-            ..case(
-                "city organiser",
-                csv(HEADER, &[good_row("cityorg")]),
-                403,
-                "out_of_scope",
-            )
-        },
-        Case {
-            token: Tok::Exporter,
-            ..case(
-                "exporter",
-                csv(HEADER, &[good_row("exporter")]),
-                403,
-                "forbidden_role",
-            )
-        },
-        Case {
-            token: Tok::None,
-            ..case(
-                "no token",
-                csv(HEADER, &[good_row("notoken")]),
-                401,
-                "missing_token",
-            )
-        },
+        query_case(
+            "declared count differs",
+            "declared_count",
+            Some("4"),
+            422,
+            "count_mismatch",
+        ),
+        token_case(
+            "organiser of another petition",
+            Tok::OtherOrganiser,
+            403,
+            "out_of_scope",
+        ),
+        token_case("city organiser", Tok::CityOrganiser, 403, "out_of_scope"),
+        token_case("exporter", Tok::Exporter, 403, "forbidden_role"),
+        token_case("no token", Tok::None, 401, "missing_token"),
         Case {
             content_type: Some("application/json"),
             ..case(

@@ -154,14 +154,14 @@ fn prepare_row(sheet: &Sheet, row: &super::Row, meta: &Metadata, keys: Keys<'_>)
     put("batch_id", meta.batch_id.as_str().into());
     // An empty name is the personal-data rules' to refuse, as for any signature.
     put("name", sheet.get(row, Column::Name).unwrap_or("").into());
-    for column in [
-        Column::Postcode,
-        Column::Email,
-        Column::Address,
-        Column::Constituency,
-        Column::Ward,
-        Column::Council,
-    ] {
+    // The text columns as they are (name, country and consent apart).
+    for column in Column::ALL {
+        if matches!(
+            column,
+            Column::Name | Column::Country | Column::ConsentToShare
+        ) {
+            continue;
+        }
         if let Some(cell) = sheet.get(row, column) {
             put(column.name(), cell.into());
         }
