@@ -33,6 +33,27 @@ struct Campaign {
 }
 
 impl Campaign {
+    /// `campaign-ledger import FILE` of batch `batch` of [`PETITION`] with the admin
+    /// token, and `extra` flags.
+    fn import(&self, file: &std::path::Path, batch: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "import",
+            file.to_str().unwrap(),
+            "--server",
+            &self.server.base,
+            "--token-file",
+            self.admin_file.to_str().unwrap(),
+            "--batch",
+            batch,
+            "--petition",
+            PETITION,
+            "--collector",
+            "vol-17",
+        ];
+        args.extend_from_slice(extra);
+        cli(&args)
+    }
+
     fn new() -> Campaign {
         let dir = TestDir::new();
         let server = Server::start(&dir);
@@ -164,6 +185,17 @@ fn post_import(
     }
 }
 
+/// What a CLI run that must succeed printed.
+fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "campaign-ledger import failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
 fn petition_view(server: &Server, id: &str) -> Value {
     server.get_json(&format!("/api/v1/petitions/{id}"))
 }
@@ -198,38 +230,14 @@ fn ten_thousand_rows_through_the_cli_and_over_http() {
     // Through the CLI, a dry run first: it appends nothing.
     let file = campaign.dir.path("stall-cli.csv");
     std::fs::write(&file, csv(HEADER, &rows("cli", 0, 10_000))).unwrap();
-    let args = |batch: &str, extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "import",
-            file.to_str().unwrap(),
-            "--server",
-            &server.base,
-            "--token-file",
-            campaign.admin_file.to_str().unwrap(),
-            "--batch",
-            batch,
-            "--petition",
-            PETITION,
-            "--collector",
-            "vol-17",
-            "--stall",
-            "Grey's Monument",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
-    };
     let size = server.tree_size();
-    let dry = args("stall-cli", &["--dry-run"]);
-    let dry = cli_ok(&dry.iter().map(String::as_str).collect::<Vec<_>>());
+    let stall = ["--stall", "Grey's Monument"];
+    let dry = ok(campaign.import(&file, "stall-cli", &[&stall[..], &["--dry-run"]].concat()));
     assert!(dry.contains("dry run: all 10000 rows"), "{dry}");
     assert_eq!(server.tree_size(), size, "a dry run appended");
 
-    let run = args("stall-cli", &["--json"]);
     let started = Instant::now();
-    let out = cli_ok(&run.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = ok(campaign.import(&file, "stall-cli", &[&stall[..], &["--json"]].concat()));
     let elapsed = started.elapsed();
     let answer: Value = serde_json::from_str(&out).expect("--json prints the answer");
     assert_eq!(answer["count"], 10_000);
@@ -244,12 +252,7 @@ fn ten_thousand_rows_through_the_cli_and_over_http() {
     eprintln!("10,000 rows through the CLI (debug build): {elapsed:?}");
 
     // Running the same command again (a lost answer, say) is answered, not appended.
-    let again = cli_ok(
-        &args("stall-cli", &[])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let again = ok(campaign.import(&file, "stall-cli", &stall));
     assert!(again.contains("10000 signatures"), "{again}");
     assert_eq!(server.tree_size(), size + 10_001);
 
@@ -808,20 +811,7 @@ fn bad_files_are_refused_precisely_and_append_nothing() {
     let cli_case = |name: &str, body: &[u8], batch: &str| {
         let file = campaign.dir.path(name);
         std::fs::write(&file, body).unwrap();
-        cli(&[
-            "import",
-            file.to_str().unwrap(),
-            "--server",
-            &server.base,
-            "--token-file",
-            campaign.admin_file.to_str().unwrap(),
-            "--batch",
-            batch,
-            "--petition",
-            PETITION,
-            "--collector",
-            "vol-17",
-        ])
+        campaign.import(&file, batch, &[])
     };
     let output = cli_case("empty.csv", b"", "cli-empty");
     assert_eq!(output.status.code(), Some(1));

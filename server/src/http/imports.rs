@@ -22,7 +22,9 @@ use serde::Serialize;
 
 use super::listen::BodyReadTimeout;
 use super::problem::{parse_u64, ApiError, ApiQuery, Problem};
-use super::records::{authenticate, body_timeout, idempotency_key, read_body, rejected};
+use super::records::{
+    authenticate, body_timeout, idempotency_key, read_body, rejected, require_content_type,
+};
 use super::state::AppState;
 use super::{blocking, json};
 use crate::auth::{Role, Scope, TokenRecord};
@@ -110,7 +112,7 @@ pub(crate) async fn post_paper_import(
     let token = authenticate(&state.tokens, &headers)?;
     let (meta, dry_run, canonical_query) = metadata(&query)?;
     may_import(&token, &meta.petition_id)?;
-    check_content_type(&headers)?;
+    require_content_type(&headers, "text/csv", "send the file as text/csv")?;
     let idempotency_key = idempotency_key(&headers)?;
     let keys = Keys {
         alg: state.store.hash_alg(),
@@ -299,28 +301,6 @@ fn may_import(token: &TokenRecord, petition_id: &str) -> Result<(), ApiError> {
             "out_of_scope",
             "this token's scope does not cover this petition's paper batches",
         )),
-    }
-}
-
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let is_csv = content_type
-        .to_str()
-        .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("text/csv")
-        })
-        .unwrap_or(false);
-    if is_csv {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the file as text/csv",
-        ))
     }
 }
 

@@ -191,22 +191,11 @@ pub(crate) async fn post_records(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state.tokens, &headers)?;
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let is_json = content_type
-            .to_str()
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the records as application/json",
-            ));
-        }
-    }
+    require_content_type(
+        &headers,
+        "application/json",
+        "send the records as application/json",
+    )?;
     let idempotency_key = idempotency_key(&headers)?;
     let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
@@ -235,6 +224,34 @@ pub(crate) async fn post_records(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// Refuses (415 `unsupported_media_type`, `detail`) a request whose content type is
+/// not `essence` (parameters and case do not matter); no content type is taken as it.
+pub(super) fn require_content_type(
+    headers: &HeaderMap,
+    essence: &str,
+    detail: &'static str,
+) -> Result<(), ApiError> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let matches = content_type
+        .to_str()
+        .map(|v| {
+            let given = v.split(';').next().unwrap_or("").trim();
+            given.eq_ignore_ascii_case(essence)
+        })
+        .unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        ))
+    }
 }
 
 /// The body-read timeout the listener set for this request.
