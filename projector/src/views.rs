@@ -60,6 +60,17 @@ impl<T: Serialize> Serialize for Named<T> {
     }
 }
 
+/// A closed petition, for a retention sweep ([`Projection::closed_before`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionDue<'a> {
+    pub petition_id: &'a str,
+    /// The time of its `petition.closed` entry, or the end (UTC) of its `closes_on`
+    /// date, whichever came first.
+    pub closed_at_ms: u64,
+    /// Its signatures (live or not) whose personal data has not been erased.
+    pub unerased: u64,
+}
+
 /// One signature as the read models count it ([`Projection::signature`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct SignatureStatus<'a> {
@@ -266,6 +277,45 @@ impl Projection {
             erased: sig.erased,
             has_signer_secret: sig.signer != [0; 16],
         })
+    }
+
+    /// Every petition that closed (by record or by date, [`RetentionDue::closed_at_ms`])
+    /// at or before `cutoff_ms`, with how many of its signatures still have personal
+    /// data: what a retention sweep erases. Cheap: one look at each petition.
+    pub fn closed_before(&self, cutoff_ms: u64) -> Vec<RetentionDue<'_>> {
+        self.petitions
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, p)| {
+                let closed_at_ms = p.closed_at_ms().filter(|&at| at <= cutoff_ms)?;
+                Some(RetentionDue {
+                    petition_id: self.petition_ids.name(slot as u32),
+                    closed_at_ms,
+                    unerased: p.unerased(),
+                })
+            })
+            .collect()
+    }
+
+    /// The log indexes of petition `id`'s signatures whose personal data has not been
+    /// erased (live or not), ascending. Cost: one pass over the signature table.
+    pub fn unerased_signatures(&self, id: &str) -> Vec<u64> {
+        let Some(slot) = self.petition_ids.find(id) else {
+            return Vec::new();
+        };
+        self.signatures
+            .iter()
+            .enumerate()
+            .filter(|(_, sig)| sig.petition == slot && !sig.erased)
+            .map(|(index, _)| index as u64)
+            .collect()
+    }
+
+    /// How many signatures petition `id` has ever had (withdrawn and invalidated ones
+    /// included), or `None` if it was never opened. Cheap: no view is built.
+    pub fn signatures_added(&self, id: &str) -> Option<u64> {
+        let slot = self.petition_ids.find(id)?;
+        Some(self.petitions[slot as usize].added)
     }
 
     /// One petition by id.

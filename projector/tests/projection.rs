@@ -503,6 +503,59 @@ fn signers_withdraw_and_erase_with_their_secret() {
     assert!(chained.signature(3).unwrap().erased);
 }
 
+/// A retention sweep's view with the clock injected: a petition is closed from its
+/// `petition.closed` entry or the end of its closing date, whichever is first, and its
+/// unerased signatures are listed until they are erased.
+#[test]
+fn closed_petitions_are_due_from_when_they_closed() {
+    const DAY: u64 = 86_400_000;
+    let mut p = Projection::new();
+    // T0 is 2022-07-01T00:00:00Z.
+    apply_all(
+        &mut p,
+        vec![
+            petition("by-date", &[], Some("2022-07-10")), // 0: closes at the end of 07-10
+            petition("by-record", &[], Some("2030-01-01")), // 1
+            petition("open", &[], None),                  // 2
+            signature_committed("by-date", 1).into(),     // 3
+            signature_committed("by-record", 2).into(),   // 4
+            signature_committed("open", 3).into(),        // 5
+            petition_closed("by-record").into(),          // 6, at T0 + 6 ms
+            withdraw(3),                                  // 7
+        ],
+    );
+    let due = |p: &Projection, cutoff: u64| -> Vec<(String, u64, u64)> {
+        p.closed_before(cutoff)
+            .into_iter()
+            .map(|d| (d.petition_id.to_string(), d.closed_at_ms, d.unerased))
+            .collect()
+    };
+    let date_end = T0 + 10 * DAY;
+    assert_eq!(due(&p, T0 + 5), vec![]);
+    assert_eq!(due(&p, T0 + 6), vec![("by-record".to_string(), T0 + 6, 1)]);
+    assert_eq!(
+        due(&p, date_end),
+        vec![
+            ("by-date".to_string(), date_end, 1),
+            ("by-record".to_string(), T0 + 6, 1)
+        ]
+    );
+    // A withdrawn signature's data is still there to erase, until it is erased.
+    assert_eq!(p.unerased_signatures("by-date"), vec![3]);
+    p.try_apply(&entry(
+        T0 + 100,
+        PersonalDataErased {
+            reason: ErasureReason::Retention,
+            ..personal_data_erased(3)
+        },
+    ))
+    .unwrap();
+    assert_eq!(p.unerased_signatures("by-date"), Vec::<u64>::new());
+    assert_eq!(due(&p, date_end)[0], ("by-date".to_string(), date_end, 0));
+    assert_eq!(p.unerased_signatures("open"), vec![5]);
+    assert_eq!(p.unerased_signatures("nope"), Vec::<u64>::new());
+}
+
 #[test]
 fn every_rule_refuses_and_changes_nothing() {
     for (name, setup, proposed, reason) in rule_cases() {

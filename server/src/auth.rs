@@ -170,11 +170,27 @@ impl TokenRecord {
     /// unscoped organiser for the sequencer, and the author `token-signer` in the log
     /// (real token ids are 8 hex digits, so it names no token).
     pub fn signer() -> TokenRecord {
+        TokenRecord::internal(
+            "signer",
+            Role::Organiser,
+            "a signer, by their signer secret",
+        )
+    }
+
+    /// What the retention sweep (`crate::retention`) appends its erasures as: the
+    /// author `token-retention`.
+    pub fn retention() -> TokenRecord {
+        TokenRecord::internal("retention", Role::Organiser, "the retention sweep")
+    }
+
+    /// A token no one holds, for what the server appends itself (never stored, so it
+    /// authenticates no request). Its id is not 8 hex digits, so it names no real token.
+    pub fn internal(id: &str, role: Role, label: &str) -> TokenRecord {
         TokenRecord {
-            id: "signer".into(),
-            role: Role::Organiser,
+            id: id.into(),
+            role,
             scope: None,
-            label: "a signer, by their signer secret".into(),
+            label: label.into(),
             hash: String::new(),
             created_unix: 0,
             revoked_unix: None,

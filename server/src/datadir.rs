@@ -12,6 +12,8 @@
 //!   log.key             the log's Ed25519 signing key (C2SP signed-note private key)
 //!   vault.key           the 32-byte vault encryption key
 //!   dedup.key           the 32-byte key of signature dedup tags
+//!   dedup-keys.json     each petition's nonce its dedup key is derived with, until
+//!                       its retention ends (`crate::dedup_keys`)
 //!   admin.token         the first admin token, written once at creation
 //! ```
 //!

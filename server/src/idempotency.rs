@@ -15,6 +15,7 @@
 
 use std::path::Path;
 
+use ledger::SignerSecret;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,38 @@ pub struct Remembered {
     /// The size of the tree whose checkpoint answered the first request.
     pub tree_size: u64,
     pub created_unix: u64,
+    /// The signer secrets the first answer handed out, one per entry (`None` for a
+    /// record that is not a signature): a retry is made because the first answer was
+    /// lost, and with it the only copy of each secret. Kept as long as the key.
+    pub signer_secrets: Vec<Option<SignerSecret>>,
+}
+
+/// [`Remembered`] as written before signatures had signer secrets: still read, for
+/// the keys remembered across an upgrade.
+#[derive(Deserialize)]
+struct EarlierRemembered {
+    fingerprint: [u8; 32],
+    first_index: u64,
+    count: u64,
+    tree_size: u64,
+    created_unix: u64,
+}
+
+impl Remembered {
+    fn decode(bytes: &[u8]) -> Option<Remembered> {
+        if let Ok(remembered) = postcard::from_bytes::<Remembered>(bytes) {
+            return Some(remembered);
+        }
+        let earlier: EarlierRemembered = postcard::from_bytes(bytes).ok()?;
+        Some(Remembered {
+            fingerprint: earlier.fingerprint,
+            first_index: earlier.first_index,
+            count: earlier.count,
+            tree_size: earlier.tree_size,
+            created_unix: earlier.created_unix,
+            signer_secrets: Vec::new(),
+        })
+    }
 }
 
 pub struct IdempotencyStore {
@@ -75,9 +108,9 @@ impl IdempotencyStore {
         let Some(value) = table.get(scoped_key).map_err(Error::db("server.redb"))? else {
             return Ok(None);
         };
-        postcard::from_bytes(value.value())
+        Remembered::decode(value.value())
             .map(Some)
-            .map_err(|_| Error::Db {
+            .ok_or_else(|| Error::Db {
                 file: "server.redb",
                 message: "an idempotency record does not decode".into(),
             })
@@ -171,7 +204,20 @@ mod tests {
             count: 1,
             tree_size: first_index + 1,
             created_unix,
+            signer_secrets: vec![Some(SignerSecret([7; 32]))],
         }
+    }
+
+    #[test]
+    fn keys_remembered_before_signer_secrets_still_read() {
+        let earlier = ([1u8; 32], 5u64, 1u64, 6u64, 1_700_000_000u64);
+        let bytes = postcard::to_allocvec(&earlier).unwrap();
+        let read = Remembered::decode(&bytes).unwrap();
+        assert_eq!((read.first_index, read.count), (5, 1));
+        assert!(read.signer_secrets.is_empty());
+        let now = remembered(5, 1_700_000_000);
+        let bytes = postcard::to_allocvec(&now).unwrap();
+        assert_eq!(Remembered::decode(&bytes), Some(now));
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub mod auth;
 pub mod cosignatures;
 pub mod dashboard;
 pub mod datadir;
+pub mod dedup_keys;
 pub mod demo;
+pub mod erase;
 pub mod export;
 pub mod health;
 pub mod http;
@@ -31,6 +33,7 @@ pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod publish;
+pub mod retention;
 pub mod sequencer;
 pub mod vault;
 

@@ -136,6 +136,14 @@ enum Command {
     /// saved as evidence, exit 2); replay every entry and compare the signed tally
     /// counter by counter (exit 1 on any finding).
     Audit(AuditArgs),
+    /// Erase a signer's personal data through a running server, and log the erasure
+    ///
+    /// The vault forgets the data and salt for good; a public personal_data.erased entry
+    /// says so. The signature still counts and its proofs still verify. With
+    /// --token-file an admin or an organiser scoped to the petition acts on the signer's
+    /// request; with --signer-secret-file the signer acts alone, with the secret handed
+    /// to them when they signed.
+    Erase(server::erase::EraseArgs),
     /// Make an auditor's key; list the auditor keys a server accepts cosignatures from
     Auditor {
         #[command(subcommand)]
@@ -169,7 +177,8 @@ enum Command {
     },
 }
 
-/// `serve`'s guards of the data directory (server::health).
+/// `serve`'s guards of the data directory (server::health) and of signers' data
+/// (server::retention).
 #[derive(clap::Args)]
 struct Integrity {
     /// Appends are refused (507 storage_full, /healthz degraded) while the data
@@ -184,6 +193,15 @@ struct Integrity {
     /// Entries a scrub pass re-verifies per second at most.
     #[arg(long, value_name = "ENTRIES", default_value_t = server::health::ScrubOptions::default().entries_per_second, value_parser = clap::value_parser!(u64).range(1..))]
     scrub_rate: u64,
+    /// Days the personal data of a closed petition's signers is kept after it closed
+    /// (by a petition.closed record or its closing date); then it is erased, each
+    /// erasure logged (reason retention), and the petition's dedup key destroyed. 0
+    /// erases at the first sweep after closing.
+    #[arg(long, value_name = "DAYS", default_value_t = server::retention::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    retention_days: u64,
+    /// Seconds between two retention sweeps (the first runs at start).
+    #[arg(long, value_name = "SECONDS", default_value_t = server::retention::DEFAULT_SWEEP_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    retention_sweep_secs: u64,
 }
 
 impl From<Integrity> for NodeOptions {
@@ -193,6 +211,10 @@ impl From<Integrity> for NodeOptions {
             scrub: (integrity.scrub_every > 0).then(|| server::health::ScrubOptions {
                 every: std::time::Duration::from_secs(integrity.scrub_every),
                 entries_per_second: integrity.scrub_rate,
+            }),
+            retention: Some(server::retention::RetentionOptions {
+                days: integrity.retention_days,
+                sweep_every: std::time::Duration::from_secs(integrity.retention_sweep_secs),
             }),
             ..NodeOptions::default()
         }
@@ -341,6 +363,7 @@ fn main() -> ExitCode {
         } => return verify(&bundle, vkey.as_deref(), &auditor, json),
         Command::Audit(args) => return audit(&args),
         Command::Import(args) => return server::import::cli::run(&args),
+        Command::Erase(args) => server::erase::run(&args).map(|out| println!("{out}")),
         Command::Auditor { action } => auditor(action),
     };
     match result {

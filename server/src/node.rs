@@ -13,9 +13,11 @@ use projector::persist::Snapshots;
 use crate::auth::{Role, TokenRecord, TokenStore};
 use crate::cosignatures::{Auditors, CosignatureStore};
 use crate::datadir;
+use crate::dedup_keys::DedupKeys;
 use crate::health::{DiskGuard, ScrubOptions, Scrubber, DEFAULT_MIN_FREE_BYTES};
 use crate::http::AppState;
 use crate::idempotency::IdempotencyStore;
+use crate::retention::{RetentionOptions, Sweeper};
 use crate::sequencer::{Sequencer, Snapshotting};
 use crate::vault::Vault;
 use crate::{Error, Result};
@@ -51,6 +53,9 @@ pub struct NodeOptions {
     /// Keep a static copy of the public read side in this directory
     /// (`crate::publish`).
     pub publish: Option<PathBuf>,
+    /// Erase closed petitions' personal data after a while (`crate::retention`);
+    /// `None` runs no sweep (tests that time things).
+    pub retention: Option<RetentionOptions>,
 }
 
 impl Default for NodeOptions {
@@ -60,6 +65,7 @@ impl Default for NodeOptions {
             scrub: Some(ScrubOptions::default()),
             snapshot_every: crate::sequencer::SNAPSHOT_EVERY,
             publish: None,
+            retention: Some(RetentionOptions::default()),
         }
     }
 }
@@ -69,6 +75,7 @@ pub struct Node {
     sequencer_thread: Option<std::thread::JoinHandle<()>>,
     scrub: Option<(Arc<Scrubber>, std::thread::JoinHandle<()>)>,
     publisher: Option<crate::publish::Publisher>,
+    sweeper: Option<Sweeper>,
 }
 
 impl Node {
@@ -215,7 +222,7 @@ impl Node {
             sequencer,
             Arc::new(TokenStore::new(dir.join(datadir::TOKENS))),
             vault,
-            opened.keys.dedup,
+            Arc::new(DedupKeys::open(dir, opened.keys.dedup)?),
             opened.keys.log,
             crate::metrics::install(),
             disk,
@@ -234,6 +241,10 @@ impl Node {
             )?),
             None => None,
         };
+        let sweeper = match options.retention {
+            Some(retention) => Some(Sweeper::start(state.clone(), retention)?),
+            None => None,
+        };
         let scrub = match options.scrub {
             Some(scrub) => {
                 Some(Scrubber::start(state.store.clone(), scrub).map_err(Error::io(dir))?)
@@ -246,6 +257,7 @@ impl Node {
                 sequencer_thread: Some(sequencer_thread),
                 scrub,
                 publisher,
+                sweeper,
             },
             opening,
         ))
@@ -263,15 +275,7 @@ impl Node {
     /// Seeds the demo campaign (`crate::demo`) through the normal append path. Returns how
     /// many entries were appended.
     pub async fn seed_demo(&self) -> Result<u64> {
-        let seeder = TokenRecord {
-            id: "demo".into(),
-            role: Role::Admin,
-            scope: None,
-            label: "demo seed".into(),
-            hash: String::new(),
-            created_unix: 0,
-            revoked_unix: None,
-        };
+        let seeder = TokenRecord::internal("demo", Role::Admin, "demo seed");
         let records = crate::demo::demo_records();
         let mut appended = 0;
         for chunk in records.chunks(500) {
@@ -306,6 +310,10 @@ impl Node {
             let _ = thread.join();
         }
         self.state.close_sequencer();
+        // After the sequencer is closed: a sweep stops between two of its batches.
+        if let Some(mut sweeper) = self.sweeper.take() {
+            sweeper.stop();
+        }
         if let Some(thread) = self.sequencer_thread.take() {
             thread
                 .join()

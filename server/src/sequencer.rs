@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use ledger::store::Store;
-use ledger::{DedupTag, Entry, Hash, Record};
+use ledger::{DedupTag, Entry, Hash, Record, SignerSecret};
 use projector::persist::Snapshots;
 use projector::{Projection, Rejection};
 use tokio::sync::{mpsc, oneshot};
@@ -57,7 +57,7 @@ pub struct Staged {
     pub sealed: Option<Sealed>,
     /// The secret a signature's `signer_hash` commits to, for the answer only: the
     /// sequencer never sees a use for it.
-    pub signer_secret: Option<ledger::SignerSecret>,
+    pub signer_secret: Option<SignerSecret>,
 }
 
 impl Staged {
@@ -120,6 +120,9 @@ pub struct Accepted {
     pub tree_size: u64,
     pub root: Hash,
     pub checkpoint: Arc<str>,
+    /// One per entry: the secret a signature commits to (`None` for other records),
+    /// for the answer only.
+    pub signer_secrets: Vec<Option<SignerSecret>>,
     /// True when this answers a retry of an earlier request with the same key.
     pub replayed: bool,
 }
@@ -269,6 +272,7 @@ struct Pending {
     /// Offset of its first entry in the batch, and how many.
     start: usize,
     count: usize,
+    signer_secrets: Vec<Option<SignerSecret>>,
     /// Retries with the same key and body in the same batch get the same answer.
     followers: Vec<oneshot::Sender<Result<Accepted, Refusal>>>,
 }
@@ -345,6 +349,7 @@ impl State {
                 }
             }
             let start = entries.len();
+            let signer_secrets: Vec<_> = records.iter().map(|s| s.signer_secret).collect();
             let decided = self.decide(
                 &token,
                 records,
@@ -365,6 +370,7 @@ impl State {
                     tree_size: base,
                     root: Hash::default(),
                     checkpoint: Arc::from(""),
+                    signer_secrets: Vec::new(),
                     replayed: false,
                 }));
                 continue;
@@ -379,6 +385,7 @@ impl State {
                         reply,
                         start,
                         count: entries.len() - start,
+                        signer_secrets,
                         followers: Vec::new(),
                     });
                 }
@@ -427,6 +434,7 @@ impl State {
                         tree_size: appended.tree_size,
                         root: appended.root,
                         checkpoint: appended.checkpoint.clone(),
+                        signer_secrets: waiter.signer_secrets,
                         replayed: false,
                     };
                     for follower in waiter.followers {
@@ -594,6 +602,7 @@ impl State {
                             count: waiter.count as u64,
                             tree_size,
                             created_unix,
+                            signer_secrets: waiter.signer_secrets.clone(),
                         },
                     )
                 })
@@ -763,6 +772,7 @@ impl State {
             tree_size: remembered.tree_size,
             root,
             checkpoint: Arc::from(checkpoint),
+            signer_secrets: remembered.signer_secrets.clone(),
             replayed: true,
         })
     }

@@ -175,8 +175,9 @@ fn every_route_answers_and_verifies() {
     }
     let signature_entry = server.get_json("/api/v1/entries/3");
     let record = &signature_entry["record"];
-    // An organiser's signature.added is logged as a signature.recorded.
-    assert_eq!(record["type"], "signature.recorded");
+    // An organiser's signature.added is logged as a signature.committed.
+    assert_eq!(record["type"], "signature.committed");
+    assert!(record["signer_hash"].is_string(), "{record}");
     assert_eq!(record["petition_id"], "uk-detwin");
     assert_eq!(record["constituency"], "E14000831");
     for personal in ["name", "email", "postcode", "address"] {
@@ -488,7 +489,10 @@ fn every_route_answers_and_verifies() {
             "total": live,
             "added": added,
             "withdrawn": 1,
+            "withdrawn_by_signer": 0,
             "invalidated": {"duplicate": 2, "fraud": 0, "ineligible": 0},
+            "erased": {"signer_request": 0, "retention": 0},
+            "erased_by_signer": 0,
             "exports_issued": 0,
             "signers_revealed": 0,
             "by_country": {"GB": live},
@@ -1016,15 +1020,21 @@ fn assert_openapi_schemas(openapi: &Value) {
         .as_object()
         .expect("components.schemas");
     let reference = |name: &str| format!("#/components/schemas/{name}");
-    // Every kind a request may name: all but signature.recorded and export.issued,
-    // which only the server writes (from a signature.added, and for an export).
-    let written_by_the_server = ["signature.recorded", "export.issued"];
+    // Every kind a request may name: all but the five only the server writes (from a
+    // signature.added, for an export, for an erasure and for a signer's withdrawal).
+    let written_by_the_server = [
+        "signature.recorded",
+        "export.issued",
+        "signature.committed",
+        "personal_data.erased",
+        "signature.withdrawn_by_signer",
+    ];
     let input_kinds: Vec<&str> = Record::KINDS
         .iter()
         .copied()
         .filter(|kind| !written_by_the_server.contains(kind))
         .collect();
-    assert_eq!(input_kinds.len(), Record::KINDS.len() - 2);
+    assert_eq!(input_kinds.len(), Record::KINDS.len() - 5);
     for kind in &input_kinds {
         let schema = schemas
             .get(*kind)
@@ -1669,9 +1679,9 @@ fn evasions_of_dedup_are_refused_over_http() {
     // The refused signature left its email free: alone it is a new signer's.
     let index =
         server.append(&admin, &online("John Doe", "john@example.org", None))["index"].clone();
-    // What the log holds is a signature.recorded with one tag per identity.
+    // What the log holds is a signature.committed with one tag per identity.
     let entry = server.get_json(&format!("/api/v1/entries/{index}"));
-    assert_eq!(entry["record"]["type"], "signature.recorded", "{entry}");
+    assert_eq!(entry["record"]["type"], "signature.committed", "{entry}");
     assert_eq!(
         entry["record"]["dedup_tags"].as_array().unwrap().len(),
         1,

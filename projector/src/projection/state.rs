@@ -230,6 +230,27 @@ impl Petition {
         self.closed.is_some() || past_date
     }
 
+    /// When it closed: the time of its `petition.closed` entry, or the end (UTC) of its
+    /// `closes_on` date, whichever came first; `None` while neither has happened or
+    /// been set.
+    pub fn closed_at_ms(&self) -> Option<u64> {
+        let by_record = self.closed.as_ref().map(|closed| closed.time_ms);
+        let by_date = self.opened.record.closes_on.map(|date| {
+            let next_day = date.days_since_unix_epoch().saturating_add(1).max(0) as u64;
+            next_day.saturating_mul(MS_PER_DAY)
+        });
+        match (by_record, by_date) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Signatures whose personal data has not been erased, withdrawn and invalidated
+    /// ones included.
+    pub fn unerased(&self) -> u64 {
+        self.added - self.erased.iter().sum::<u64>()
+    }
+
     /// Notes that the entry at `index` retired the signature at `signature`.
     pub fn retired_by(&mut self, index: u64, signature: u64) {
         self.retirements.push((index, signature));

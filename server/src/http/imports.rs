@@ -23,7 +23,8 @@ use serde::Serialize;
 use super::listen::BodyReadTimeout;
 use super::problem::{parse_u64, ApiError, ApiQuery, Problem};
 use super::records::{
-    authenticate, body_timeout, idempotency_key, read_body, rejected, require_content_type,
+    authenticate, body_timeout, idempotency_key, petition_dedup_key, read_body, rejected,
+    require_content_type,
 };
 use super::state::AppState;
 use super::{blocking, json};
@@ -114,12 +115,13 @@ pub(crate) async fn post_paper_import(
     may_import(&token, &meta.petition_id)?;
     require_content_type(&headers, "text/csv", "send the file as text/csv")?;
     let idempotency_key = idempotency_key(&headers)?;
-    let keys = Keys {
-        alg: state.store.hash_alg(),
-        dedup_key: &state.dedup_key,
-        vault: &state.vault,
-    };
-    meta.check(keys).map_err(file_error)?;
+    meta.check(state.store.hash_alg()).map_err(file_error)?;
+    // Drawn (for a petition's first signatures) only for a batch that passed the
+    // checks above, as `POST /api/v1/records` draws it only for a request it read.
+    let dedup_key = petition_dedup_key(&state, &meta.petition_id, 0).map_err(|mut error| {
+        error.record = None;
+        error
+    })?;
     let body = read_body(body, body_timeout(body_read_timeout), MAX_IMPORT_BYTES).await?;
     let idempotency = idempotency_key.map(|key| {
         let mut hasher = blake3::Hasher::new();
@@ -137,7 +139,7 @@ pub(crate) async fn post_paper_import(
         blocking(move || {
             let keys = Keys {
                 alg: state.store.hash_alg(),
-                dedup_key: &state.dedup_key,
+                dedup_key: &dedup_key,
                 vault: &state.vault,
             };
             import::prepare(&body, &meta, keys).map_err(file_error)

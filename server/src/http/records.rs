@@ -19,6 +19,7 @@ use super::listen::{BodyReadTimeout, DEFAULT_BODY_READ_TIMEOUT};
 use super::problem::{ApiError, Problem};
 use super::state::AppState;
 use crate::auth::{AuthFailure, TokenRecord, TokenStore};
+use crate::dedup_keys::KeyFor;
 use crate::idempotency::{scoped_key, MAX_KEY_BYTES};
 use crate::input::parse_request;
 use crate::sequencer::{Accepted, IdempotencyKey, Refusal, Staged};
@@ -34,8 +35,9 @@ pub struct AppendedEntry {
     pub index: u64,
     pub leaf_hash: Hash,
     /// For a signature: the secret its entry commits to, for the signer to withdraw it
-    /// or have their data erased without a token. Shown in this answer only (the
-    /// server keeps no copy; an idempotent replay omits it): hand it to the signer.
+    /// or have their data erased without a token. Shown in this answer only (and in a
+    /// retry's, for as long as its `Idempotency-Key` is remembered): hand it to the
+    /// signer.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub signer_secret: Option<SignerSecret>,
@@ -64,7 +66,7 @@ impl From<&Accepted> for AppendAnswer {
             .map(|(i, leaf)| AppendedEntry {
                 index: accepted.first_index + i as u64,
                 leaf_hash: *leaf,
-                signer_secret: None,
+                signer_secret: accepted.signer_secrets.get(i).copied().flatten(),
             })
             .collect();
         AppendAnswer {
@@ -93,24 +95,6 @@ pub(super) fn rejected(position: usize, rejection: &projector::Rejection) -> Api
         reason: rejection.reason(),
         detail: rejection.to_string(),
         record: Some(position),
-    }
-}
-
-impl AppendAnswer {
-    /// The answer with each entry's signer secret (`secrets` in entry order), unless
-    /// it replays an earlier request: its entries commit to the secrets drawn then,
-    /// which are gone.
-    pub fn with_signer_secrets(
-        mut self,
-        accepted: &Accepted,
-        secrets: Vec<Option<SignerSecret>>,
-    ) -> AppendAnswer {
-        if !accepted.replayed {
-            for (entry, secret) in self.entries.iter_mut().zip(secrets) {
-                entry.signer_secret = secret;
-            }
-        }
-        self
     }
 }
 
@@ -200,7 +184,6 @@ pub(crate) async fn post_records(
     let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
-    let secrets: Vec<_> = staged.iter().map(|s| s.signer_secret).collect();
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
         scoped_key: scoped_key(&token.id, &key),
         fingerprint: *blake3::hash(&body).as_bytes(),
@@ -216,8 +199,7 @@ pub(crate) async fn post_records(
             }
             error
         })?;
-    let answer = AppendAnswer::from(&accepted).with_signer_secrets(&accepted, secrets);
-    let mut response = json(StatusCode::CREATED, &answer)?;
+    let mut response = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
     if accepted.replayed {
         response
             .headers_mut()
@@ -335,6 +317,30 @@ pub(super) async fn read_body(
     })
 }
 
+/// The key to tag signatures of `petition_id` with (`crate::dedup_keys`).
+pub(super) fn petition_dedup_key(
+    state: &AppState,
+    petition_id: &str,
+    position: usize,
+) -> Result<[u8; 32], ApiError> {
+    let tagged_before = || {
+        let published = state.published.read().unwrap_or_else(|e| e.into_inner());
+        published.signatures_added(petition_id).unwrap_or(0) > 0
+    };
+    match state.dedup_keys.key_for(petition_id, tagged_before) {
+        Ok(KeyFor::Key(key)) => Ok(key),
+        Ok(KeyFor::Destroyed) => Err(ApiError {
+            record: Some(position),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "petition_closed",
+                "the petition closed, and its retention period has ended",
+            )
+        }),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
 /// Parses, validates and prepares the records of a request body: signatures get their
 /// dedup tag and commitment, and their personal data is sealed for the vault.
 pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
@@ -351,7 +357,12 @@ pub fn stage(state: &AppState, body: &[u8]) -> Result<Vec<Staged>, ApiError> {
     let mut rng = rand::thread_rng();
     let mut staged = Vec::with_capacity(inputs.len());
     for (position, input) in inputs.into_iter().enumerate() {
-        let prepared = input.prepare(alg, &state.dedup_key, &mut rng, batch.then_some(position))?;
+        let dedup_key = match input.signature_petition() {
+            Some(petition_id) => petition_dedup_key(state, petition_id.as_str(), position)?,
+            // Only signatures are tagged.
+            None => [0; 32],
+        };
+        let prepared = input.prepare(alg, &dedup_key, &mut rng, batch.then_some(position))?;
         let sealed = match (&prepared.personal, prepared.record.signature()) {
             (Some((data, salt)), Some(signature)) => {
                 Some(state.vault.seal(data, salt, signature.commitment))

@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use super::problem::ApiError;
 use crate::auth::TokenStore;
 use crate::cosignatures::{Auditors, CosignatureStore};
+use crate::dedup_keys::DedupKeys;
 use crate::health::DiskGuard;
 use crate::sequencer::{Published, Sequencer};
 use crate::vault::Vault;
@@ -24,7 +25,7 @@ pub struct AppState {
     sequencer: Mutex<Option<Sequencer>>,
     pub tokens: Arc<TokenStore>,
     pub vault: Arc<Vault>,
-    pub dedup_key: [u8; 32],
+    pub dedup_keys: Arc<DedupKeys>,
     pub log_key: NoteSigner,
     pub metrics: PrometheusHandle,
     /// Free space of the data directory, and whether appends are refused for want of it.
@@ -120,7 +121,7 @@ impl AppState {
         sequencer: Sequencer,
         tokens: Arc<TokenStore>,
         vault: Arc<Vault>,
-        dedup_key: [u8; 32],
+        dedup_keys: Arc<DedupKeys>,
         log_key: NoteSigner,
         metrics: PrometheusHandle,
         disk: Arc<DiskGuard>,
@@ -133,7 +134,7 @@ impl AppState {
             sequencer: Mutex::new(Some(sequencer)),
             tokens,
             vault,
-            dedup_key,
+            dedup_keys,
             log_key,
             metrics,
             disk,

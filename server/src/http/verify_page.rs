@@ -174,6 +174,19 @@ fn check_index(state: &AppState, index: u64, proof: Option<String>) -> Outcome {
             "Your signature is in the log but no longer counted".to_string(),
         )
     };
+    if signature.erased {
+        lines.push(
+            "Its signer's personal data has been erased: the signature can no longer be \
+             linked to anyone."
+                .to_string(),
+        );
+    } else if signature.has_signer_secret {
+        lines.push(
+            "Its signer can withdraw it, or have their personal data erased, with the \
+             signer secret they were given when they signed."
+                .to_string(),
+        );
+    }
     Outcome {
         ok,
         headline,

@@ -197,7 +197,8 @@ pub struct Metadata {
     pub country: Option<String>,
 }
 
-/// How the rows are prepared: the log's hash function, the dedup key and the vault
+/// How the rows are prepared: the log's hash function, the petition's dedup key
+/// (`crate::dedup_keys`) and the vault
 /// that seals each signer's data.
 #[derive(Clone, Copy)]
 pub struct Keys<'a> {
@@ -209,7 +210,7 @@ pub struct Keys<'a> {
 impl Metadata {
     /// Checks the batch's fields as its record's reader does (so before the file is
     /// read): the errors name the field, which is the query parameter.
-    pub fn check(&self, keys: Keys<'_>) -> Result<(), FileError> {
+    pub fn check(&self, alg: HashAlg) -> Result<(), FileError> {
         if let Some(country) = &self.country {
             CountryCode::parse(country).map_err(|_| FileError {
                 status: 422,
@@ -217,11 +218,11 @@ impl Metadata {
                 detail: "country: country code must be two letters A-Z".into(),
             })?;
         }
-        self.batch_record(1, keys).map(drop)
+        self.batch_record(1, alg).map(drop)
     }
 
     /// The `paper_batch.recorded` of a batch of `count` rows.
-    fn batch_record(&self, count: usize, keys: Keys<'_>) -> Result<Staged, FileError> {
+    fn batch_record(&self, count: usize, alg: HashAlg) -> Result<Staged, FileError> {
         let mut object = Map::new();
         let mut put = |field: &str, value: Value| {
             object.insert(field.to_owned(), value);
@@ -240,9 +241,10 @@ impl Metadata {
             put("sheet_scan_hash", hash.as_str().into());
         }
         put("count", count.into());
+        // A batch record has no dedup tags: the key is not used.
         let prepared = RecordInput::from_fields(object)?.prepare(
-            keys.alg,
-            keys.dedup_key,
+            alg,
+            &[0; 32],
             &mut rand::thread_rng(),
             None,
         )?;
@@ -278,7 +280,7 @@ pub fn prepare(body: &[u8], meta: &Metadata, keys: Keys<'_>) -> Result<Prepared,
             });
         }
     }
-    let batch = meta.batch_record(row_count, keys)?;
+    let batch = meta.batch_record(row_count, keys.alg)?;
     let rows = rows::stage(&sheet, meta, keys);
     Ok(Prepared {
         batch,

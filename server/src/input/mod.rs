@@ -361,6 +361,15 @@ impl RecordInput {
         self.kind
     }
 
+    /// The petition of a signature, whose dedup key [`RecordInput::prepare`] needs;
+    /// `None` for any other record.
+    pub fn signature_petition(&self) -> Option<&ledger::record::Id> {
+        match &self.body {
+            Body::Signature(input) => Some(&input.petition_id),
+            _ => None,
+        }
+    }
+
     /// Checks the rules that relate fields and builds the record; errors are 422 with
     /// [`InputError::record`] set to `position`.
     ///

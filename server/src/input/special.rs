@@ -19,7 +19,7 @@ use super::InputError;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SignatureInput {
-    petition_id: Id,
+    pub(super) petition_id: Id,
     /// The signer's name (personal data: kept only, encrypted, in the vault).
     name: String,
     /// Required online; the dedup tag is keyed on it when given.

@@ -1049,8 +1049,8 @@ pub fn verify_acked(server: &Server, acked: &[Acked], entry_checks: Option<usize
                     assert_eq!(entry["leaf_hash"], ack.leaf_hash.as_str(), "{url}");
                     let bytes = b64_decode(entry["bytes"].as_str().expect("bytes"));
                     assert_eq!(alg.leaf_hash(&bytes).to_string(), ack.leaf_hash, "{url}");
-                    // A signature.added is logged as a signature.recorded.
-                    assert_eq!(entry["record"]["type"], "signature.recorded", "{url}");
+                    // A signature.added is logged as a signature.committed.
+                    assert_eq!(entry["record"]["type"], "signature.committed", "{url}");
                 }
             })
         })
