@@ -102,21 +102,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 const SCRUB_DONE: &str = "scrub pass found no damage";
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("audit bench failed: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
     // `run` returns only after every child was killed and the temp dir removed.
-    if let Err(err) = runtime.block_on(run()) {
-        eprintln!("audit bench failed: {err}");
-        std::process::exit(1);
-    }
+    common::run_main("audit", run());
 }
 
 /// The temp dir's layout.

@@ -82,21 +82,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 const MIB: f64 = 1_048_576.0;
 
 fn main() {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("scale bench failed: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
     // `run` returns only after the server was killed and the temp dir removed.
-    if let Err(err) = runtime.block_on(run()) {
-        eprintln!("scale bench failed: {err}");
-        std::process::exit(1);
-    }
+    common::run_main("scale", run());
 }
 
 async fn run() -> BenchResult<()> {

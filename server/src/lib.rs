@@ -26,6 +26,7 @@ pub mod export;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod import;
 pub mod input;
 pub mod metrics;
 pub mod node;

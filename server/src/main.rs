@@ -149,6 +149,12 @@ enum Command {
         #[command(subcommand)]
         action: AuditorAction,
     },
+    /// Enter a paper batch of signatures from a CSV file, all or nothing
+    ///
+    /// Sends the file to the server (POST /api/v1/imports/paper): the batch record and
+    /// one signature per row are appended together, or nothing is when any row is bad;
+    /// each bad row is named by number, column and reason.
+    Import(server::import::cli::ImportArgs),
     /// Check an export bundle offline
     ///
     /// The log's signatures on its checkpoint, tally
@@ -356,6 +362,7 @@ fn main() -> ExitCode {
             json,
         } => return verify(&bundle, vkey.as_deref(), &auditor, json),
         Command::Audit(args) => return audit(&args),
+        Command::Import(args) => return server::import::cli::run(&args),
         Command::Erase(args) => server::erase::run(&args).map(|out| println!("{out}")),
         Command::Auditor { action } => auditor(action),
     };

@@ -18,8 +18,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::paths::*;
 use crate::http::{
-    AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, HealthProblem, LogInfo, Problem,
-    TallyAnswer,
+    AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, HealthProblem, ImportAnswer,
+    ImportProblem, LogInfo, Problem, TallyAnswer,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,7 @@ use crate::http::{
         events,
         campaigns,
         post_records,
+        post_paper_import,
         export_bundle,
         post_cosignatures,
         list_cosignatures,
@@ -64,6 +65,9 @@ use crate::http::{
         ConsistencyProof,
         AppendAnswer,
         AppendedEntry,
+        ImportAnswer,
+        ImportProblem,
+        crate::import::RowProblem,
         HealthAnswer,
         HealthProblem,
         crate::http::SignerRequest,

@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use ledger::store::Store;
-use ledger::{Entry, Hash, Record, SignerSecret};
+use ledger::{DedupTag, Entry, Hash, Record, SignerSecret};
 use projector::persist::Snapshots;
 use projector::{Projection, Rejection};
 use tokio::sync::{mpsc, oneshot};
@@ -83,7 +83,33 @@ pub struct Submission {
     pub token: TokenRecord,
     pub idempotency: Option<IdempotencyKey>,
     pub records: Vec<Staged>,
+    pub decision: Decision,
     pub reply: oneshot::Sender<Result<Accepted, Refusal>>,
+}
+
+/// How a submission is decided. The default is what `POST /api/v1/records` needs:
+/// stop at the first refusal, append if none. A paper import (`crate::import`) asks
+/// for every refusal, so that each bad row is named, and for dry runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Decide every record even after one was refused by the decision rules, and
+    /// refuse with [`Refusal::RejectedMany`] naming each. A refusal of scope or size
+    /// still stops at once.
+    pub every_refusal: bool,
+    /// Decide, then undo: nothing is written, and the answer's [`Accepted`] names only
+    /// where the records would have gone (`first_index`; no leaf hashes, no
+    /// checkpoint, `tree_size` the log's size then).
+    pub dry_run: bool,
+}
+
+/// One record refused by the decision rules, in a [`Refusal::RejectedMany`].
+#[derive(Clone, Debug)]
+pub struct RecordRefusal {
+    pub position: usize,
+    pub rejection: Rejection,
+    /// For a duplicate signature: which of its dedup tags had already signed, so the
+    /// caller can say which identity (email; name with postcode) it was.
+    pub signed: Vec<DedupTag>,
 }
 
 /// Where a request's records went, and the checkpoint that covers them.
@@ -109,6 +135,9 @@ pub enum Refusal {
         position: usize,
         rejection: Rejection,
     },
+    /// The decision rules refused these records (in position order, at least one), when
+    /// [`Decision::every_refusal`] asked for all of them.
+    RejectedMany(Vec<RecordRefusal>),
     /// The token may not append the record at `position`.
     OutOfScope { position: usize },
     /// The record at `position` encodes to more than an entry may hold (a
@@ -193,11 +222,25 @@ impl Sequencer {
         idempotency: Option<IdempotencyKey>,
         records: Vec<Staged>,
     ) -> Result<Accepted, Refusal> {
+        self.submit_decided(token, idempotency, records, Decision::default())
+            .await
+    }
+
+    /// [`Sequencer::submit`], decided as `decision` says.
+    pub async fn submit_decided(
+        &self,
+        token: TokenRecord,
+        idempotency: Option<IdempotencyKey>,
+        records: Vec<Staged>,
+        decision: Decision,
+    ) -> Result<Accepted, Refusal> {
         let (reply, answer) = oneshot::channel();
         let submission = Submission {
             token,
-            idempotency,
+            // A dry run is never remembered, nor answered from memory.
+            idempotency: idempotency.filter(|_| !decision.dry_run),
             records,
+            decision,
             reply,
         };
         if self.sender.send(submission).await.is_err() {
@@ -276,6 +319,7 @@ impl State {
                 token,
                 idempotency,
                 records,
+                decision,
                 reply,
             } = submission;
             if let Some(key) = &idempotency {
@@ -306,15 +350,32 @@ impl State {
             }
             let start = entries.len();
             let signer_secrets: Vec<_> = records.iter().map(|s| s.signer_secret).collect();
-            match self.decide(
+            let decided = self.decide(
                 &token,
                 records,
+                decision.every_refusal,
                 time_ms,
                 &mut entries,
                 &mut bytes,
                 &mut sealed,
                 base,
-            ) {
+            );
+            if decision.dry_run {
+                // Decided against everything committed and accepted so far, as an
+                // append now would be; then undone.
+                self.undo_from(start, base, &mut entries, &mut bytes, &mut sealed);
+                let _ = reply.send(decided.map(|()| Accepted {
+                    first_index: base + start as u64,
+                    leaf_hashes: Vec::new(),
+                    tree_size: base,
+                    root: Hash::default(),
+                    checkpoint: Arc::from(""),
+                    signer_secrets: Vec::new(),
+                    replayed: false,
+                }));
+                continue;
+            }
+            match decided {
                 Ok(()) => {
                     if let Some(key) = idempotency {
                         in_batch.insert(key.scoped_key.clone(), (pending.len(), key.fingerprint));
@@ -329,14 +390,7 @@ impl State {
                     });
                 }
                 Err(refusal) => {
-                    if entries.len() > start {
-                        // Part of the request was applied to the working projection:
-                        // rebuild it from what is committed plus the batch so far.
-                        entries.truncate(start);
-                        bytes.truncate(start);
-                        sealed.retain(|(index, _)| *index < base + start as u64);
-                        self.rebuild_working(&entries);
-                    }
+                    self.undo_from(start, base, &mut entries, &mut bytes, &mut sealed);
                     let _ = reply.send(Err(refusal));
                 }
             }
@@ -419,14 +473,36 @@ impl State {
         }
     }
 
+    /// Undoes a request whose entries start at `start` in the batch: if part of it
+    /// was applied to the working projection, rebuilds that from what is committed
+    /// plus the batch before it.
+    fn undo_from(
+        &mut self,
+        start: usize,
+        base: u64,
+        entries: &mut Vec<Entry>,
+        bytes: &mut Vec<Vec<u8>>,
+        sealed: &mut Vec<(u64, Sealed)>,
+    ) {
+        if entries.len() > start {
+            entries.truncate(start);
+            bytes.truncate(start);
+            sealed.retain(|(index, _)| *index < base + start as u64);
+            self.rebuild_working(entries);
+        }
+    }
+
     /// Decides every record of one request, appending the accepted entries to the
     /// batch. On refusal, some of the request's entries may already be in `entries`
-    /// and applied to the working projection; the caller undoes that.
+    /// and applied to the working projection; the caller undoes that. With
+    /// `every_refusal`, a record the decision rules refuse is noted and the next one
+    /// decided (a refused record changes nothing), and all of them are reported.
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         token: &TokenRecord,
         records: Vec<Staged>,
+        every_refusal: bool,
         time_ms: u64,
         entries: &mut Vec<Entry>,
         bytes: &mut Vec<Vec<u8>>,
@@ -442,6 +518,7 @@ impl State {
             return Err(Refusal::Forbidden);
         }
         let author = token.author();
+        let mut refused = Vec::new();
         for (position, staged) in records.into_iter().enumerate() {
             if let Some(scope) = &token.scope {
                 if !self.in_scope(scope, &staged.record) {
@@ -454,19 +531,46 @@ impl State {
                 // Handlers validate every record first, so this is a bug, not bad input.
                 e => Refusal::Internal(format!("a validated record does not encode: {e}")),
             })?;
-            self.working
-                .try_apply(&entry)
-                .map_err(|rejection| Refusal::Rejected {
+            if let Err(rejection) = self.working.try_apply(&entry) {
+                if !every_refusal {
+                    return Err(Refusal::Rejected {
+                        position,
+                        rejection,
+                    });
+                }
+                let tags = match (&rejection, entry.record()) {
+                    (Rejection::DuplicateSignature, Record::SignatureCommitted(s)) => {
+                        Some((&s.petition_id, &s.dedup_tags))
+                    }
+                    (Rejection::DuplicateSignature, Record::SignatureRecorded(s)) => {
+                        Some((&s.petition_id, &s.dedup_tags))
+                    }
+                    _ => None,
+                };
+                let signed = tags.map_or_else(Vec::new, |(petition_id, tags)| {
+                    tags.iter()
+                        .filter(|tag| self.working.has_signed(petition_id, tag))
+                        .copied()
+                        .collect()
+                });
+                refused.push(RecordRefusal {
                     position,
                     rejection,
-                })?;
+                    signed,
+                });
+                continue;
+            }
             if let Some(seal) = staged.sealed {
                 sealed.push((base + entries.len() as u64, seal));
             }
             entries.push(entry);
             bytes.push(encoded);
         }
-        Ok(())
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::RejectedMany(refused))
+        }
     }
 
     fn commit(

@@ -27,7 +27,7 @@ pub(crate) mod state;
 use std::collections::BTreeMap;
 
 use ledger::record::Id;
-use ledger::Entry;
+use ledger::{DedupTag, Entry};
 
 pub(crate) use fold::{read_entry, ReadEntry};
 pub(crate) use interning::Interner;
@@ -97,6 +97,15 @@ impl Projection {
     /// Whether any signature was ever added (whatever became of it since).
     pub fn has_signatures(&self) -> bool {
         self.petitions.iter().any(|p| p.added > 0)
+    }
+
+    /// Whether the signer identity with dedup tag `tag` has signed petition
+    /// `petition_id` (whatever became of the signature since). Only the deciding
+    /// projection knows (the one that kept the dedup set); any other answers `false`.
+    pub fn has_signed(&self, petition_id: &str, tag: &DedupTag) -> bool {
+        self.petition_ids
+            .find(petition_id)
+            .is_some_and(|petition| self.dedup.contains(&(petition, *tag)))
     }
 
     /// The latest entry time so far: the earliest time the next entry may have, and

@@ -66,3 +66,27 @@ pub fn load_average() -> String {
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".to_owned())
 }
+
+/// Runs a bench's `run` on a multi-threaded runtime; a failure is printed as
+/// `<name> bench failed: ...` and exits 1. (`http` builds its runtimes its own way,
+/// `export` needs none.)
+#[allow(dead_code)]
+pub fn run_main<F>(name: &str, run: F)
+where
+    F: std::future::Future<Output = BenchResult<()>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{name} bench failed: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(run) {
+        eprintln!("{name} bench failed: {err}");
+        std::process::exit(1);
+    }
+}

@@ -7,12 +7,14 @@
 //!
 //! One file per part of the API: `log.rs` (checkpoint, tiles, entries, proofs,
 //! receipts), `read_models.rs` (tally and read models), `records.rs` (appends),
+//! `imports.rs` (paper batches from CSV),
 //! `service.rs` (health, metrics); `state.rs` is what they share and `problem.rs` how
 //! they fail. The dashboard (`crate::dashboard`) and the OpenAPI document
 //! (`crate::openapi`) are routes too; neither is imported by the handlers.
 
 mod cosignatures;
 mod exports;
+mod imports;
 pub mod listen;
 mod log;
 mod problem;
@@ -32,6 +34,7 @@ use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use serde::Serialize;
 
+pub use imports::{ImportAnswer, ImportProblem};
 pub use log::{EntryAnswer, LogInfo};
 pub use problem::{ApiError, Problem};
 pub use read_models::{read_model_files, TallyAnswer};
@@ -71,6 +74,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/events", get(read_models::events))
         .route("/api/v1/campaigns", get(read_models::campaigns))
         .route("/api/v1/records", post(records::post_records))
+        .route("/api/v1/imports/paper", post(imports::post_paper_import))
         .route("/api/v1/exports/{petition_id}", get(exports::export_bundle))
         .route(
             "/api/v1/signatures/{index}/personal-data",
@@ -99,6 +103,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 pub(crate) mod paths {
     pub(crate) use super::cosignatures::{__path_list_cosignatures, __path_post_cosignatures};
     pub(crate) use super::exports::__path_export_bundle;
+    pub(crate) use super::imports::__path_post_paper_import;
     pub(crate) use super::log::{
         __path_checkpoint, __path_consistency_proof, __path_entry, __path_inclusion_proof,
         __path_log_info, __path_receipt, __path_tile,

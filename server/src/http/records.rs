@@ -80,27 +80,37 @@ impl From<&Accepted> for AppendAnswer {
     }
 }
 
+/// The answer to the decision rules' refusal of the record at `position`.
+pub(super) fn rejected(position: usize, rejection: &projector::Rejection) -> ApiError {
+    let status = match rejection {
+        projector::Rejection::DuplicateSignature | projector::Rejection::AlreadyErased { .. } => {
+            StatusCode::CONFLICT
+        }
+        projector::Rejection::NotASignature { .. } => StatusCode::NOT_FOUND,
+        projector::Rejection::WrongSignerSecret { .. } => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError {
+        status,
+        reason: rejection.reason(),
+        detail: rejection.to_string(),
+        record: Some(position),
+    }
+}
+
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> ApiError {
         match refusal {
             Refusal::Rejected {
                 position,
                 rejection,
-            } => {
-                let status = match rejection {
-                    projector::Rejection::DuplicateSignature
-                    | projector::Rejection::AlreadyErased { .. } => StatusCode::CONFLICT,
-                    projector::Rejection::NotASignature { .. } => StatusCode::NOT_FOUND,
-                    projector::Rejection::WrongSignerSecret { .. } => StatusCode::FORBIDDEN,
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
-                ApiError {
-                    status,
-                    reason: rejection.reason(),
-                    detail: rejection.to_string(),
-                    record: Some(position),
-                }
-            }
+            } => rejected(position, &rejection),
+            // Only imports ask for every refusal, and they answer each themselves;
+            // anything else names the first.
+            Refusal::RejectedMany(refused) => match refused.first() {
+                Some(first) => rejected(first.position, &first.rejection),
+                None => ApiError::internal("a refusal that names no record"),
+            },
             Refusal::OutOfScope { position } => ApiError {
                 record: Some(position),
                 ..ApiError::new(
@@ -165,31 +175,13 @@ pub(crate) async fn post_records(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state.tokens, &headers)?;
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let is_json = content_type
-            .to_str()
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or("").trim();
-                essence.eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the records as application/json",
-            ));
-        }
-    }
+    require_content_type(
+        &headers,
+        "application/json",
+        "send the records as application/json",
+    )?;
     let idempotency_key = idempotency_key(&headers)?;
-    let body = read_body(
-        body,
-        body_read_timeout.map_or(
-            DEFAULT_BODY_READ_TIMEOUT,
-            |Extension(BodyReadTimeout(timeout))| timeout,
-        ),
-    )
-    .await?;
+    let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
@@ -216,9 +208,45 @@ pub(crate) async fn post_records(
     Ok(response)
 }
 
+/// Refuses (415 `unsupported_media_type`, `detail`) a request whose content type is
+/// not `essence` (parameters and case do not matter); no content type is taken as it.
+pub(super) fn require_content_type(
+    headers: &HeaderMap,
+    essence: &str,
+    detail: &'static str,
+) -> Result<(), ApiError> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let matches = content_type
+        .to_str()
+        .map(|v| {
+            let given = v.split(';').next().unwrap_or("").trim();
+            given.eq_ignore_ascii_case(essence)
+        })
+        .unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        ))
+    }
+}
+
+/// The body-read timeout the listener set for this request.
+pub(super) fn body_timeout(extension: Option<Extension<BodyReadTimeout>>) -> Duration {
+    extension.map_or(
+        DEFAULT_BODY_READ_TIMEOUT,
+        |Extension(BodyReadTimeout(timeout))| timeout,
+    )
+}
+
 /// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters
 /// (no spaces or tabs, which proxies may trim or fold).
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let invalid = || {
         ApiError::bad_request(
             "invalid_idempotency_key",
@@ -239,22 +267,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
-/// Reads the whole request body within `timeout`. Too long a body is 413; a body that
-/// cannot be read (truncated, malformed chunking, shorter than its Content-Length) is
-/// 400; one that does not arrive in time is 408.
-async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+/// Reads the whole request body, at most `limit` bytes, within `timeout`. Too long a
+/// body is 413, refused before anything is read when its Content-Length says so and
+/// otherwise as soon as `limit` bytes have come; a body that cannot be read
+/// (truncated, malformed chunking, shorter than its Content-Length) is 400; one that
+/// does not arrive in time is 408.
+pub(super) async fn read_body(
+    body: Body,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            format!("the request body is larger than {limit} bytes"),
         )
     };
     // A Content-Length over the limit is refused before anything is read.
-    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+    if body.size_hint().lower() > limit as u64 {
         return Err(too_large());
     }
-    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES));
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit));
     let Ok(read) = read.await else {
         return Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -284,7 +318,7 @@ async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
 }
 
 /// The key to tag signatures of `petition_id` with (`crate::dedup_keys`).
-fn petition_dedup_key(
+pub(super) fn petition_dedup_key(
     state: &AppState,
     petition_id: &str,
     position: usize,

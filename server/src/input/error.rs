@@ -48,6 +48,18 @@ impl InputError {
     }
 }
 
+impl InputError {
+    /// The field a lone record's error is about: details name it first, as
+    /// `field: why` (or `field.sub: why`, or `record` when no field is at fault), so
+    /// this is the name before the first `:` or `.` when it is a schema field name.
+    /// `None` for errors of a batch position, which name `records[i].field`.
+    pub fn field(&self) -> Option<&str> {
+        let (head, _) = self.detail.split_once(':')?;
+        let field = head.split(['.', '[']).next()?;
+        (self.record.is_none() && is_safe_key(field) && field != "record").then_some(field)
+    }
+}
+
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}): {}", self.reason, self.status, self.detail)

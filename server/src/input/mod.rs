@@ -348,6 +348,14 @@ impl RecordInput {
         Ok(RecordInput { kind, body })
     }
 
+    /// Reads one record object built by the server from another form of input (a
+    /// paper import's CSV row, `crate::import`), exactly as a lone record of a request
+    /// body is read: the same checks and the same errors, which name fields (see
+    /// [`InputError::field`]).
+    pub fn from_fields(object: Map<String, Value>) -> Result<RecordInput, InputError> {
+        RecordInput::from_object(object, None)
+    }
+
     /// The record's `type`, such as `signature.added`.
     pub fn kind(&self) -> &'static str {
         self.kind

@@ -759,7 +759,7 @@ pub fn raw_post(base: &str, path: &str, headers: &[(&str, String)], body: Vec<u8
 }
 
 /// A complete HTTP/1.1 answer with a Content-Length, or None if more is needed.
-fn parse_raw(bytes: &[u8]) -> Option<RawResponse> {
+pub fn parse_raw(bytes: &[u8]) -> Option<RawResponse> {
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&bytes[..end]).ok()?;
     let mut lines = head.split("\r\n");
