@@ -30,6 +30,7 @@ use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use common::child::{exchange, fetch, free_port, print_log_tail, tree_size};
 use common::{connect, get_request, host, load_average, post_request, section};
 use http_body_util::Full;
+use server::retention::ERASURES_PER_BATCH;
 use test_support::bench::{millis, temp_dir, temp_root, thousands, BenchResult, Context};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_campaign-ledger");
@@ -118,7 +119,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(data: &Path, log: &Path) -> BenchResult<Server> {
+    async fn start(data: &Path, log: &Path, extra: &[&str]) -> BenchResult<Server> {
         let addr = free_port()?;
         let out = std::fs::File::create(log).context(&format!("create {}", log.display()))?;
         let err = out.try_clone().context("the server's log")?;
@@ -128,6 +129,7 @@ impl Server {
             .arg(data)
             .arg("--listen")
             .arg(addr.to_string())
+            .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -197,16 +199,29 @@ async fn run() -> BenchResult<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
-    let server = Server::start(&data, &log).await?;
+    let server = Server::start(&data, &log, &[]).await?;
     let outcome = rounds(&server, &data, dir.path(), rows).await;
     if outcome.is_err() {
         print_log_tail(&log);
     }
     drop(server);
-    outcome
+    let (import_per_s, ratio) = outcome?;
+
+    let sweep_log = dir.path().join("sweep.log");
+    let sweep = retention_sweep(&dir.path().join("sweep-data"), &sweep_log).await;
+    if sweep.is_err() {
+        print_log_tail(&sweep_log);
+    }
+    let sweep_p99 = sweep?;
+    println!(
+        "RESULT import_rows_per_s={import_per_s} ratio_import_vs_json={ratio:.2} \
+         retention_sweep_append_p99_ms={sweep_p99:.1}"
+    );
+    Ok(())
 }
 
-async fn rounds(server: &Server, data: &Path, dir: &Path, rows: u64) -> BenchResult<()> {
+/// The import rounds: `(import rows/s, import/JSON)`.
+async fn rounds(server: &Server, data: &Path, dir: &Path, rows: u64) -> BenchResult<(u64, f64)> {
     let token = std::fs::read_to_string(data.join("admin.token"))
         .context("read the admin token")?
         .trim()
@@ -307,20 +322,182 @@ async fn rounds(server: &Server, data: &Path, dir: &Path, rows: u64) -> BenchRes
     if size != expected {
         return Err(format!("the log holds {size} entries, not the {expected} entered").into());
     }
-    let sweep =
-        retention_sweep_append_p99_ms().map_or_else(|| "NA".to_owned(), |ms| format!("{ms:.1}"));
-    println!(
-        "RESULT import_rows_per_s={import_per_s} ratio_import_vs_json={ratio:.2} \
-         retention_sweep_append_p99_ms={sweep}"
-    );
-    Ok(())
+    Ok((import_per_s, ratio))
 }
 
-// RETENTION SWEEP (another engineer's work, not measured yet): the p99 latency in ms
-// of appends while the retention sweep runs goes here. Until it exists this answers
-// `None`, printed as `retention_sweep_append_p99_ms=NA`.
-fn retention_sweep_append_p99_ms() -> Option<f64> {
-    None
+/// Signatures the retention sweep erases (`RETENTION_BENCH_SIGNERS`, default 100,000).
+const DEFAULT_SWEPT: u64 = 100_000;
+/// Rows per import while filling the swept petition (the import's limit is 50,000).
+const FILL_BATCH: usize = 50_000;
+
+/// The retention sweep under appends, on a server of its own (`--retention-days 0`, a
+/// sweep every second): a petition of `RETENTION_BENCH_SIGNERS` paper signatures is
+/// closed, and while the sweep erases their personal data, online signatures are
+/// appended to another petition one after another; their latency is set beside that
+/// of the same appends just before (no sweep). Returns the p99 during the sweep, ms.
+async fn retention_sweep(data: &Path, log: &Path) -> BenchResult<f64> {
+    let swept = match std::env::var("RETENTION_BENCH_SIGNERS") {
+        Err(_) => DEFAULT_SWEPT,
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=10_000_000).contains(n))
+            .ok_or("RETENTION_BENCH_SIGNERS must be an integer from 1 to 10000000")?,
+    };
+    section(&format!(
+        "4. retention: appends while the sweep erases {} signers' data",
+        thousands(swept)
+    ));
+    let server = Server::start(
+        data,
+        log,
+        &["--retention-days", "0", "--retention-sweep-secs", "1"],
+    )
+    .await?;
+    let token = std::fs::read_to_string(data.join("admin.token"))
+        .context("read the admin token")?
+        .trim()
+        .to_owned();
+    let bench = Appender {
+        addr: server.addr,
+        bearer: HeaderValue::from_str(&format!("Bearer {token}")).context("the token")?,
+        next: 0,
+    };
+    bench.record(petition_json("swept")).await?;
+    bench.record(petition_json("live")).await?;
+    let filled = Instant::now();
+    for (batch, chunk) in signers(swept).chunks(FILL_BATCH).enumerate() {
+        let path = format!(
+            "/api/v1/imports/paper?batch_id=sweep-{batch}&petition_id=swept&collector=vol-1"
+        );
+        bench.send(&path, "text/csv", csv(chunk)).await?;
+    }
+    println!(
+        "  filled: {} paper signatures in {:.1} s",
+        thousands(swept),
+        filled.elapsed().as_secs_f64()
+    );
+    // The fill's writes reach the disk first, so that they slow neither side.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut bench = bench;
+    let mut before = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        before.push(bench.append_signature().await?);
+    }
+    bench
+        .record(r#"{"type":"petition.closed","petition_id":"swept"}"#.to_string())
+        .await?;
+    let closed = Instant::now();
+    let mut during = Vec::new();
+    loop {
+        for _ in 0..20 {
+            during.push(bench.append_signature().await?);
+        }
+        if bench.erased("swept").await? >= swept {
+            break;
+        }
+        if closed.elapsed() > Duration::from_secs(600) {
+            return Err("the sweep did not finish in 10 minutes".into());
+        }
+    }
+    let took = closed.elapsed();
+    let (p50_before, p99_before) = (percentile(&mut before, 50), percentile(&mut before, 99));
+    let (p50_during, p99_during) = (percentile(&mut during, 50), percentile(&mut during, 99));
+    println!(
+        "  the sweep erased {} signers' data in {:.1} s ({} erasures/s, in batches of {ERASURES_PER_BATCH})",
+        thousands(swept),
+        took.as_secs_f64(),
+        thousands(per_second(swept, took))
+    );
+    println!(
+        "  appends before the sweep: {} (p50 {:.1} ms, p99 {:.1} ms); during it: {} \
+         (p50 {:.1} ms, p99 {:.1} ms; target p99 ≤ 25 ms)",
+        before.len(),
+        millis(p50_before),
+        millis(p99_before),
+        during.len(),
+        millis(p50_during),
+        millis(p99_during)
+    );
+    Ok(millis(p99_during))
+}
+
+fn petition_json(petition: &str) -> String {
+    serde_json::json!({
+        "type": "petition.opened", "petition_id": petition, "title": "Retention bench",
+        "text": "We ask for an independent advisory committee on city diplomacy.",
+        "target": "UK Parliament",
+    })
+    .to_string()
+}
+
+/// `q`-th percentile of `times` (sorted in place).
+fn percentile(times: &mut [Duration], q: usize) -> Duration {
+    times.sort();
+    times[(times.len() * q / 100).min(times.len().saturating_sub(1))]
+}
+
+/// One client appending to the retention bench's server, one request at a time.
+struct Appender {
+    addr: SocketAddr,
+    bearer: HeaderValue,
+    /// Online signers appended so far (each one new).
+    next: u64,
+}
+
+impl Appender {
+    async fn record(&self, body: String) -> BenchResult<()> {
+        self.send("/api/v1/records", "application/json", body.into_bytes())
+            .await
+    }
+
+    async fn send(&self, path: &str, content_type: &str, body: Vec<u8>) -> BenchResult<()> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, host(self.addr))
+            .header(header::AUTHORIZATION, &self.bearer)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .context("a request")?;
+        let (status, answer) = fetch(self.addr, request).await?;
+        if status != StatusCode::CREATED {
+            return Err(format!(
+                "POST {path} answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// One online signature of the open petition: how long its answer took.
+    async fn append_signature(&mut self) -> BenchResult<Duration> {
+        self.next += 1;
+        let body = serde_json::json!({
+            "type": "signature.added", "petition_id": "live",
+            "name": format!("Online Signer {}", self.next),
+            "email": format!("online.{}@example.org", self.next),
+            "country": "GB", "consent_to_share": false, "channel": "online",
+        })
+        .to_string();
+        let started = Instant::now();
+        self.record(body).await?;
+        Ok(started.elapsed())
+    }
+
+    /// How many of `petition`'s signatures had their data erased for retention.
+    async fn erased(&self, petition: &str) -> BenchResult<u64> {
+        let path = format!("/api/v1/petitions/{petition}");
+        let (status, body) = fetch(self.addr, get_request(&host(self.addr), &path)).await?;
+        if status != StatusCode::OK {
+            return Err(format!("GET {path} answered {status}").into());
+        }
+        let view: serde_json::Value = serde_json::from_slice(&body).context("a petition")?;
+        Ok(view["erased"]["retention"].as_u64().unwrap_or(0))
+    }
 }
 
 impl Bench {

@@ -251,10 +251,41 @@ fn ten_thousand_rows_through_the_cli_and_over_http() {
     assert_eq!(checkpoint.size, size + 10_001);
     eprintln!("10,000 rows through the CLI (debug build): {elapsed:?}");
 
-    // Running the same command again (a lost answer, say) is answered, not appended.
-    let again = ok(campaign.import(&file, "stall-cli", &stall));
+    // Each row's signer secret is in the answer, and the row's entry commits to it.
+    let secrets = answer["signer_secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 10_000);
+
+    // Running the same command again (a lost answer, say) is answered, not appended,
+    // with the same secrets, which --signer-secrets keeps in a file.
+    let secrets_file = campaign.dir.path("secrets.csv");
+    let again = ok(campaign.import(
+        &file,
+        "stall-cli",
+        &[
+            &stall[..],
+            &["--signer-secrets", secrets_file.to_str().unwrap()],
+        ]
+        .concat(),
+    ));
     assert!(again.contains("10000 signatures"), "{again}");
     assert_eq!(server.tree_size(), size + 10_001);
+    let kept = std::fs::read_to_string(&secrets_file).unwrap();
+    let lines: Vec<&str> = kept.lines().collect();
+    assert_eq!(lines.len(), 10_001);
+    assert_eq!(lines[0], "row,index,signer_secret");
+    assert_eq!(
+        lines[1],
+        format!("2,{},{}", size + 1, secrets[0].as_str().unwrap())
+    );
+    for (row, index) in [(0usize, size + 1), (9_999, size + 10_000)] {
+        let entry = server.get_json(&format!("/api/v1/entries/{index}"));
+        let secret = ledger::SignerSecret::parse(secrets[row].as_str().unwrap()).unwrap();
+        assert_eq!(
+            entry["record"]["signer_hash"],
+            secret.hash().to_string(),
+            "row {row}"
+        );
+    }
 
     // The rows are entries: the batch record, then one paper signature per row.
     let batch_entry = server.get_json(&format!("/api/v1/entries/{size}"));

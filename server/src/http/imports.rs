@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use ledger::{DedupTag, Hash};
+use ledger::{DedupTag, Hash, SignerSecret};
 use projector::Rejection;
 use serde::Serialize;
 
@@ -61,6 +61,13 @@ pub struct ImportAnswer {
     /// The signed checkpoint note, durable before this answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,
+    /// Each row's signer secret, in row order (the signature at
+    /// `first_signature_index + i` commits to the `i`th): for the organisers to hand on
+    /// to signers they can reach, so that those can withdraw or have their data erased
+    /// themselves. Shown in this answer only (and a retry's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub signer_secrets: Vec<SignerSecret>,
 }
 
 /// The `422 invalid_rows` problem: a [`Problem`] with the bad rows.
@@ -200,6 +207,7 @@ pub(crate) async fn post_paper_import(
                 tree_size: (!dry_run).then_some(accepted.tree_size),
                 root: (!dry_run).then_some(accepted.root),
                 checkpoint: (!dry_run).then(|| accepted.checkpoint.to_string()),
+                signer_secrets: accepted.signer_secrets.iter().flatten().copied().collect(),
             };
             let status = if dry_run {
                 StatusCode::OK

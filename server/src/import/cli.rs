@@ -68,6 +68,11 @@ pub struct ImportArgs {
     /// Print the server's JSON answer (or problem) instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Write each row's signer secret to FILE (CSV: row,index,signer_secret; mode
+    /// 0600), for handing on to the signers who can be reached. The server keeps them
+    /// only a week, for a retry of this same command.
+    #[arg(long, value_name = "FILE")]
+    pub signer_secrets: Option<PathBuf>,
 }
 
 /// Runs `campaign-ledger import`.
@@ -149,6 +154,15 @@ pub fn run(args: &ImportArgs) -> ExitCode {
     }
     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if status.is_success() {
+        if let Some(path) = &args.signer_secrets {
+            if let Err(e) = write_signer_secrets(path, &answer) {
+                return failed(format!(
+                    "the batch was entered, but the signer secrets could not be written to \
+                     {}: {e} (run the same command again to get them)",
+                    path.display()
+                ));
+            }
+        }
         if !args.json {
             println!("{}", summary(&answer));
         }
@@ -164,6 +178,31 @@ pub fn run(args: &ImportArgs) -> ExitCode {
         }
     }
     ExitCode::FAILURE
+}
+
+/// Writes the answer's signer secrets as CSV (`row,index,signer_secret`, rows numbered
+/// as a spreadsheet shows them: the header is row 1), readable by the owner only.
+fn write_signer_secrets(path: &std::path::Path, answer: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let first = answer["first_signature_index"].as_u64().unwrap_or(0);
+    let mut out = String::from("row,index,signer_secret\n");
+    let secrets = answer["signer_secrets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, secret) in secrets.iter().enumerate() {
+        let secret = secret.as_str().unwrap_or("");
+        out.push_str(&format!("{},{},{secret}\n", i + 2, first + i as u64));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(out.as_bytes())?;
+    file.sync_all()
 }
 
 /// The query parameters of the request.

@@ -207,12 +207,12 @@ fn prepare_row(sheet: &Sheet, row: &super::Row, meta: &Metadata, keys: Keys<'_>)
         .collect();
     let sealed = keys.vault.seal(data, salt, signature.commitment);
     Outcome::Good {
-        // The signer secret the entry commits to is not kept: a paper signer has no
-        // way to receive it from this answer (an organiser withdraws for them).
+        // The signer secret goes back in the answer, by row, for the organisers to
+        // hand on to the signers they can reach (by email, say).
         staged: Staged {
             record: prepared.record,
             sealed: Some(sealed),
-            signer_secret: None,
+            signer_secret: prepared.signer_secret,
         },
         identities,
     }
