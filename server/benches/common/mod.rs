@@ -1,5 +1,7 @@
 //! What the server's benchmark programs share: the HTTP/1.1 client side (one request
 //! in flight per connection, as a form or a browser sends them) and report helpers.
+//! Each bench uses a part of it.
+#![allow(dead_code)]
 
 pub mod child;
 

@@ -55,7 +55,15 @@ struct AreaTable {
     plural: &'static str,
     heading: &'static str,
     rows: Vec<AreaRow>,
+    /// Areas with signatures: more than `rows` when the table is cut at
+    /// [`MAX_AREA_ROWS`].
+    areas: usize,
 }
+
+/// Rows an area table shows (the largest); the rest are in the CSV. At a million
+/// entries a petition has signatures from thousands of wards, and a page that lists
+/// them all weighs a megabyte.
+const MAX_AREA_ROWS: usize = 100;
 
 struct AreaRow {
     name: String,
@@ -93,11 +101,14 @@ fn area_table(
         .collect();
     // Largest first, as a reader looks for them; the script sorts otherwise.
     rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    let areas = rows.len();
+    rows.truncate(MAX_AREA_ROWS);
     AreaTable {
         kind,
         plural,
         heading,
         rows,
+        areas,
     }
 }
 

@@ -17,6 +17,10 @@ use super::{page_headers, utc, Layout, SiteSource};
 use crate::cosignatures::Cosigned;
 use crate::http::{ApiError, AppState};
 
+/// Counters of the tally text the page shows; a large log's has tens of thousands
+/// (one per area), which `/api/v1/tally` serves whole.
+const MAX_TALLY_LINES: usize = 300;
+
 #[derive(Template)]
 #[template(path = "site/trust.html")]
 pub(super) struct Trust {
@@ -27,6 +31,8 @@ pub(super) struct Trust {
     tally_note: String,
     tally_text: String,
     tally_lines: usize,
+    tally_shown: usize,
+    tally_cut: bool,
     cosigners: Vec<Cosigner>,
     site_url: &'static str,
     last_index: u64,
@@ -62,7 +68,13 @@ pub(super) fn page(p: &Projection, source: &SiteSource) -> Result<Trust, ApiErro
         checkpoint,
         tally_note,
         tally_lines: text.lines().count(),
-        tally_text: text,
+        tally_shown: text.lines().count().min(MAX_TALLY_LINES),
+        tally_cut: text.lines().count() > MAX_TALLY_LINES,
+        tally_text: text
+            .lines()
+            .take(MAX_TALLY_LINES)
+            .map(|line| format!("{line}\n"))
+            .collect(),
         cosigners: source
             .cosigners(size)
             .into_iter()
