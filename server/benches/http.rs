@@ -40,7 +40,7 @@
 //! Figures go to stdout and end with one `RESULT` line.
 
 mod common;
-use common::{connect, get_request, host, load_average, post_request, section};
+use common::{connect, get_request, host, load_average, post_request, section, serve};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -61,8 +61,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use server::node::Node;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -86,9 +84,6 @@ static LOAD_RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::O
 const LOAD_THREAD: &str = "load-gen";
 /// Threads the runtime started (workers, then `spawn_blocking` threads as needed).
 static THREADS_STARTED: AtomicU64 = AtomicU64::new(0);
-/// How long a server may take to finish its connections once told to stop.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Constituencies (2010–2024 boundaries) with their council and a postcode in them.
 const AREAS: &[(&str, &str, &str)] = &[
     ("E14000831", "Newcastle upon Tyne", "NE1 7RU"),
@@ -393,39 +388,6 @@ fn bench_secs() -> BenchResult<f64> {
 
 /// A router served on a free loopback port, as `campaign-ledger serve` serves: through
 /// the same accept loop, with its timeouts, connection limit and request-head checks.
-struct Served {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn serve(router: Router) -> BenchResult<Served> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("listen on loopback")?;
-    let addr = listener.local_addr().context("the listening address")?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::http::listen::serve(
-        listener,
-        router,
-        server::http::listen::Limits::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served { addr, stop, task })
-}
-
-impl Served {
-    async fn stop(self) -> BenchResult<()> {
-        let _ = self.stop.send(());
-        tokio::time::timeout(STOP_TIMEOUT, self.task)
-            .await
-            .context("stop a server")?
-            .context("stop a server")
-    }
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;

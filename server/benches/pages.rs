@@ -35,12 +35,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use common::child::exchange;
-use common::{connect, get_request, host, load_average, section};
+use common::{connect, get_request, host, load_average, section, serve};
 use server::node::{Node, NodeOptions};
 use server::site::SitePage;
 use test_support::bench::{millis, temp_dir, temp_root, thousands, BenchResult, Context};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const DEFAULT_ENTRIES: u64 = 1_000_000;
 const DEFAULT_SECS: u64 = 5;
@@ -255,39 +253,6 @@ fn render_each(node: &Node) -> BenchResult<(String, Duration)> {
         );
     }
     Ok((largest, worst))
-}
-
-struct Served {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn serve(router: Router) -> BenchResult<Served> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("listen on loopback")?;
-    let addr = listener.local_addr().context("the listening address")?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::http::listen::serve(
-        listener,
-        router,
-        server::http::listen::Limits::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served { addr, stop, task })
-}
-
-impl Served {
-    async fn stop(self) -> BenchResult<()> {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .context("stop a server")?
-            .context("stop a server")
-    }
 }
 
 fn trivial_router(body: Bytes) -> Router {

@@ -92,3 +92,39 @@ where
         std::process::exit(1);
     }
 }
+
+/// A router served in-process on a loopback port, until [`Served::stop`].
+pub struct Served {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves `router` with the server's own accept loop on a free loopback port.
+pub async fn serve(router: axum::Router) -> BenchResult<Served> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("listen on loopback")?;
+    let addr = listener.local_addr().context("the listening address")?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::http::listen::serve(
+        listener,
+        router,
+        server::http::listen::Limits::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Served { addr, stop, task })
+}
+
+impl Served {
+    /// Stops serving, waiting at most 10 s for open connections.
+    pub async fn stop(self) -> BenchResult<()> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
+            .await
+            .context("stop a server")?
+            .context("stop a server")
+    }
+}
