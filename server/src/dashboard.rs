@@ -36,8 +36,10 @@ pub async fn page(State(state): State<std::sync::Arc<AppState>>) -> Html<String>
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{origin} — campaign-ledger</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
-         table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:.3rem .8rem;text-align:left}}\
-         td.n{{text-align:right;font-variant-numeric:tabular-nums}}pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style>\
+         table{{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.3rem .8rem;text-align:left}}\
+         td.n{{text-align:right;font-variant-numeric:tabular-nums}}pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}\
+         code{{overflow-wrap:anywhere}}</style>\
          </head><body>\n<h1>{origin}</h1>\n<p>A verifiable campaign log: every count below can be \
          re-derived from the log by anyone. Counts as of tree size {size}.</p>\n<h2>Petitions</h2>\n"
     );
