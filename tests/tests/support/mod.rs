@@ -59,6 +59,25 @@ pub fn binary() -> &'static Path {
                 "campaign-ledger",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // cargo test describes the test's package in the environment (CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR, ...). ring's build script reruns when those change, so
+        // passing them on would rebuild the server here and again in the next
+        // `cargo test`.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    &*name,
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "OUT_DIR"
+                )
+            {
+                command.env_remove(&*name);
+            }
+        }
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             command.arg("--release");
         }
@@ -193,7 +212,7 @@ impl Default for TestDir {
 /// binary killed with Ctrl-C would otherwise leave servers running). Servers are
 /// started and dropped on their test's own thread, so that thread outlives them.
 #[cfg(target_os = "linux")]
-fn kill_with_parent(command: &mut Command) {
+pub fn kill_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
@@ -205,10 +224,10 @@ fn kill_with_parent(command: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn kill_with_parent(_: &mut Command) {}
+pub fn kill_with_parent(_: &mut Command) {}
 
 /// A port that was free a moment ago (bound and released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
     listener.local_addr().expect("local address").port()
 }
