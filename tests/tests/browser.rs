@@ -1,7 +1,9 @@
-//! The public pages in headless Chromium, against the real binary serving the demo
-//! campaign: `/` and `/verify` at desktop and phone widths load with no console error,
-//! make no request off the server's origin, fit a phone's width, show what the API
-//! says, and the verify form finds a demo signature. Screenshots go to
+//! The public site in headless Chromium, against the real binary serving the demo
+//! campaign: every page at desktop and phone widths loads with no console error, makes
+//! no request off the server's origin, fits a phone's width and has one heading; the
+//! counts shown are the API's at the tree size the page states; tables sort; the chart
+//! has one bar per period; links between pages lead where they say; hostile free text
+//! is text; the verify form finds a demo signature. Screenshots go to
 //! `target/browser-artifacts/<test>/`. Needs Chromium (see `support/browser.rs`).
 
 #[path = "support/browser.rs"]
@@ -80,47 +82,269 @@ fn demo() -> Option<(Browser, Server, TestDir)> {
     Some((browser, server, dir))
 }
 
+/// Every page of the demo's site, and what a reader would click between them.
+fn site_pages(server: &Server) -> Vec<(String, &'static str)> {
+    let petitions = server.get_json("/api/v1/petitions");
+    let id = petitions["petitions"][0]["opened"]["petition_id"]
+        .as_str()
+        .expect("the demo has a petition")
+        .to_string();
+    vec![
+        ("/".to_string(), "overview"),
+        (format!("/petitions/{id}"), "petition"),
+        ("/council-votes".to_string(), "council-votes"),
+        ("/events".to_string(), "events"),
+        ("/trust".to_string(), "trust"),
+        ("/entries/5".to_string(), "entry"),
+        ("/verify".to_string(), "verify"),
+    ]
+}
+
+/// The numbers of a page's text: `2,400` is 2400.
+fn number(text: &str) -> u64 {
+    text.trim()
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {text:?}"))
+}
+
 #[test]
-fn dashboard_shows_the_apis_counts_on_desktop_and_phone() {
+fn every_page_loads_cleanly_on_desktop_and_phone_and_links_lead_where_they_say() {
     let Some((browser, server, _dir)) = demo() else {
         return;
     };
-    check_page(&browser, &server, "/", "dashboard");
-
-    // The counts as of the tree size the page states are the API's at that size.
-    let api = server.get_json("/api/v1/petitions");
-    let stated = stated_tree_size(&browser.text("body"));
+    for (path, name) in site_pages(&server) {
+        check_page(&browser, &server, &path, name);
+    }
+    // An unknown page is the site's own (Chromium logs the 404 status as an error).
+    browser.open(&server.url("/petitions/no-such-petition"));
+    assert_eq!(browser.text("h1"), "Not found");
+    browser.screenshot("not-found");
+    browser.clear_logs();
+    // The navigation, from the overview: each link opens its page, marked current.
+    browser.set_window(1280, 800);
+    browser.open(&server.url("/"));
+    let links: Vec<String> = browser
+        .execute("return [...document.querySelectorAll('nav[aria-label=Site] a')].map(a => a.getAttribute('href'));")
+        .as_array()
+        .expect("nav links")
+        .iter()
+        .map(|v| v.as_str().expect("an href").to_string())
+        .collect();
     assert_eq!(
-        api["tree_size"], stated,
-        "the demo log stands still: the API and the page are at the same size"
+        links,
+        ["/", "/council-votes", "/events", "/trust", "/verify"]
     );
+    for href in &links {
+        browser.open(&server.url("/"));
+        browser.click(&format!("nav[aria-label=Site] a[href='{href}']"));
+        assert_eq!(browser.current_url(), server.url(href));
+        if href != "/verify" {
+            assert_eq!(
+                browser.attribute(&format!("nav a[href='{href}']"), "aria-current"),
+                Some("page".to_string()),
+                "{href} is marked as the current page"
+            );
+        }
+    }
+    // The overview's petition leads to its page; a crossed-or-not threshold, the
+    // trust page's entry form and an entry's neighbours lead where they say.
+    browser.open(&server.url("/"));
+    browser.click("#petition-table tbody tr td:first-child a");
+    assert!(browser.current_url().contains("/petitions/"));
+    browser.open(&server.url("/trust"));
+    browser.execute("document.getElementById('entry-index').value = '7'; return null;");
+    browser.click("form.inline button[type=submit]");
+    assert_eq!(browser.current_url(), server.url("/entries/7"));
+    assert!(browser.text("h1").starts_with("Entry 7"));
+    browser.click("a[rel=next]");
+    assert_eq!(browser.current_url(), server.url("/entries/8"));
+    assert_clean(&browser, &server, "after following links");
+}
+
+#[test]
+fn pages_show_the_apis_counts_at_the_size_they_state() {
+    let Some((browser, server, _dir)) = demo() else {
+        return;
+    };
+    browser.set_window(1280, 800);
+    browser.open(&server.url("/"));
+    let api = server.get_json("/api/v1/petitions");
+    let stated = number(
+        &browser
+            .attribute("[data-tree-size]", "data-tree-size")
+            .unwrap(),
+    );
+    assert_eq!(api["tree_size"], stated, "the demo log stands still");
+    assert_eq!(stated_tree_size(&browser.text("main")), stated);
     let petitions = api["petitions"].as_array().expect("petitions");
-    assert!(!petitions.is_empty(), "the demo has petitions");
-    let titles = browser.texts("table:first-of-type tbody tr td:first-child");
-    let totals = browser.texts("table:first-of-type tbody tr td.n");
-    assert_eq!(titles.len(), petitions.len(), "one row per petition");
-    assert_eq!(totals.len(), petitions.len(), "one count per petition");
-    for ((petition, title), total) in petitions.iter().zip(&titles).zip(&totals) {
-        assert_eq!(title, petition["opened"]["title"].as_str().expect("title"));
-        assert_eq!(
-            total.parse::<u64>().ok(),
-            petition["total"].as_u64(),
-            "{title}: the page shows {total}"
-        );
+    assert_eq!(browser.count("#petition-table tbody tr"), petitions.len());
+    for petition in petitions {
+        let id = petition["opened"]["petition_id"].as_str().unwrap();
+        let shown = browser.text(&format!("td.petition-total[data-petition='{id}']"));
+        assert_eq!(Some(number(&shown)), petition["total"].as_u64(), "{id}");
+    }
+    // Twin links by status are the API's.
+    let links = server.get_json("/api/v1/twin-links");
+    for status in ["active", "suspended", "severed"] {
+        let expected = links["twin_links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["status"] == status)
+            .count() as u64;
+        let shown = browser.text(&format!(".link-count[data-status='{status}']"));
+        assert_eq!(number(&shown), expected, "{status} links");
     }
 
-    // A petition's link leads to the API's answer about it.
-    let href = browser
-        .attribute("table:first-of-type tbody tr td:first-child a", "href")
-        .expect("a petition links somewhere");
-    let id = petitions[0]["opened"]["petition_id"].as_str().expect("id");
-    assert_eq!(href, format!("/api/v1/petitions/{id}"));
-    browser.click("table:first-of-type tbody tr td:first-child a");
-    assert_eq!(browser.current_url(), server.url(&href));
-    let shown: Value =
-        serde_json::from_str(&browser.text("body")).expect("the petition link shows JSON");
-    assert_eq!(shown["total"], petitions[0]["total"]);
-    assert_clean(&browser, &server, "the petition's page");
+    // The petition page: the count, the areas and their shares.
+    let id = petitions[0]["opened"]["petition_id"].as_str().unwrap();
+    let petition = server.get_json(&format!("/api/v1/petitions/{id}"));
+    browser.open(&server.url(&format!("/petitions/{id}")));
+    assert_eq!(
+        Some(number(&browser.text("#petition-total"))),
+        petition["total"].as_u64()
+    );
+    for kind in ["country", "constituency", "council"] {
+        let counts = petition[format!("by_{kind}")].as_object().unwrap();
+        let rows = browser.count(&format!("table.area-table[data-kind={kind}] tbody tr"));
+        assert_eq!(rows, counts.len().min(100), "{kind} rows");
+        // Every row's count is the API's for that area.
+        let table: Vec<Value> = browser
+            .execute(&format!(
+                "return [...document.querySelectorAll('table.area-table[data-kind={kind}] tbody tr')]\
+                   .map(r => [r.cells[0].textContent, r.cells[1].textContent]);"
+            ))
+            .as_array()
+            .unwrap()
+            .clone();
+        for row in table {
+            let name = row[0].as_str().unwrap();
+            assert_eq!(
+                Some(number(row[1].as_str().unwrap())),
+                counts[name].as_u64(),
+                "{kind} {name}"
+            );
+        }
+    }
+    assert_clean(&browser, &server, "the petition page");
+}
+
+#[test]
+fn tables_sort_and_the_chart_has_one_bar_per_period() {
+    let Some((browser, server, _dir)) = demo() else {
+        return;
+    };
+    let api = server.get_json("/api/v1/petitions");
+    let id = api["petitions"][0]["opened"]["petition_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let petition = server.get_json(&format!("/api/v1/petitions/{id}"));
+    browser.set_window(1280, 800);
+    browser.open(&server.url(&format!("/petitions/{id}")));
+    browser
+        .execute("document.querySelectorAll('details').forEach(d => d.open = true); return null;");
+    let table = "table.area-table[data-kind=constituency]";
+    let column = |n: usize| -> Vec<String> {
+        browser
+            .execute(&format!(
+                "return [...document.querySelectorAll('{table} tbody tr')].map(r => r.cells[{n}].textContent);"
+            ))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    // By name, ascending; then by count, ascending and descending.
+    browser.click(&format!("{table} thead th:nth-child(1) button"));
+    let names = column(0);
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    assert_eq!(
+        browser.attribute(&format!("{table} thead th:nth-child(1)"), "aria-sort"),
+        Some("ascending".to_string())
+    );
+    browser.click(&format!("{table} thead th:nth-child(2) button"));
+    let counts: Vec<u64> = column(1).iter().map(|c| number(c)).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    browser.click(&format!("{table} thead th:nth-child(2) button"));
+    let counts: Vec<u64> = column(1).iter().map(|c| number(c)).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    assert_eq!(
+        browser.attribute(&format!("{table} thead th:nth-child(2)"), "aria-sort"),
+        Some("descending".to_string())
+    );
+    assert_eq!(
+        browser.attribute(&format!("{table} thead th:nth-child(1)"), "aria-sort"),
+        None
+    );
+
+    // The chart: one bar per hour (or day) from the first signature's to the last's,
+    // each the API's count for its period, zero where none was added.
+    let hourly = petition["hourly"].as_array().unwrap();
+    let first = hourly.first().unwrap()[0].as_u64().unwrap();
+    let last = hourly.last().unwrap()[0].as_u64().unwrap();
+    let hours = (last - first) / 3_600_000 + 1;
+    assert_eq!(
+        browser.attribute("figure.chart svg", "data-period"),
+        Some("hour".into())
+    );
+    assert_eq!(browser.count("figure.chart svg rect.bar") as u64, hours);
+    let drawn: u64 = browser
+        .execute("return [...document.querySelectorAll('figure.chart rect.bar')].map(r => +r.dataset.count);")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(drawn, petition["added"].as_u64().unwrap());
+    browser.screenshot("petition-sorted");
+    assert_clean(&browser, &server, "sorting");
+}
+
+#[test]
+fn hostile_free_text_renders_as_text_and_keeps_the_layout() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let admin = server.admin.clone();
+    let hostile = "<script>alert('x')</script> \"quoted\" <img src=x onerror=alert(1)>";
+    let long_word = "Llanfairpwllgwyngyll".repeat(20);
+    server.append(
+        &admin,
+        &support::json!({"type": "petition.opened", "petition_id": "p", "title": hostile,
+                "text": format!("{hostile}\n\n{long_word}"), "target": &long_word[..120]}),
+    );
+    server.append(&admin, &support::signature("p", "one@example.org"));
+    server.append(
+        &admin,
+        &support::json!({"type": "event.scheduled", "event_id": "e", "kind": "rally",
+                "title": long_word, "city": hostile, "starts_at": "2030-01-01T12:00:00Z"}),
+    );
+    for (path, name) in [
+        ("/", "hostile-overview"),
+        ("/petitions/p", "hostile-petition"),
+        ("/events", "hostile-events"),
+    ] {
+        check_page(&browser, &server, path, name);
+        assert_eq!(
+            browser.count("script"),
+            1,
+            "{path}: only the site's own script"
+        );
+        assert_eq!(
+            browser.count("main img"),
+            0,
+            "{path}: no element from the text"
+        );
+    }
+    browser.open(&server.url("/petitions/p"));
+    assert_eq!(browser.text("h1"), hostile);
 }
 
 #[test]
@@ -182,10 +406,10 @@ fn the_harness_sees_foreign_requests_and_console_errors() {
     let Some((browser, server, _dir)) = demo() else {
         return;
     };
-    browser.open(&server.url("/"));
-    assert_clean(&browser, &server, "/");
-    // `/` has no CSP: an image from another origin (nothing listens there) loads, and
-    // a script error, both logged.
+    browser.open(&server.url("/api/v1/log"));
+    assert_clean(&browser, &server, "/api/v1/log");
+    // A JSON answer has no CSP: an image from another origin (nothing listens there)
+    // loads, and a script error, both logged.
     browser.execute(
         "const img = new Image(); img.src = 'http://127.0.0.2:9/foreign.png';\
          setTimeout(() => { throw new Error('harness check'); }, 0); return null;",
