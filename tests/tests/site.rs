@@ -197,7 +197,7 @@ fn a_static_copy_holds_the_site() {
     let size = server.tree_size();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let published = |path: &str| std::fs::read_to_string(site.join(path)).ok();
-    while published("checkpoint").map_or(true, |c| !c.contains(&format!("\n{size}\n"))) {
+    while !published("checkpoint").is_some_and(|c| c.contains(&format!("\n{size}\n"))) {
         assert!(std::time::Instant::now() < deadline, "never published");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
