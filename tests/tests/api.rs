@@ -1220,7 +1220,9 @@ fn empty_log_edges_escaping_and_every_other_record_kind() {
     .expect("the empty tally verifies");
     assert_eq!(server.get_json("/api/v1/petitions")["petitions"], json!([]));
     assert_eq!(server.get("/tile/0/000.p/1").status(), 404);
-    assert!(server.get_text("/").contains("No petitions yet"));
+    assert!(server
+        .get_text("/")
+        .contains("No petition has been opened yet"));
 
     // One entry: a receipt with an empty proof, and a consistency proof of equal sizes.
     let title = "<b>Détwin & \"friends\"</b> 城市";

@@ -1,6 +1,7 @@
 //! `GET /verify`: a page where a signer pastes their receipt (or their signature's log
 //! index) and sees that it is in the log and counted, and how to check it offline.
-//! Server-rendered from a template the engine escapes; no scripts.
+//! Server-rendered from a template the engine escapes, in the public site's layout
+//! (`crate::site`) and under its Content-Security-Policy.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use super::problem::ApiQuery;
 use super::state::AppState;
+use crate::site::{page_headers, Layout};
 
 /// Longest receipt the page reads (a receipt with its entry is a few kilobytes).
 const MAX_RECEIPT_BYTES: usize = 96 << 10;
@@ -30,10 +32,9 @@ struct Outcome {
 }
 
 #[derive(Template)]
-#[template(path = "verify.html")]
+#[template(path = "site/verify.html")]
 struct Page<'a> {
-    origin: &'a str,
-    tree_size: u64,
+    layout: Layout,
     vkey: String,
     receipt: &'a str,
     index: &'a str,
@@ -60,8 +61,7 @@ pub(crate) async fn page(
         None
     };
     let page = Page {
-        origin: state.store.origin(),
-        tree_size: state.store.size(),
+        layout: Layout::new(&state.store, state.store.size(), "/verify"),
         vkey: state.store.verifier().vkey(),
         receipt: if receipt.len() > MAX_RECEIPT_BYTES {
             ""
@@ -75,18 +75,11 @@ pub(crate) async fn page(
         Ok(html) => (StatusCode::OK, html).into_response(),
         Err(e) => return super::problem::ApiError::internal(e).into_response(),
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The site's headers, but never cached: the answer depends on what was pasted.
+    page_headers(response.headers_mut(), "text/html; charset=utf-8");
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

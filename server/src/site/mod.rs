@@ -10,7 +10,7 @@
 //! | events | `/events` | `council.rs` |
 //! | why to trust the numbers | `/trust` | `trust.rs` |
 //! | one entry and its proof | `/entries/{index}` (`/entries?index=` redirects) | `trust.rs` |
-//! | signature check | `/verify` | `crate::http::verify_page` |
+//! | signature check | `/verify` | `crate::http::verify_page` (in this layout) |
 //!
 //! Every page states the tree size it shows and is a pure function of the read models
 //! at that size and the log's signed notes ([`SiteSource`]), so the server caches each
@@ -85,22 +85,22 @@ impl SiteSource<'_> {
 }
 
 /// One entry of the site's navigation.
-pub(crate) struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+pub struct NavItem {
+    pub(crate) href: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) current: bool,
 }
 
 /// What the layout (`base.html`) shows on every page.
-pub(crate) struct Layout {
-    origin: String,
-    tree_size: u64,
-    nav: Vec<NavItem>,
+pub struct Layout {
+    pub(crate) origin: String,
+    pub(crate) tree_size: u64,
+    pub(crate) nav: Vec<NavItem>,
 }
 
 impl Layout {
     /// The layout of the page at `here` (a navigation href, or `""` for none).
-    fn new(store: &Store, tree_size: u64, here: &str) -> Layout {
+    pub(crate) fn new(store: &Store, tree_size: u64, here: &str) -> Layout {
         let nav = [
             ("/", "Overview"),
             ("/council-votes", "Council votes and twin links"),
