@@ -386,7 +386,7 @@ fn every_route_answers_and_verifies() {
     }
     assert!(server
         .get_text("/verify")
-        .contains("<form method=\"get\" action=\"/verify\">"));
+        .contains("<form class=\"verify\" method=\"get\" action=\"/verify\">"));
 
     // --- the signed tally, now and at a past size.
     let tally = server.get_json("/api/v1/tally");

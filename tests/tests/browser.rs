@@ -100,6 +100,34 @@ fn site_pages(server: &Server) -> Vec<(String, &'static str)> {
     ]
 }
 
+/// Waits (at most 5 s) until the browser shows `url`: a form's GET and the
+/// redirect it answers may still be under way when the click returns.
+fn arrives_at(browser: &Browser, url: &str) {
+    arrives_where(browser, url, |at| at == url);
+}
+
+/// Waits (at most 5 s) until the browser's URL satisfies `there` (`what` names it).
+fn arrives_where(browser: &Browser, what: &str, there: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !there(&browser.current_url()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached {what}; at {}",
+            browser.current_url()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The page there has loaded before its elements are read.
+    let loaded = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while browser.execute("return document.readyState;") != "complete" {
+        assert!(
+            std::time::Instant::now() < loaded,
+            "{what} never finished loading"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The numbers of a page's text: `2,400` is 2400.
 fn number(text: &str) -> u64 {
     text.trim()
@@ -138,7 +166,7 @@ fn every_page_loads_cleanly_on_desktop_and_phone_and_links_lead_where_they_say()
     for href in &links {
         browser.open(&server.url("/"));
         browser.click(&format!("nav[aria-label=Site] a[href='{href}']"));
-        assert_eq!(browser.current_url(), server.url(href));
+        arrives_at(&browser, &server.url(href));
         if href != "/verify" {
             assert_eq!(
                 browser.attribute(&format!("nav a[href='{href}']"), "aria-current"),
@@ -151,14 +179,16 @@ fn every_page_loads_cleanly_on_desktop_and_phone_and_links_lead_where_they_say()
     // trust page's entry form and an entry's neighbours lead where they say.
     browser.open(&server.url("/"));
     browser.click("#petition-table tbody tr td:first-child a");
-    assert!(browser.current_url().contains("/petitions/"));
+    arrives_where(&browser, "a petition's page", |at| {
+        at.contains("/petitions/")
+    });
     browser.open(&server.url("/trust"));
     browser.execute("document.getElementById('entry-index').value = '7'; return null;");
     browser.click("form.inline button[type=submit]");
-    assert_eq!(browser.current_url(), server.url("/entries/7"));
+    arrives_at(&browser, &server.url("/entries/7"));
     assert!(browser.text("h1").starts_with("Entry 7"));
     browser.click("a[rel=next]");
-    assert_eq!(browser.current_url(), server.url("/entries/8"));
+    arrives_at(&browser, &server.url("/entries/8"));
     assert_clean(&browser, &server, "after following links");
 }
 
@@ -376,11 +406,8 @@ fn verify_page_finds_a_demo_signature_on_desktop_and_phone() {
             "document.getElementById('index').value = '{index}'; return null;"
         ));
         browser.click("form button[type=submit]");
-        assert!(
-            browser.current_url().contains(&format!("index={index}")),
-            "the form is sent by GET: {}",
-            browser.current_url()
-        );
+        let sent = format!("index={index}");
+        arrives_where(&browser, "the form sent by GET", |at| at.contains(&sent));
         assert_eq!(
             browser.text("section .ok h2"),
             "Your signature is in the log and counted"
