@@ -524,6 +524,9 @@ mod tests {
             event_held("e", None).into(),
             signature_recorded("p", 1).into(),
             export_issued("p", "E14000831", 3, "5e1f00d2", 1).into(),
+            signature_committed("p", 2).into(),
+            personal_data_erased(4).into(),
+            signature_withdrawn_by_signer(4, signer_secret(2)).into(),
         ];
         let kinds: Vec<&str> = records.iter().map(Record::kind).collect();
         assert_eq!(kinds, Record::KINDS, "one builder per kind, in table order");
