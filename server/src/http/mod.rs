@@ -7,9 +7,10 @@
 //!
 //! One file per part of the API: `log.rs` (checkpoint, tiles, entries, proofs,
 //! receipts), `read_models.rs` (tally and read models), `records.rs` (appends),
-//! `imports.rs` (paper batches from CSV),
+//! `imports.rs` (paper batches from CSV), `signatures.rs` (erasure and the signer's
+//! own withdrawal and erasure), `exports.rs`, `cosignatures.rs`, `verify_page.rs`,
 //! `service.rs` (health, metrics); `state.rs` is what they share and `problem.rs` how
-//! they fail. The dashboard (`crate::dashboard`) and the OpenAPI document
+//! they fail. The public site (`crate::site`) and the OpenAPI document
 //! (`crate::openapi`) are routes too; neither is imported by the handlers.
 
 mod cosignatures;
@@ -48,7 +49,7 @@ pub use state::AppState;
 /// The `Cache-Control` of answers that change as the log grows.
 const CACHE_NEVER: &str = "no-cache";
 
-/// The router: every route of the API, the dashboard and the OpenAPI document.
+/// The router: every route of the API, the public site and the OpenAPI document.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/verify", get(verify_page::page))
