@@ -40,6 +40,7 @@
 //! Figures go to stdout and end with one `RESULT` line.
 
 mod common;
+use common::child::fetch;
 use common::{connect, get_request, host, load_average, post_request, section, serve};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -489,27 +490,6 @@ async fn probe_reads(addr: SocketAddr, tree_size: u64) -> BenchResult<(usize, us
         sizes.push(body.len());
     }
     Ok((sizes[0], sizes[1]))
-}
-
-/// One request on a connection of its own.
-async fn fetch(
-    addr: SocketAddr,
-    request: Request<Full<Bytes>>,
-) -> BenchResult<(StatusCode, Bytes)> {
-    let mut sender = connect(addr).await?;
-    sender.ready().await.context("connection")?;
-    let response = sender
-        .send_request(request)
-        .await
-        .context("send a request")?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .context("read an answer")?
-        .to_bytes();
-    Ok((status, body))
 }
 
 // ---------------------------------------------------------------------------------

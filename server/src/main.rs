@@ -692,7 +692,9 @@ fn tiles(data: &Path, out: &Path) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         ),
     };
-    let read = copy.read_side(&projection).map_err(|e| e.to_string())?;
+    let read = copy
+        .read_side(&projection, true)
+        .map_err(|e| e.to_string())?;
     drop(projection);
     let progress = progress_bar(0);
     let mut tiles = 0;

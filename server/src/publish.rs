@@ -12,7 +12,8 @@
 //!                                  motions, twin-links, events, campaigns
 //! index.html, petitions/<id>/index.html, petitions/<id>/counts.csv,
 //! council-votes/index.html, events/index.html, trust/index.html, static/site.{css,js}
-//!                                  the public site's pages (`crate::site`), as served
+//!                                  the public site's pages (`crate::site`), as served;
+//!                                  rendered again at most every 2 s while the log grows
 //! ```
 //!
 //! The entry pages (`/entries/N`) are not copied (one per entry); the entries
@@ -27,7 +28,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ledger::note::NoteSigner;
 use ledger::store::Store;
@@ -41,6 +42,8 @@ use crate::{Error, Result};
 
 /// How often the publisher looks for a new commit.
 const POLL: Duration = Duration::from_millis(50);
+/// How often, at most, the site's pages are rendered again while the log grows.
+const PAGES_EVERY: Duration = Duration::from_secs(2);
 
 /// A static copy in a directory, and what it is copied from.
 pub struct StaticCopy {
@@ -60,9 +63,9 @@ pub struct ReadSide {
 
 impl StaticCopy {
     /// The read side of `projection` as this copy publishes it: the read models' JSON
-    /// and the public site's pages (`crate::site`), serialized and rendered under the
-    /// read lock, written after it is let go.
-    pub fn read_side(&self, projection: &Projection) -> Result<ReadSide> {
+    /// and, with `pages`, the public site's pages (`crate::site`), serialized and
+    /// rendered under the read lock, written after it is let go.
+    pub fn read_side(&self, projection: &Projection, pages: bool) -> Result<ReadSide> {
         let mut files: Vec<(String, Vec<u8>)> = crate::http::read_model_files(projection)
             .map_err(|e| Error::Config(e.detail))?
             .into_iter()
@@ -73,9 +76,12 @@ impl StaticCopy {
             log_key: &self.log_key,
             cosignatures: &self.cosignatures,
         };
-        files.extend(
-            crate::site::static_pages(projection, &source).map_err(|e| Error::Config(e.detail))?,
-        );
+        if pages {
+            files.extend(
+                crate::site::static_pages(projection, &source)
+                    .map_err(|e| Error::Config(e.detail))?,
+            );
+        }
         Ok(ReadSide {
             tree_size: projection.tree_size(),
             tally_text: projection.tally_text(),
@@ -245,9 +251,11 @@ impl Publisher {
     /// holds a copy of another log, or of a longer one: its tiles would be left as
     /// they are.
     pub fn start(copy: StaticCopy, published: Published) -> Result<Publisher> {
-        let read = copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()))?;
+        let read = copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()), true)?;
         let mut size = copy.publish_all(read, &mut |_, _| {})?;
         let mut cosigned = copy.cosignatures.count();
+        // The pages as last written: of what size and cosignatures, and when.
+        let mut pages = (size, cosigned, Instant::now());
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
@@ -260,17 +268,28 @@ impl Publisher {
                         .read()
                         .unwrap_or_else(|e| e.into_inner())
                         .tree_size();
-                    if current == size && now_cosigned == cosigned {
+                    // Pages take milliseconds to render on a large log, under the read
+                    // lock that appends wait for: at most every PAGES_EVERY, and once
+                    // more when appends pause, so they never stay stale.
+                    let pages_due = (pages.0, pages.1) != (current, now_cosigned)
+                        && pages.2.elapsed() >= PAGES_EVERY;
+                    if current == size && now_cosigned == cosigned && !pages_due {
                         continue;
                     }
                     // The read models are serialized under their read lock; the files
-                    // are written after it is let go, so appends never wait on them.
-                    let read =
-                        copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()));
+                    // are written after it is let go.
+                    let read = copy.read_side(
+                        &published.read().unwrap_or_else(|e| e.into_inner()),
+                        pages_due,
+                    );
+                    let read_size = read.as_ref().map_or(size, |read| read.tree_size);
                     match read.and_then(|read| copy.publish_growth(size, read)) {
                         Ok(published_size) => {
                             size = published_size;
                             cosigned = now_cosigned;
+                            if pages_due {
+                                pages = (read_size, now_cosigned, Instant::now());
+                            }
                         }
                         Err(e) => {
                             tracing::error!(error = %e, dir = %copy.dir.display(), "publishing failed");

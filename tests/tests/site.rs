@@ -197,7 +197,11 @@ fn a_static_copy_holds_the_site() {
     let size = server.tree_size();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let published = |path: &str| std::fs::read_to_string(site.join(path)).ok();
-    while !published("checkpoint").is_some_and(|c| c.contains(&format!("\n{size}\n"))) {
+    // The checkpoint follows each commit; the pages, at most every 2 s.
+    let stated = format!("data-tree-size=\"{size}\"");
+    while !published("checkpoint").is_some_and(|c| c.contains(&format!("\n{size}\n")))
+        || !published("index.html").is_some_and(|page| page.contains(&stated))
+    {
         assert!(std::time::Instant::now() < deadline, "never published");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
