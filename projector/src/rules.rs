@@ -5,58 +5,72 @@
 //! completely against the current state before changing anything, so a refused record
 //! leaves no trace.
 
-use std::fmt;
-
 /// A record that the decision rules refuse, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// This dedup tag already signed this petition (a withdrawn signature frees nothing).
+    #[error("this person has already signed this petition")]
     DuplicateSignature,
+    #[error("no petition with this id has been opened")]
     UnknownPetition,
+    #[error("a petition with this id already exists")]
     PetitionExists,
     /// Closed by a `petition.closed` record, or past its `closes_on` date.
+    #[error("the petition is closed")]
     PetitionClosed,
     /// Withdrawing or invalidating an index that is not a live signature.
-    NotALiveSignature {
-        index: u64,
-    },
+    #[error("entry {index} is not a live signature")]
+    NotALiveSignature { index: u64 },
+    #[error("no paper batch with this id has been recorded")]
     UnknownPaperBatch,
+    #[error("a paper batch with this id already exists")]
     PaperBatchExists,
     /// A paper signature naming a batch of another petition.
+    #[error("the paper batch belongs to another petition")]
     PaperBatchOfOtherPetition,
     /// A paper signature beyond its batch's declared `count` (withdrawn and invalidated
     /// signatures of the batch still took their place on its sheets).
+    #[error("the paper batch already has as many signatures as its declared count")]
     PaperBatchFull,
+    #[error("no campaign with this id has been launched")]
     UnknownCampaign,
+    #[error("a campaign with this id already exists")]
     CampaignExists,
+    #[error("this city has already joined the campaign")]
     CityAlreadyJoined,
+    #[error("no twin link with this id is registered")]
     UnknownLink,
+    #[error("a twin link with this id already exists")]
     LinkExists,
+    #[error("no motion with this id has been tabled")]
     UnknownMotion,
+    #[error("a motion with this id already exists")]
     MotionExists,
+    #[error("no event with this id has been scheduled")]
     UnknownEvent,
+    #[error("an event with this id already exists")]
     EventExists,
     /// An entry whose time is earlier than that of an entry before it in the log. The
     /// server never writes one (it stamps max(now, the previous entry's time)); in a log
     /// it means entries were back-dated, for example past a petition's `closes_on`.
+    #[error("the entry's time is earlier than an earlier entry's")]
     TimeGoesBackwards,
     /// An `export.issued` naming a tree size beyond its own entry: an export can only
     /// show the log as it was before the export was logged.
+    #[error("an export cannot show a tree size beyond its own entry")]
     ExportBeyondLog,
     /// Erasing the personal data of an entry that is not a signature.
-    NotASignature {
-        index: u64,
-    },
+    #[error("entry {index} is not a signature")]
+    NotASignature { index: u64 },
     /// Erasing personal data that was erased already.
-    AlreadyErased {
-        index: u64,
-    },
+    #[error("the personal data of entry {index} was erased already")]
+    AlreadyErased { index: u64 },
     /// A signer secret that the signature does not commit to (or a signature that
     /// commits to none).
-    WrongSignerSecret {
-        index: u64,
-    },
+    #[error("this is not the signer secret of the signature at entry {index}")]
+    WrongSignerSecret { index: u64 },
     /// A status change that makes no sense from the current status.
+    #[error("a {what} that is {from} cannot become {to}")]
     InvalidTransition {
         what: &'static str,
         from: &'static str,
@@ -92,60 +106,6 @@ impl Rejection {
             Rejection::AlreadyErased { .. } => "already_erased",
             Rejection::WrongSignerSecret { .. } => "wrong_signer_secret",
             Rejection::InvalidTransition { .. } => "invalid_transition",
-        }
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::DuplicateSignature => {
-                f.write_str("this person has already signed this petition")
-            }
-            Rejection::UnknownPetition => f.write_str("no petition with this id has been opened"),
-            Rejection::PetitionExists => f.write_str("a petition with this id already exists"),
-            Rejection::PetitionClosed => f.write_str("the petition is closed"),
-            Rejection::NotALiveSignature { index } => {
-                write!(f, "entry {index} is not a live signature")
-            }
-            Rejection::UnknownPaperBatch => {
-                f.write_str("no paper batch with this id has been recorded")
-            }
-            Rejection::PaperBatchExists => f.write_str("a paper batch with this id already exists"),
-            Rejection::PaperBatchOfOtherPetition => {
-                f.write_str("the paper batch belongs to another petition")
-            }
-            Rejection::PaperBatchFull => {
-                f.write_str("the paper batch already has as many signatures as its declared count")
-            }
-            Rejection::UnknownCampaign => f.write_str("no campaign with this id has been launched"),
-            Rejection::CampaignExists => f.write_str("a campaign with this id already exists"),
-            Rejection::CityAlreadyJoined => {
-                f.write_str("this city has already joined the campaign")
-            }
-            Rejection::UnknownLink => f.write_str("no twin link with this id is registered"),
-            Rejection::LinkExists => f.write_str("a twin link with this id already exists"),
-            Rejection::UnknownMotion => f.write_str("no motion with this id has been tabled"),
-            Rejection::MotionExists => f.write_str("a motion with this id already exists"),
-            Rejection::UnknownEvent => f.write_str("no event with this id has been scheduled"),
-            Rejection::EventExists => f.write_str("an event with this id already exists"),
-            Rejection::TimeGoesBackwards => {
-                f.write_str("the entry's time is earlier than an earlier entry's")
-            }
-            Rejection::ExportBeyondLog => {
-                f.write_str("an export cannot show a tree size beyond its own entry")
-            }
-            Rejection::NotASignature { index } => write!(f, "entry {index} is not a signature"),
-            Rejection::AlreadyErased { index } => {
-                write!(f, "the personal data of entry {index} was erased already")
-            }
-            Rejection::WrongSignerSecret { index } => write!(
-                f,
-                "this is not the signer secret of the signature at entry {index}"
-            ),
-            Rejection::InvalidTransition { what, from, to } => {
-                write!(f, "a {what} that is {from} cannot become {to}")
-            }
         }
     }
 }
