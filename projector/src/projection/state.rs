@@ -33,6 +33,7 @@ pub struct Logged<R> {
     pub record: R,
 }
 
+/// [`Logged`] in JSON: the record's fields beside `index` and `time_ms`.
 #[derive(Serialize, Deserialize)]
 struct FlatLogged<R> {
     index: u64,
@@ -44,14 +45,7 @@ struct FlatLogged<R> {
 impl<R: Serialize> Serialize for Logged<R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            #[derive(Serialize)]
-            struct Flat<'a, R> {
-                index: u64,
-                time_ms: u64,
-                #[serde(flatten)]
-                record: &'a R,
-            }
-            Flat {
+            FlatLogged {
                 index: self.index,
                 time_ms: self.time_ms,
                 record: &self.record,
@@ -65,25 +59,17 @@ impl<R: Serialize> Serialize for Logged<R> {
 
 impl<'de, R: Deserialize<'de>> Deserialize<'de> for Logged<R> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let FlatLogged {
-                index,
-                time_ms,
-                record,
-            } = FlatLogged::deserialize(d)?;
-            Ok(Logged {
-                index,
-                time_ms,
-                record,
-            })
+        let (index, time_ms, record) = if d.is_human_readable() {
+            let flat = FlatLogged::deserialize(d)?;
+            (flat.index, flat.time_ms, flat.record)
         } else {
-            let (index, time_ms, record) = <(u64, u64, R)>::deserialize(d)?;
-            Ok(Logged {
-                index,
-                time_ms,
-                record,
-            })
-        }
+            <(u64, u64, R)>::deserialize(d)?
+        };
+        Ok(Logged {
+            index,
+            time_ms,
+            record,
+        })
     }
 }
 
