@@ -5,7 +5,9 @@
 //! bytes however each was built. A snapshot is a cache, never a source of truth: one
 //! that does not decode, or that refers to slots that do not exist, is refused.
 
-use ledger::record::{ErasureReason, InvalidationReason};
+use std::collections::BTreeMap;
+
+use ledger::record::{ErasureReason, Id, InvalidationReason};
 use ledger::DedupTag;
 use serde::{Deserialize, Serialize};
 
@@ -202,25 +204,17 @@ impl Projection {
         self.petition_ids = Interner::from_names(s.petition_ids);
         self.petitions = s.petitions;
         self.batches = s.batches;
-        self.campaigns = s
-            .campaigns
-            .into_iter()
-            .map(|c| (c.launched.record.campaign_id.clone(), c))
-            .collect();
-        self.links = s
-            .links
-            .into_iter()
-            .map(|l| (l.registered.record.link_id.clone(), l))
-            .collect();
-        self.motions = s
-            .motions
-            .into_iter()
-            .map(|m| (m.tabled.record.motion_id.clone(), m))
-            .collect();
-        self.events = s
-            .events
-            .into_iter()
-            .map(|e| (e.scheduled.record.event_id.clone(), e))
-            .collect();
+        self.campaigns = by_id(s.campaigns, |c| &c.launched.record.campaign_id);
+        self.links = by_id(s.links, |l| &l.registered.record.link_id);
+        self.motions = by_id(s.motions, |m| &m.tabled.record.motion_id);
+        self.events = by_id(s.events, |e| &e.scheduled.record.event_id);
     }
+}
+
+/// `items` keyed by their ids.
+fn by_id<T>(items: Vec<T>, id: impl Fn(&T) -> &Id) -> BTreeMap<Id, T> {
+    items
+        .into_iter()
+        .map(|item| (id(&item).clone(), item))
+        .collect()
 }
