@@ -12,6 +12,9 @@
 //! table's cache-missing write, and that, not the arithmetic, was most of the cost of a
 //! signature.
 
+use std::collections::btree_map::{self, VacantEntry};
+use std::collections::BTreeMap;
+
 use ledger::entry::SignatureEntry;
 use ledger::record::{
     AreaCode, CountryCode, DedupTags, ErasureReason, Id, InvalidationReason, LinkStatus, Record,
@@ -169,12 +172,15 @@ impl Projection {
             .ok_or(Rejection::UnknownPetition)
     }
 
+    /// The signature the rules accepted at log index `index`, live or not.
+    pub(crate) fn signature_at(&self, index: u64) -> Option<SignatureRef> {
+        let sig = self.signatures.get(usize::try_from(index).ok()?)?;
+        (sig.petition != NONE).then_some(*sig)
+    }
+
     pub(super) fn live_signature(&self, index: u64) -> Result<SignatureRef, Rejection> {
-        match usize::try_from(index)
-            .ok()
-            .and_then(|i| self.signatures.get(i))
-        {
-            Some(sig) if sig.live => Ok(*sig),
+        match self.signature_at(index) {
+            Some(sig) if sig.live => Ok(sig),
             _ => Err(Rejection::NotALiveSignature { index }),
         }
     }
@@ -189,16 +195,11 @@ impl Projection {
         let at = At { index, time_ms };
         match record {
             Record::CampaignLaunched(launched) => {
-                if self.campaigns.contains_key(&launched.campaign_id) {
-                    return Err(Rejection::CampaignExists);
-                }
-                self.campaigns.insert(
-                    launched.campaign_id.clone(),
-                    Campaign {
-                        launched: at.log(launched),
-                        cities: Vec::new(),
-                    },
-                );
+                let id = &launched.campaign_id;
+                vacant(&mut self.campaigns, id, Rejection::CampaignExists)?.insert(Campaign {
+                    launched: at.log(launched),
+                    cities: Vec::new(),
+                });
             }
             Record::CampaignCityJoined(joined) => {
                 let campaign = self
@@ -250,13 +251,9 @@ impl Projection {
             }
             Record::PersonalDataErased(erased) => {
                 let signed = erased.index;
-                let sig = match usize::try_from(signed)
-                    .ok()
-                    .and_then(|i| self.signatures.get(i))
-                {
-                    Some(sig) if sig.petition != NONE => *sig,
-                    _ => return Err(Rejection::NotASignature { index: signed }),
-                };
+                let sig = self
+                    .signature_at(signed)
+                    .ok_or(Rejection::NotASignature { index: signed })?;
                 if sig.erased {
                     return Err(Rejection::AlreadyErased { index: signed });
                 }
@@ -292,10 +289,8 @@ impl Projection {
                 if self.batch_names.find(&recorded.batch_id).is_some() {
                     return Err(Rejection::PaperBatchExists);
                 }
-                if let Some(event_id) = &recorded.event_id {
-                    if !self.events.contains_key(event_id) {
-                        return Err(Rejection::UnknownEvent);
-                    }
+                if !known(&self.events, &recorded.event_id) {
+                    return Err(Rejection::UnknownEvent);
                 }
                 self.batch_names.slot(&recorded.batch_id);
                 self.batches.push(PaperBatch {
@@ -305,23 +300,16 @@ impl Projection {
                 });
             }
             Record::TwinLinkRegistered(registered) => {
-                if self.links.contains_key(&registered.link_id) {
-                    return Err(Rejection::LinkExists);
-                }
-                self.links.insert(
-                    registered.link_id.clone(),
-                    TwinLink {
-                        registered: at.log(registered),
-                        status: LinkStatus::Active,
-                        history: Vec::new(),
-                    },
-                );
+                let id = &registered.link_id;
+                vacant(&mut self.links, id, Rejection::LinkExists)?.insert(TwinLink {
+                    registered: at.log(registered),
+                    status: LinkStatus::Active,
+                    history: Vec::new(),
+                });
             }
             Record::TwinLinkStatusChanged(changed) => {
-                if let Some(motion_id) = &changed.motion_id {
-                    if !self.motions.contains_key(motion_id) {
-                        return Err(Rejection::UnknownMotion);
-                    }
+                if !known(&self.motions, &changed.motion_id) {
+                    return Err(Rejection::UnknownMotion);
                 }
                 let link = self
                     .links
@@ -339,27 +327,21 @@ impl Projection {
                 link.history.push(at.log(changed));
             }
             Record::MotionTabled(tabled) => {
-                if self.motions.contains_key(&tabled.motion_id) {
-                    return Err(Rejection::MotionExists);
+                let id = &tabled.motion_id;
+                let new = vacant(&mut self.motions, id, Rejection::MotionExists)?;
+                if !known(&self.links, &tabled.link_id) {
+                    return Err(Rejection::UnknownLink);
                 }
-                if let Some(link_id) = &tabled.link_id {
-                    if !self.links.contains_key(link_id) {
-                        return Err(Rejection::UnknownLink);
-                    }
-                }
-                self.motions.insert(
-                    tabled.motion_id.clone(),
-                    Motion {
-                        tabled: at.log(tabled),
-                        status: MotionStatus::Tabled,
-                        amendments: Vec::new(),
-                        vote: None,
-                        withdrawn: None,
-                    },
-                );
+                new.insert(Motion {
+                    tabled: at.log(tabled),
+                    status: MotionStatus::Tabled,
+                    amendments: Vec::new(),
+                    vote: None,
+                    withdrawn: None,
+                });
             }
             Record::MotionAmended(amended) => {
-                let motion = self.open_motion(&amended.motion_id, MotionStatus::Amended)?;
+                let motion = self.move_motion(&amended.motion_id, MotionStatus::Amended)?;
                 let current = &mut motion.tabled.record;
                 if let Some(title) = &amended.title {
                     current.title = title.clone();
@@ -367,7 +349,6 @@ impl Projection {
                 if amended.text_hash.is_some() {
                     current.text_hash = amended.text_hash;
                 }
-                motion.status = MotionStatus::Amended;
                 motion.amendments.push(index);
             }
             Record::MotionVoted(voted) => {
@@ -375,32 +356,25 @@ impl Projection {
                     VoteResult::Passed => MotionStatus::Passed,
                     VoteResult::Failed => MotionStatus::Failed,
                 };
-                let motion = self.open_motion(&voted.motion_id, to)?;
-                motion.status = to;
+                let motion = self.move_motion(&voted.motion_id, to)?;
                 motion.vote = Some(at.log(voted));
             }
             Record::MotionWithdrawn(withdrawn) => {
-                let motion = self.open_motion(&withdrawn.motion_id, MotionStatus::Withdrawn)?;
-                motion.status = MotionStatus::Withdrawn;
+                let motion = self.move_motion(&withdrawn.motion_id, MotionStatus::Withdrawn)?;
                 motion.withdrawn = Some(at.log(withdrawn));
             }
             Record::EventScheduled(scheduled) => {
-                if self.events.contains_key(&scheduled.event_id) {
-                    return Err(Rejection::EventExists);
-                }
-                self.events.insert(
-                    scheduled.event_id.clone(),
-                    Event {
-                        scheduled: at.log(scheduled),
-                        status: EventStatus::Scheduled,
-                        changes: Vec::new(),
-                        held: None,
-                        cancelled: None,
-                    },
-                );
+                let id = &scheduled.event_id;
+                vacant(&mut self.events, id, Rejection::EventExists)?.insert(Event {
+                    scheduled: at.log(scheduled),
+                    status: EventStatus::Scheduled,
+                    changes: Vec::new(),
+                    held: None,
+                    cancelled: None,
+                });
             }
             Record::EventChanged(changed) => {
-                let event = self.upcoming_event(&changed.event_id, EventStatus::Changed)?;
+                let event = self.move_event(&changed.event_id, EventStatus::Changed)?;
                 let current = &mut event.scheduled.record;
                 if let Some(title) = &changed.title {
                     current.title = title.clone();
@@ -414,17 +388,14 @@ impl Projection {
                 if changed.ends_at.is_some() {
                     current.ends_at = changed.ends_at;
                 }
-                event.status = EventStatus::Changed;
                 event.changes.push(index);
             }
             Record::EventCancelled(cancelled) => {
-                let event = self.upcoming_event(&cancelled.event_id, EventStatus::Cancelled)?;
-                event.status = EventStatus::Cancelled;
+                let event = self.move_event(&cancelled.event_id, EventStatus::Cancelled)?;
                 event.cancelled = Some(at.log(cancelled));
             }
             Record::EventHeld(held) => {
-                let event = self.upcoming_event(&held.event_id, EventStatus::Held)?;
-                event.status = EventStatus::Held;
+                let event = self.move_event(&held.event_id, EventStatus::Held)?;
                 event.held = Some(at.log(held));
             }
             Record::ExportIssued(issued) => {
@@ -599,7 +570,8 @@ impl Projection {
         }
     }
 
-    fn open_motion(&mut self, id: &Id, to: MotionStatus) -> Result<&mut Motion, Rejection> {
+    /// The motion `id`, moved to status `to` if it is still open.
+    fn move_motion(&mut self, id: &Id, to: MotionStatus) -> Result<&mut Motion, Rejection> {
         let motion = self.motions.get_mut(id).ok_or(Rejection::UnknownMotion)?;
         if !motion.status.is_open() {
             return Err(Rejection::InvalidTransition {
@@ -608,10 +580,12 @@ impl Projection {
                 to: to.as_str(),
             });
         }
+        motion.status = to;
         Ok(motion)
     }
 
-    fn upcoming_event(&mut self, id: &Id, to: EventStatus) -> Result<&mut Event, Rejection> {
+    /// The event `id`, moved to status `to` if it is still upcoming.
+    fn move_event(&mut self, id: &Id, to: EventStatus) -> Result<&mut Event, Rejection> {
         let event = self.events.get_mut(id).ok_or(Rejection::UnknownEvent)?;
         if !event.status.is_upcoming() {
             return Err(Rejection::InvalidTransition {
@@ -620,7 +594,26 @@ impl Projection {
                 to: to.as_str(),
             });
         }
+        event.status = to;
         Ok(event)
+    }
+}
+
+/// Whether `id`, if given, names one of `models`.
+fn known<T>(models: &BTreeMap<Id, T>, id: &Option<Id>) -> bool {
+    id.as_ref().is_none_or(|id| models.contains_key(id))
+}
+
+/// Where a new read model with id `id` goes in `models`, refused as `exists` if the id
+/// is taken.
+fn vacant<'m, T>(
+    models: &'m mut BTreeMap<Id, T>,
+    id: &Id,
+    exists: Rejection,
+) -> Result<VacantEntry<'m, Id, T>, Rejection> {
+    match models.entry(id.clone()) {
+        btree_map::Entry::Vacant(new) => Ok(new),
+        btree_map::Entry::Occupied(_) => Err(exists),
     }
 }
 

@@ -7,7 +7,10 @@
 //! motion by id) is looked up in the state, which already holds every accepted entry,
 //! earlier ones of the same batch included.
 
-use ledger::record::{Id, MotionTabled, Record, Signature, SignatureCommitted, SignatureRecorded};
+use ledger::record::{
+    Id, MotionTabled, PersonalDataErased, Record, Signature, SignatureCommitted, SignatureRecorded,
+    SignatureWithdrawn, SignatureWithdrawnBySigner,
+};
 
 use super::state::NONE;
 use super::Projection;
@@ -83,17 +86,11 @@ impl Projection {
                 petition(petition_id),
                 council.iter().map(|c| Some(c.as_str())).collect(),
             ),
-            Record::SignatureWithdrawn(r) => (
-                vec![self.signature_petition(r.index)],
-                vec![self.signature_council(r.index)],
-            ),
-            Record::SignatureWithdrawnBySigner(r) => (
-                vec![self.signature_petition(r.index)],
-                vec![self.signature_council(r.index)],
-            ),
-            Record::PersonalDataErased(r) => (
-                vec![self.signature_petition(r.index)],
-                vec![self.signature_council(r.index)],
+            Record::SignatureWithdrawn(SignatureWithdrawn { index })
+            | Record::SignatureWithdrawnBySigner(SignatureWithdrawnBySigner { index, .. })
+            | Record::PersonalDataErased(PersonalDataErased { index, .. }) => (
+                vec![self.signature_petition(*index)],
+                vec![self.signature_council(*index)],
             ),
             Record::SignaturesInvalidated(r) => (
                 r.indexes
@@ -120,13 +117,13 @@ impl Projection {
 
     /// The petition of the signature at log index `index`, live or not.
     fn signature_petition(&self, index: u64) -> Option<&str> {
-        let sig = self.signatures.get(usize::try_from(index).ok()?)?;
-        (sig.petition != NONE).then(|| self.petition_ids.name(sig.petition))
+        let sig = self.signature_at(index)?;
+        Some(self.petition_ids.name(sig.petition))
     }
 
     /// The council named by the signature at log index `index`.
     fn signature_council(&self, index: u64) -> Option<&str> {
-        let sig = self.signatures.get(usize::try_from(index).ok()?)?;
+        let sig = self.signature_at(index)?;
         (sig.council != NONE).then(|| self.councils.name(sig.council))
     }
 
