@@ -91,7 +91,7 @@ impl Projection {
         let exports: u64 = self.petitions.iter().map(|p| p.exports).sum();
         put("exports/issued".into(), exports);
 
-        for petition in &self.petitions {
+        for (slot, petition) in self.petitions.iter().enumerate() {
             let p = format!("petition/{}", petition.opened.record.petition_id);
             put(format!("{p}/total"), petition.total());
             put(format!("{p}/added"), petition.added);
@@ -109,44 +109,32 @@ impl Projection {
             for (reason, count) in InvalidationReason::ALL.iter().zip(&petition.invalidated) {
                 put(format!("{p}/invalidated/{}", reason.as_str()), *count);
             }
-            for (slot, count) in petition.by_country.non_zero() {
-                put(format!("{p}/country/{}", self.countries.name(slot)), count);
-            }
-            for (slot, count) in petition.by_constituency.non_zero() {
-                put(
-                    format!("{p}/constituency/{}", self.constituencies.name(slot)),
-                    count,
-                );
-            }
-            for (slot, count) in petition.by_ward.non_zero() {
-                put(format!("{p}/ward/{}", self.wards.name(slot)), count);
-            }
-            for (slot, count) in petition.by_council.non_zero() {
-                put(
-                    format!("{p}/council/{}", key_segment(self.councils.name(slot))),
-                    count,
-                );
+            // Area and country codes are letters and digits, which `key_segment` keeps.
+            for (kind, counts, names) in [
+                ("country", &petition.by_country, &self.countries),
+                (
+                    "constituency",
+                    &petition.by_constituency,
+                    &self.constituencies,
+                ),
+                ("ward", &petition.by_ward, &self.wards),
+                ("council", &petition.by_council, &self.councils),
+            ] {
+                for (slot, count) in counts.non_zero() {
+                    put(
+                        format!("{p}/{kind}/{}", key_segment(names.name(slot))),
+                        count,
+                    );
+                }
             }
             for (slot, count) in petition.by_channel.non_zero() {
-                let channel = match slot {
-                    0 => "online".to_string(),
-                    batch => format!("paper/{}", self.batch_names.name(batch - 1)),
-                };
-                put(format!("{p}/channel/{channel}"), count);
+                put(format!("{p}/channel/{}", self.channel_name(slot)), count);
             }
-        }
-        for petition_slot in 0..self.petitions.len() as u32 {
-            let declared: u64 = self
-                .batches
-                .iter()
-                .filter(|b| b.petition == petition_slot)
+            let batches = self.batches.iter().filter(|b| b.petition as usize == slot);
+            let declared = batches
                 .map(|b| u64::from(b.recorded.record.count.get()))
                 .sum();
-            let id = &self.petitions[petition_slot as usize]
-                .opened
-                .record
-                .petition_id;
-            counters.push((format!("petition/{id}/paper_declared"), declared));
+            put(format!("{p}/paper_declared"), declared);
         }
         counters.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         counters
@@ -154,14 +142,16 @@ impl Projection {
 
     /// The tally text: `<key> <count>\n` per counter, sorted bytewise by key.
     pub fn tally_text(&self) -> String {
-        let mut text = String::new();
-        for (key, count) in self.counters() {
-            text.push_str(&key);
-            text.push(' ');
-            text.push_str(&count.to_string());
-            text.push('\n');
+        let line = |(key, count)| format!("{key} {count}\n");
+        self.counters().into_iter().map(line).collect()
+    }
+
+    /// A `by_channel` slot's name: `online`, or `paper/<batch id>`.
+    pub(crate) fn channel_name(&self, slot: u32) -> String {
+        match slot {
+            0 => "online".to_string(),
+            batch => format!("paper/{}", self.batch_names.name(batch - 1)),
         }
-        text
     }
 }
 

@@ -267,10 +267,7 @@ impl Projection {
     /// and whether it is live (not withdrawn or invalidated). `None` for an entry that
     /// is not a signature the rules accepted.
     pub fn signature(&self, index: u64) -> Option<SignatureStatus<'_>> {
-        let sig = self.signatures.get(usize::try_from(index).ok()?)?;
-        if sig.petition == crate::projection::state::NONE {
-            return None;
-        }
+        let sig = self.signature_at(index)?;
         Some(SignatureStatus {
             petition_id: self.petition_ids.name(sig.petition),
             live: sig.live,
@@ -329,11 +326,7 @@ impl Projection {
         let by_channel = p
             .by_channel
             .non_zero()
-            .map(|(s, c)| match s {
-                0 => ("online".to_string(), c),
-                b => (format!("paper/{}", self.batch_names.name(b - 1)), c),
-            })
-            .collect();
+            .map(|(s, c)| (self.channel_name(s), c));
         let mut daily: BTreeMap<String, u64> = BTreeMap::new();
         for (&hour, &count) in &p.hourly {
             let day = Date::from_days_since_unix_epoch((hour / 24) as i64)
@@ -375,7 +368,7 @@ impl Projection {
             by_constituency: named(&p.by_constituency, &self.constituencies),
             by_ward: named(&p.by_ward, &self.wards),
             by_council: named(&p.by_council, &self.councils),
-            by_channel,
+            by_channel: by_channel.collect(),
             paper_batches,
             crossed: &p.crossed,
             hourly: p
