@@ -203,12 +203,15 @@ impl Snapshots {
     }
 
     /// The projection of the good segments that `store` still has the roots of (empty if
-    /// none), and how many there were; the file is cut after them.
+    /// none), tracking its changes from them on if there were any, and how many there
+    /// were; the file is cut after them.
     fn read_chain(&self, roots: &dyn Roots) -> Result<(Projection, Option<u64>, usize)> {
         let mut chain = self.chain();
-        let (projection, size, segments, end) = read_segments(&chain.file, Some(roots))?;
+        let (mut projection, size, segments, mut end) = read_segments(&chain.file, Some(roots))?;
+        if segments > 0 {
+            projection.track_changes();
+        }
         let file_len = chain.file.metadata().map_err(io_err(&self.path))?.len();
-        let mut end = end;
         if end == 0 {
             // A new file, or one that is not a snapshot file: start it again.
             chain
@@ -311,10 +314,7 @@ impl Snapshots {
     /// any, how many there were, and the tree size they reach; the file is cut after
     /// them.
     pub fn load_from(&self, roots: &dyn Roots) -> Result<(Projection, usize)> {
-        let (mut projection, _, segments) = self.read_chain(roots)?;
-        if segments > 0 {
-            projection.track_changes();
-        }
+        let (projection, _, segments) = self.read_chain(roots)?;
         Ok((projection, segments))
     }
 
@@ -553,20 +553,12 @@ fn read_headers(file: &File, len: u64) -> Vec<(u64, Header)> {
 /// caught-up part can be saved as one more segment.
 pub fn load(snapshots: &Snapshots, store: &Store) -> Result<Loaded> {
     let (mut projection, snapshot_size, segments) = snapshots.read_chain(store)?;
-    if segments > 0 {
-        projection.track_changes();
-    }
-    catch_up(&mut projection, store)?;
+    catch_up_to(&mut projection, store, store.size())?;
     Ok(Loaded {
         projection,
         snapshot_size,
         segments,
     })
-}
-
-/// Replays the entries of `store` after `projection.tree_size()`.
-pub fn catch_up(projection: &mut Projection, store: &Store) -> Result<()> {
-    catch_up_to(projection, store, store.size())
 }
 
 /// The projection of the log prefix `[0, size)`, e.g. for the tally of a past tree size.
@@ -584,6 +576,7 @@ pub fn replay_prefix(store: &Store, size: u64) -> Result<Projection> {
     Ok(projection)
 }
 
+/// Replays the entries of `store` after `projection.tree_size()`, up to `size`.
 fn catch_up_to(projection: &mut Projection, store: &Store, size: u64) -> Result<()> {
     while projection.tree_size() < size {
         let start = projection.tree_size();
