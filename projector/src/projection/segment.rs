@@ -74,7 +74,7 @@ impl Changes {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct SegmentHead {
     base_size: u64,
     signatures_from: u64,
@@ -225,24 +225,22 @@ impl Projection {
     /// segment, restarting the tracking from here. `None` if changes are not tracked.
     /// Cost: a copy of what changed and of the small state.
     pub fn take_segment(&mut self) -> Option<Segment> {
+        let rest = self.changes.is_some().then(|| self.rest())?;
         let changes = self.changes.as_deref_mut()?;
         let from = changes.signatures_from;
-        let dedup = std::mem::take(&mut changes.dedup_added);
         let head = SegmentHead {
             base_size: changes.base_size,
             signatures_from: from as u64,
             retired: std::mem::take(&mut changes.retired),
             erased: std::mem::take(&mut changes.erased),
-            rest: Snapshot::default(),
+            rest,
         };
+        let dedup = std::mem::take(&mut changes.dedup_added);
         changes.base_size = self.tree_size;
         changes.signatures_from = self.signatures.len();
-        let signatures: Vec<_> = live_or_retired(&self.signatures, from).collect();
+        let signatures = live_or_retired(&self.signatures, from).collect();
         Some(Segment {
-            head: SegmentHead {
-                rest: self.rest(),
-                ..head
-            },
+            head,
             dedup,
             signatures,
         })
@@ -322,11 +320,8 @@ impl Projection {
             ));
         }
         let head = SegmentHead {
-            base_size: 0,
-            signatures_from: 0,
-            retired: Vec::new(),
-            erased: Vec::new(),
             rest: self.rest(),
+            ..SegmentHead::default()
         };
         write_body(
             out,
@@ -440,11 +435,8 @@ mod tests {
         let size = rest.tree_size;
         assert!(!rest.petitions.is_empty());
         let head = SegmentHead {
-            base_size: 0,
-            signatures_from: 0,
-            retired: Vec::new(),
-            erased: Vec::new(),
             rest,
+            ..SegmentHead::default()
         };
         let sig = SignatureRef {
             petition: 0,
