@@ -43,27 +43,6 @@ pub(super) struct Snapshot {
     signatures: Vec<(u64, SignatureRef)>,
 }
 
-/// Every slot a snapshot refers to must exist, so that a damaged snapshot that still
-/// decodes is refused (a cache miss) instead of panicking later on a bad index.
-fn check_slots(s: &Snapshot) -> Result<()> {
-    check_rest(s)?;
-    if !s.signatures.iter().all(|(_, sig)| signature_fits(s, sig)) {
-        return Err(Error::BadSnapshot("refers to slots that do not exist"));
-    }
-    Ok(())
-}
-
-/// Whether every slot `sig` refers to exists in the state `s`.
-pub(super) fn signature_fits(s: &Snapshot, sig: &SignatureRef) -> bool {
-    let within = |slot: u32, len: usize| slot == NONE || (slot as usize) < len;
-    (sig.petition as usize) < s.petitions.len()
-        && within(sig.country, s.countries.len())
-        && within(sig.constituency, s.constituencies.len())
-        && within(sig.ward, s.wards.len())
-        && within(sig.council, s.councils.len())
-        && (sig.channel as usize) <= s.batches.len()
-}
-
 /// Adds the signature record `sig` of entry `index` to the dense table `signatures`
 /// (entries that are not signatures between the last one and it left empty), refusing
 /// one that is not after the last, beyond the state's tree size, or refers to slots the
@@ -81,7 +60,14 @@ pub(super) fn push_signature(
     if index >= s.tree_size {
         return Err(Error::BadSnapshot("a signature beyond the tree size"));
     }
-    if !signature_fits(s, &sig) {
+    let within = |slot: u32, len: usize| slot == NONE || (slot as usize) < len;
+    let fits = (sig.petition as usize) < s.petitions.len()
+        && within(sig.country, s.countries.len())
+        && within(sig.constituency, s.constituencies.len())
+        && within(sig.ward, s.wards.len())
+        && within(sig.council, s.councils.len())
+        && (sig.channel as usize) <= s.batches.len();
+    if !fits {
         return Err(Error::BadSnapshot("refers to slots that do not exist"));
     }
     signatures.resize(at, NOT_A_SIGNATURE);
@@ -89,7 +75,9 @@ pub(super) fn push_signature(
     Ok(())
 }
 
-/// [`check_slots`] of everything but the signatures.
+/// Every slot a snapshot refers to must exist, so that a damaged snapshot that still
+/// decodes is refused (a cache miss) instead of panicking later on a bad index: this
+/// checks everything but the signatures, which [`push_signature`] checks.
 pub(super) fn check_rest(s: &Snapshot) -> Result<()> {
     let petitions = s.petitions.len();
     let counts_fit = s.petitions.iter().all(|p| {
@@ -148,7 +136,7 @@ impl Projection {
         };
         let s: Snapshot =
             postcard::from_bytes(body).map_err(|_| Error::BadSnapshot("does not decode"))?;
-        check_slots(&s)?;
+        check_rest(&s)?;
         let mut projection = Projection::default();
         projection.dedup.reserve(s.dedup.len());
         if !projection.dedup.insert_all(&s.dedup) {
