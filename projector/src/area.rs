@@ -6,7 +6,7 @@ use std::fmt;
 
 use ledger::record::{AreaCode, AreaKind, CountryCode, Name};
 
-use crate::projection::state::NONE;
+use crate::projection::state::{SignatureRef, NONE};
 use crate::tally::key_segment;
 use crate::Projection;
 
@@ -30,23 +30,22 @@ impl Area {
                 .to_string()
         })?;
         let kind = AreaKind::parse(kind).map_err(|e| e.to_string())?;
-        let fits = match kind {
-            AreaKind::Constituency | AreaKind::Ward => AreaCode::parse(code).is_ok(),
-            AreaKind::Country => CountryCode::parse(code).is_ok(),
-            AreaKind::Council => Name::parse(code).is_ok(),
+        let (fits, shape) = match kind {
+            AreaKind::Constituency | AreaKind::Ward => (
+                AreaCode::parse(code).is_ok(),
+                "a 9-character area code such as E14000831",
+            ),
+            AreaKind::Country => (
+                CountryCode::parse(code).is_ok(),
+                "a two-letter code such as GB",
+            ),
+            AreaKind::Council => (
+                Name::parse(code).is_ok(),
+                "its name: one line of at most 128 bytes, no control characters",
+            ),
         };
         if !fits {
-            return Err(match kind {
-                AreaKind::Constituency | AreaKind::Ward => {
-                    format!("a {kind} is a 9-character area code such as E14000831")
-                }
-                AreaKind::Country => "a country is a two-letter code such as GB".to_string(),
-                AreaKind::Council => {
-                    "a council is its name: one line of at most 128 bytes, no control \
-                     characters"
-                        .to_string()
-                }
-            });
+            return Err(format!("a {kind} is {shape}"));
         }
         Ok(Area {
             kind,
@@ -72,9 +71,7 @@ impl Area {
             _ => self.code.clone(),
         }
     }
-}
 
-impl Area {
     /// Whether `signature` was made in this area: its field of the area's kind holds
     /// the code (a council's name exactly as the signature states it).
     pub fn holds(&self, signature: &ledger::entry::SignatureEntry<'_>) -> bool {
@@ -120,25 +117,20 @@ impl Projection {
     pub fn area_signatures(&self, petition_id: &str, area: &Area) -> Option<AreaSignatures> {
         let petition_slot = self.petition_ids.find(petition_id)?;
         let petition = &self.petitions[petition_slot as usize];
-        let interner = match area.kind {
-            AreaKind::Constituency => &self.constituencies,
-            AreaKind::Ward => &self.wards,
-            AreaKind::Council => &self.councils,
-            AreaKind::Country => &self.countries,
+        // The names of the area's kind, and a signature's slot among them.
+        let (names, slot_of): (_, fn(&SignatureRef) -> u32) = match area.kind {
+            AreaKind::Constituency => (&self.constituencies, |sig| sig.constituency),
+            AreaKind::Ward => (&self.wards, |sig| sig.ward),
+            AreaKind::Council => (&self.councils, |sig| sig.council),
+            AreaKind::Country => (&self.countries, |sig| sig.country),
         };
         let mut found = AreaSignatures::default();
-        let Some(slot) = interner.find(&area.code) else {
+        let Some(slot) = names.find(&area.code) else {
             return Some(found);
         };
         debug_assert_ne!(slot, NONE);
         for (index, sig) in self.signatures.iter().enumerate() {
-            let in_area = match area.kind {
-                AreaKind::Constituency => sig.constituency,
-                AreaKind::Ward => sig.ward,
-                AreaKind::Council => sig.council,
-                AreaKind::Country => sig.country,
-            } == slot;
-            if in_area && sig.petition == petition_slot {
+            if slot_of(sig) == slot && sig.petition == petition_slot {
                 found.signatures.push(index as u64);
                 found.live += u64::from(sig.live);
             }
