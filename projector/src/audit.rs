@@ -138,13 +138,12 @@ impl Auditor {
             open_tally(self.alg, note, &self.vkey, text).map_err(|e| Finding::BadTallyNote {
                 reason: e.to_string(),
             })?;
-        self.expect_checkpoint_root(body.tree_size, body.root);
+        self.pending_checkpoints
+            .entry(body.tree_size)
+            .or_default()
+            .push(body.root);
         self.pending_tally = Some((body, text.to_string()));
         self.settle()
-    }
-
-    fn expect_checkpoint_root(&mut self, size: u64, root: Hash) {
-        self.pending_checkpoints.entry(size).or_default().push(root);
     }
 
     /// Takes the next entry; `published_leaf` is its leaf hash as the operator published

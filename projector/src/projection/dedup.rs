@@ -171,11 +171,7 @@ fn insert_each(
     keys: impl Iterator<Item = DedupKey>,
     mut insert: impl FnMut(DedupKey) -> bool,
 ) -> bool {
-    let mut all_new = true;
-    for key in keys {
-        all_new &= insert(key);
-    }
-    all_new
+    keys.fold(true, |all_new, key| insert(key) & all_new)
 }
 
 #[cfg(test)]
