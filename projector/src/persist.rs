@@ -256,25 +256,13 @@ impl Snapshots {
                 self.path.display()
             )));
         }
-        let at = chain.end;
-        let written = write_segment(
-            &chain.file,
-            at,
-            (segment.tree_size(), *root, segment.dedup_count()),
-            |out| segment.write(out),
-        )
-        .and_then(|end| chain.file.sync_data().map(|()| end));
-        match written {
-            Ok(end) => {
-                chain.end = end;
-                chain.segments += 1;
-                Ok(())
-            }
-            Err(e) => {
-                chain.broken = true;
-                Err(io_err(&self.path)(e))
-            }
-        }
+        let head = (segment.tree_size(), *root, segment.dedup_count());
+        let written = write_segment(&chain.file, chain.end, head, |out| segment.write(out))
+            .and_then(|end| chain.file.sync_data().map(|()| end));
+        chain.broken = written.is_err();
+        chain.end = written.map_err(io_err(&self.path))?;
+        chain.segments += 1;
+        Ok(())
     }
 
     /// Replaces the file with one segment holding the whole of `projection`, at the tree
