@@ -146,19 +146,9 @@ impl Auditor {
         self.settle()
     }
 
-    /// Takes the next entry; `published_leaf` is its leaf hash as the operator published
-    /// it, if known.
-    pub fn push(&mut self, entry: &[u8], published_leaf: Option<&Hash>) -> Result<(), Finding> {
-        self.take(
-            &self.alg.leaf_hash(entry),
-            read_entry(entry).as_ref(),
-            published_leaf,
-        )
-    }
-
-    /// [`Auditor::push`] for many entries, hashing and decoding them on a second thread
-    /// while this one checks and folds. `published_leaves[i]`, if given, is the
-    /// published leaf hash of `entries[i]`.
+    /// Takes the next entries, hashing and decoding them on a second thread while this
+    /// one checks and folds. `published_leaves[i]`, if given, is the leaf hash of
+    /// `entries[i]` as the operator published it.
     pub fn push_many<E: AsRef<[u8]> + Sync>(
         &mut self,
         entries: &[E],
@@ -339,12 +329,10 @@ pub fn audit_entries<E: AsRef<[u8]> + Sync>(
         let leaves = published.leaf_hashes.map(|l| l.get(start..).unwrap_or(&[]));
         auditor.push_many(&chunk, leaves)?;
     }
-    if let (Some(leaves), entries) = (published.leaf_hashes, auditor.size()) {
-        if leaves.len() as u64 > entries {
-            return Err(Finding::LeafMismatch { index: entries });
-        }
-    }
     let size = auditor.size();
+    if published.leaf_hashes.is_some_and(|l| l.len() as u64 > size) {
+        return Err(Finding::LeafMismatch { index: size });
+    }
     let report = auditor.finish()?;
     if let Some(note) = published.checkpoint {
         let claimed = checkpoint_size_hint(note);
