@@ -166,10 +166,8 @@ impl At {
 }
 
 impl Projection {
-    fn petition_slot(&self, id: &Id) -> Result<u32, Rejection> {
-        self.petition_ids
-            .find(id.as_str())
-            .ok_or(Rejection::UnknownPetition)
+    fn petition_slot(&self, id: &str) -> Result<u32, Rejection> {
+        self.petition_ids.find(id).ok_or(Rejection::UnknownPetition)
     }
 
     /// The signature the rules accepted at log index `index`, live or not.
@@ -417,10 +415,7 @@ impl Projection {
         time_ms: u64,
         signature: &SignatureFacts<'_>,
     ) -> Result<(), Rejection> {
-        let petition = self
-            .petition_ids
-            .find(signature.petition_id)
-            .ok_or(Rejection::UnknownPetition)?;
+        let petition = self.petition_slot(signature.petition_id)?;
         if self.petitions[petition as usize].is_closed_at(time_ms) {
             return Err(Rejection::PetitionClosed);
         }
@@ -465,9 +460,7 @@ impl Projection {
             }
             for &tag in signature.dedup_tags.iter() {
                 self.dedup.insert((petition, tag));
-            }
-            if let Some(changes) = &mut self.changes {
-                for &tag in signature.dedup_tags.iter() {
+                if let Some(changes) = &mut self.changes {
                     changes.dedup_added(petition, tag);
                 }
             }
