@@ -169,18 +169,16 @@ pub trait SegmentSource {
 }
 
 /// A body held whole in memory.
-struct SliceSource<'a>(&'a [u8]);
-
-impl SegmentSource for SliceSource<'_> {
+impl SegmentSource for &[u8] {
     fn take<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let (value, rest) = postcard::take_from_bytes(self.0)
+        let (value, rest) = postcard::take_from_bytes(self)
             .map_err(|_| Error::BadSnapshot("a segment does not decode"))?;
-        self.0 = rest;
+        *self = rest;
         Ok(value)
     }
 
     fn finish(&mut self) -> Result<()> {
-        if self.0.is_empty() {
+        if self.is_empty() {
             Ok(())
         } else {
             Err(Error::BadSnapshot("a segment has bytes after its lists"))
@@ -348,8 +346,8 @@ impl Projection {
     /// Applies the segment whose body is `body`: it must start where this projection
     /// ends (the first segment of a chain, on an empty projection). On an error the
     /// projection is unusable: the caller starts again from scratch.
-    pub fn apply_segment(&mut self, body: &[u8]) -> Result<()> {
-        self.apply_segment_from(&mut SliceSource(body))
+    pub fn apply_segment(&mut self, mut body: &[u8]) -> Result<()> {
+        self.apply_segment_from(&mut body)
     }
 
     /// [`Projection::apply_segment`], reading the body from `source`.
