@@ -191,26 +191,18 @@ impl Auditor {
     /// Checks everything due at the current size.
     fn settle(&mut self) -> Result<(), Finding> {
         let size = self.size();
-        let due = self
-            .pending_checkpoints
-            .first_key_value()
-            .is_some_and(|(s, _)| *s == size);
-        if let Some(roots) = due
-            .then(|| self.pending_checkpoints.remove(&size))
-            .flatten()
-        {
+        let due = self.pending_checkpoints.first_entry();
+        if let Some(roots) = due.filter(|c| *c.key() == size).map(|c| c.remove()) {
             let root = self.frontier.root(self.alg);
             if roots.iter().any(|r| *r != root) {
                 return Err(Finding::ForkedCheckpoint { size });
             }
             self.checkpoints_checked += roots.len() as u64;
         }
-        if self
+        let due = self
             .pending_tally
-            .as_ref()
-            .is_some_and(|(body, _)| body.tree_size == size)
-        {
-            let (_, published) = self.pending_tally.take().expect("checked above");
+            .take_if(|(body, _)| body.tree_size == size);
+        if let Some((_, published)) = due {
             compare_tallies(&published, &self.projection.tally_text())?;
             self.tally_checked = true;
         }
