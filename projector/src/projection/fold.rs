@@ -566,7 +566,7 @@ impl Projection {
     /// The motion `id`, moved to status `to` if it is still open.
     fn move_motion(&mut self, id: &Id, to: MotionStatus) -> Result<&mut Motion, Rejection> {
         let motion = self.motions.get_mut(id).ok_or(Rejection::UnknownMotion)?;
-        if !motion.status.is_open() {
+        if !matches!(motion.status, MotionStatus::Tabled | MotionStatus::Amended) {
             return Err(Rejection::InvalidTransition {
                 what: "motion",
                 from: motion.status.as_str(),
@@ -580,7 +580,7 @@ impl Projection {
     /// The event `id`, moved to status `to` if it is still upcoming.
     fn move_event(&mut self, id: &Id, to: EventStatus) -> Result<&mut Event, Rejection> {
         let event = self.events.get_mut(id).ok_or(Rejection::UnknownEvent)?;
-        if !event.status.is_upcoming() {
+        if !matches!(event.status, EventStatus::Scheduled | EventStatus::Changed) {
             return Err(Rejection::InvalidTransition {
                 what: "event",
                 from: event.status.as_str(),

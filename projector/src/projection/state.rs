@@ -295,12 +295,6 @@ named_enum! {
     }
 }
 
-impl MotionStatus {
-    pub(crate) fn is_open(self) -> bool {
-        matches!(self, MotionStatus::Tabled | MotionStatus::Amended)
-    }
-}
-
 /// A council motion: as tabled with every amendment applied (its title and text hash
 /// are the current ones), where it stands, and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,12 +314,6 @@ named_enum! {
         Changed = "changed",
         Cancelled = "cancelled",
         Held = "held",
-    }
-}
-
-impl EventStatus {
-    pub(crate) fn is_upcoming(self) -> bool {
-        matches!(self, EventStatus::Scheduled | EventStatus::Changed)
     }
 }
 
