@@ -42,18 +42,12 @@ impl Default for DedupSet {
 }
 
 impl Clone for DedupSet {
-    /// Clones half of the shards on another thread.
+    /// Clones half of the shards on another thread (a handed-over set has none).
     fn clone(&self) -> DedupSet {
-        if !self.is_kept() {
-            return DedupSet {
-                shards: Vec::new(),
-                exact: self.exact,
-            };
-        }
-        let (low, high) = self.shards.split_at(SHARDS / 2);
         let cloned = if self.len() < PARALLEL_FROM {
             None
         } else {
+            let (low, high) = self.shards.split_at(SHARDS / 2);
             std::thread::scope(|scope| {
                 let other = scope.spawn(|| high.to_vec());
                 let mut shards = low.to_vec();
