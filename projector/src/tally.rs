@@ -65,21 +65,17 @@ impl Projection {
             put(format!("campaign/{id}/countries"), countries.len() as u64);
         }
 
-        for status in LinkStatus::ALL {
-            let n = self.links.values().filter(|l| l.status == *status).count();
-            put(format!("links/{}", status.as_str()), n as u64);
+        for &status in LinkStatus::ALL {
+            let n = self.links.values().filter(|l| l.status == status).count();
+            put(format!("links/{status}"), n as u64);
         }
-        for status in MotionStatus::ALL {
-            let n = self
-                .motions
-                .values()
-                .filter(|m| m.status == *status)
-                .count();
-            put(format!("motions/{}", status.as_str()), n as u64);
+        for &status in MotionStatus::ALL {
+            let n = self.motions.values().filter(|m| m.status == status).count();
+            put(format!("motions/{status}"), n as u64);
         }
-        for status in EventStatus::ALL {
-            let n = self.events.values().filter(|e| e.status == *status).count();
-            put(format!("events/{}", status.as_str()), n as u64);
+        for &status in EventStatus::ALL {
+            let n = self.events.values().filter(|e| e.status == status).count();
+            put(format!("events/{status}"), n as u64);
         }
         let attendance: u64 = self
             .events
