@@ -369,10 +369,7 @@ fn read_segments(
 ) -> Result<(Projection, Option<u64>, usize, u64)> {
     let len = file.metadata().map_err(|e| Error::Db(e.to_string()))?.len();
     let mut magic = [0u8; FILE_MAGIC.len()];
-    if len < FILE_MAGIC.len() as u64
-        || file.read_exact_at(&mut magic, 0).is_err()
-        || &magic != FILE_MAGIC
-    {
+    if file.read_exact_at(&mut magic, 0).is_err() || &magic != FILE_MAGIC {
         return Ok((Projection::new(), None, 0, 0));
     }
     let headers = read_headers(file, len);
