@@ -248,25 +248,22 @@ fn checkpoint_size_hint(note: &str) -> u64 {
 
 /// Compares two tally texts counter by counter, naming the first that differs.
 pub fn compare_tallies(published: &str, replayed: &str) -> Result<(), Finding> {
-    let parse = |text: &str| -> BTreeMap<String, String> {
+    fn parse(text: &str) -> BTreeMap<&str, &str> {
         text.lines()
-            .map(|line| match line.rsplit_once(' ') {
-                Some((key, count)) => (key.to_string(), count.to_string()),
-                None => (line.to_string(), String::new()),
-            })
+            .map(|line| line.rsplit_once(' ').unwrap_or((line, "")))
             .collect()
-    };
+    }
     if published == replayed {
         return Ok(());
     }
     let (a, b) = (parse(published), parse(replayed));
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let keys: std::collections::BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
     for key in keys {
         let (p, r) = (a.get(key), b.get(key));
         if p != r {
-            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(absent)".into());
+            let show = |v: Option<&&str>| v.copied().unwrap_or("(absent)").to_string();
             return Err(Finding::TallyMismatch {
-                key: key.clone(),
+                key: key.to_string(),
                 published: show(p),
                 replayed: show(r),
             });

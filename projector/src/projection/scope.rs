@@ -128,8 +128,7 @@ impl Projection {
     }
 
     fn link_city(&self, link_id: &Id) -> Option<&str> {
-        let link = self.links.get(link_id)?;
-        Some(&link.registered.record.city)
+        Some(&self.links.get(link_id)?.registered.record.city)
     }
 
     /// A motion belongs to its twin link's city; without a link, to no city.
@@ -149,8 +148,7 @@ impl Projection {
     }
 
     fn event_city(&self, event_id: &Id) -> Option<&str> {
-        let event = self.events.get(event_id)?;
-        Some(&event.scheduled.record.city)
+        Some(&self.events.get(event_id)?.scheduled.record.city)
     }
 }
 
