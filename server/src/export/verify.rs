@@ -23,8 +23,8 @@ use ledger::{Entry, HashAlg};
 use serde::Serialize;
 
 use super::{
-    manifest_note_body, spreadsheet_cell, EntryLine, Manifest, CHECKPOINT, ENTRIES, FORMAT,
-    HASHED_FILES, MANIFEST, MANIFEST_NOTE, SIGNERS, SIGNERS_HEADER, TALLY_NOTE, TALLY_TEXT,
+    manifest_note_body, EntryLine, Manifest, CHECKPOINT, ENTRIES, FORMAT, HASHED_FILES, MANIFEST,
+    MANIFEST_NOTE, SIGNERS, SIGNERS_HEADER, TALLY_NOTE, TALLY_TEXT,
 };
 use crate::input::{commitment, PersonalData};
 
@@ -714,18 +714,12 @@ fn check_signers(reader: &mut dyn Read, live: &[(&u64, &Listed)]) -> Result<(), 
                 ))
             }
         };
-        let data = signature.revealed.as_ref();
-        let empty = String::new();
-        let cell = |f: Option<&String>| spreadsheet_cell(f.unwrap_or(&empty)).into_owned();
-        let expected = [
-            index.to_string(),
-            super::rfc3339((signature.time_ms / 1000) as i64),
-            signature.channel.clone(),
-            cell(data.map(|d| &d.name)),
-            cell(data.and_then(|d| d.postcode.as_ref())),
-            cell(data.and_then(|d| d.email.as_ref())),
-            cell(data.and_then(|d| d.address.as_ref())),
-        ];
+        let expected = super::signer_row(
+            **index,
+            signature.time_ms,
+            &signature.channel,
+            signature.revealed.as_ref(),
+        );
         if let Some(column) = (0..SIGNERS_HEADER.len()).find(|&c| row.get(c) != Some(&expected[c]))
         {
             let what = if row.get(0) != Some(&expected[0]) {
