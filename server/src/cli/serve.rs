@@ -132,21 +132,13 @@ impl From<ConnectionLimits> for listen::Limits {
 }
 
 pub fn run(args: ServeArgs) -> super::Result {
-    let ServeArgs {
-        data,
-        listen,
-        origin,
-        hash,
-        demo,
-        publish,
-        limits,
-        integrity,
-    } = args;
-    let limits: listen::Limits = limits.into();
+    // Bounds first: fitting them to the descriptor limit may warn.
+    let limits: listen::Limits = args.limits.into();
     let options = NodeOptions {
-        publish,
-        ..integrity.into()
+        publish: args.publish,
+        ..args.integrity.into()
     };
+    let (data, listen, demo) = (args.data, args.listen, args.demo);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,7 +150,12 @@ pub fn run(args: ServeArgs) -> super::Result {
         let (node, opening) = {
             let dir = data.clone();
             tokio::task::spawn_blocking(move || {
-                Node::open_with(&dir, origin.as_deref(), hash.map(Into::into), &options)
+                Node::open_with(
+                    &dir,
+                    args.origin.as_deref(),
+                    args.hash.map(Into::into),
+                    &options,
+                )
             })
             .await?
             .map_err(|e| format!("{}: {e}", data.display()))?
