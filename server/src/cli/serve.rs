@@ -83,23 +83,6 @@ struct Integrity {
     retention_sweep_secs: u64,
 }
 
-impl From<Integrity> for NodeOptions {
-    fn from(integrity: Integrity) -> NodeOptions {
-        NodeOptions {
-            min_free_bytes: integrity.min_free_mib.saturating_mul(1 << 20),
-            scrub: (integrity.scrub_every > 0).then(|| server::health::ScrubOptions {
-                every: Duration::from_secs(integrity.scrub_every),
-                entries_per_second: integrity.scrub_rate,
-            }),
-            retention: Some(server::retention::RetentionOptions {
-                days: integrity.retention_days,
-                sweep_every: Duration::from_secs(integrity.retention_sweep_secs),
-            }),
-            ..NodeOptions::default()
-        }
-    }
-}
-
 /// `serve`'s bounds on connections (server::http::listen).
 #[derive(clap::Args)]
 struct ConnectionLimits {
@@ -120,23 +103,27 @@ struct ConnectionLimits {
     max_connections: usize,
 }
 
-impl From<ConnectionLimits> for listen::Limits {
-    fn from(limits: ConnectionLimits) -> listen::Limits {
-        listen::Limits {
-            header_read_timeout: Duration::from_secs(limits.header_read_timeout),
-            body_read_timeout: Duration::from_secs(limits.body_read_timeout),
-            idle_timeout: Duration::from_secs(limits.idle_timeout),
-            max_connections: listen::connections_within_descriptors(limits.max_connections),
-        }
-    }
-}
-
 pub fn run(args: ServeArgs) -> super::Result {
     // Bounds first: fitting them to the descriptor limit may warn.
-    let limits: listen::Limits = args.limits.into();
+    let (limits, integrity) = (&args.limits, &args.integrity);
+    let limits = listen::Limits {
+        header_read_timeout: Duration::from_secs(limits.header_read_timeout),
+        body_read_timeout: Duration::from_secs(limits.body_read_timeout),
+        idle_timeout: Duration::from_secs(limits.idle_timeout),
+        max_connections: listen::connections_within_descriptors(limits.max_connections),
+    };
     let options = NodeOptions {
+        min_free_bytes: integrity.min_free_mib.saturating_mul(1 << 20),
+        scrub: (integrity.scrub_every > 0).then(|| server::health::ScrubOptions {
+            every: Duration::from_secs(integrity.scrub_every),
+            entries_per_second: integrity.scrub_rate,
+        }),
+        retention: Some(server::retention::RetentionOptions {
+            days: integrity.retention_days,
+            sweep_every: Duration::from_secs(integrity.retention_sweep_secs),
+        }),
         publish: args.publish,
-        ..args.integrity.into()
+        ..NodeOptions::default()
     };
     let (data, listen, demo) = (args.data, args.listen, args.demo);
     let runtime = tokio::runtime::Builder::new_multi_thread()
