@@ -619,6 +619,12 @@ mod tests {
                 ("2022-11-17", "large majority")
             ]
         );
+        // Each link is severed by its motion, voted before.
+        let last_vote = records.iter().rposition(|r| kind(r) == "motion.voted");
+        let first_severed = records
+            .iter()
+            .position(|r| kind(r) == "twin_link.status_changed");
+        assert!(last_vote < first_severed);
         let rally_held = records
             .iter()
             .find(|r| kind(r) == "event.held" && r.get("attendance").is_some())
