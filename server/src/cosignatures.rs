@@ -235,9 +235,7 @@ impl CosignatureStore {
         }
         out
     }
-}
 
-impl CosignatureStore {
     /// A signed checkpoint of this log with the cosignatures kept for its tree size.
     pub fn cosigned_checkpoint(&self, checkpoint: &str) -> String {
         let size = checkpoint

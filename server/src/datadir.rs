@@ -23,7 +23,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ledger::note::NoteSigner;
 use ledger::store::{KeyPin, LogConfig, Store};
@@ -250,9 +250,4 @@ pub fn decode_hex(text: &str) -> Option<[u8; 32]> {
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(out)
-}
-
-/// The path of a file in the data directory.
-pub fn file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }

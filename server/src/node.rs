@@ -241,16 +241,14 @@ impl Node {
             )?),
             None => None,
         };
-        let sweeper = match options.retention {
-            Some(retention) => Some(Sweeper::start(state.clone(), retention)?),
-            None => None,
-        };
-        let scrub = match options.scrub {
-            Some(scrub) => {
-                Some(Scrubber::start(state.store.clone(), scrub).map_err(Error::io(dir))?)
-            }
-            None => None,
-        };
+        let sweeper = options
+            .retention
+            .map(|retention| Sweeper::start(state.clone(), retention))
+            .transpose()?;
+        let scrub = options
+            .scrub
+            .map(|scrub| Scrubber::start(state.store.clone(), scrub).map_err(Error::io(dir)))
+            .transpose()?;
         Ok((
             Node {
                 state,

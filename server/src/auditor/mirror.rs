@@ -128,10 +128,10 @@ impl Mirror {
             pack.get_ref().sync_data().map_err(failed(&pack_path))?;
             state.pack_len = pack.get_ref().metadata().map_err(failed(&pack_path))?.len();
         }
-        self.write("checkpoint", checkpoint.as_bytes())?;
+        self.put_file("checkpoint", checkpoint.as_bytes())?;
         let json = serde_json::to_vec_pretty(&state)
             .map_err(|e| AuditError::Failed(format!("state.json: {e}")))?;
-        self.write("state.json", &json)?;
+        self.put_file("state.json", &json)?;
         Ok(state)
     }
 
@@ -268,17 +268,13 @@ impl Mirror {
              --- verified earlier by this mirror ---\n{verified}\n\
              --- served now ---\n{contradicting}"
         );
-        self.write(&name, text.as_bytes())?;
+        self.put_file(&name, text.as_bytes())?;
         Ok(self.dir.join(name))
     }
 
-    /// Keeps a file of the auditor's own (a cosigned note) in the mirror.
+    /// Writes `name` under the mirror atomically: what it verified, fork evidence, and
+    /// the auditor's own files (a cosigned note).
     pub fn put_file(&self, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
-        self.write(name, bytes)
-    }
-
-    /// Writes `name` under the mirror atomically.
-    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), AuditError> {
         let path = self.dir.join(name);
         let beside = self.dir.join(format!(".{name}.tmp"));
         std::fs::write(&beside, bytes).map_err(failed(&beside))?;

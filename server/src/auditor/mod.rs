@@ -284,6 +284,12 @@ pub fn audit(
         })?,
         None => Projection::new(),
     };
+    let run = Run {
+        source,
+        mirror,
+        concurrency: options.concurrency,
+        alg,
+    };
     let mut stats = Stats::default();
     for _ in 0..CHASES {
         let checkpoint_text = text(source, "checkpoint")?;
@@ -306,10 +312,7 @@ pub fn audit(
             ));
         }
         extend(
-            source,
-            mirror,
-            options,
-            alg,
+            &run,
             &mut verified,
             &checkpoint,
             &checkpoint_text,
@@ -362,6 +365,15 @@ struct Verified {
     right_tiles: BTreeMap<u8, Vec<Hash>>,
 }
 
+/// What every step of one audit reads from, writes to and works with.
+struct Run<'a> {
+    source: &'a dyn Source,
+    mirror: &'a Mirror,
+    /// Requests in flight at once.
+    concurrency: usize,
+    alg: HashAlg,
+}
+
 #[derive(Default)]
 struct Stats {
     entries: u64,
@@ -371,12 +383,8 @@ struct Stats {
 
 /// Fetches and checks the tiles that take the verified tree to `checkpoint`'s, and
 /// replays its new entries.
-#[allow(clippy::too_many_arguments)]
 fn extend(
-    source: &dyn Source,
-    mirror: &Mirror,
-    options: &AuditOptions,
-    alg: HashAlg,
+    run: &Run<'_>,
     verified: &mut Verified,
     checkpoint: &Checkpoint,
     checkpoint_text: &str,
@@ -384,6 +392,7 @@ fn extend(
     stats: &mut Stats,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), AuditError> {
+    let (mirror, alg) = (run.mirror, run.alg);
     let from = verified.frontier.size();
     let to = checkpoint.size;
     if to == from {
@@ -430,77 +439,54 @@ fn extend(
     // the read models and the mirror.
     let mut frontier = verified.frontier.clone();
     let mut entries_checked = 0;
-    fetch_in_order(
-        source,
-        &bundles,
-        options.concurrency,
-        stats,
-        &mut |tile, bytes| {
-            {
-                let entries =
-                    tile::decode_entry_bundle_with_width(&bytes, tile.width()).map_err(|e| {
-                        finding(
-                            "tiles",
-                            format!("{tile} is not an entry bundle of its width: {e}"),
-                        )
-                    })?;
-                let first = tile.index() * width;
-                for (offset, entry) in entries.iter().enumerate() {
-                    if first + offset as u64 >= from {
-                        frontier.push(alg, alg.leaf_hash(entry), |node, hash| {
-                            if node.level % 8 == 0 {
-                                if let Some((_, hashes)) = levels.get_mut(&(node.level / 8)) {
-                                    hashes.push(*hash);
-                                }
-                            }
-                        });
-                        projection.replay_bytes(entry).map_err(|e| {
-                            finding("entries", format!("{e} (every entry must decode strictly)"))
-                        })?;
-                        entries_checked += 1;
+    fetch_in_order(run, &bundles, stats, &mut |tile, bytes| {
+        let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width()).map_err(|e| {
+            finding(
+                "tiles",
+                format!("{tile} is not an entry bundle of its width: {e}"),
+            )
+        })?;
+        let first = tile.index() * width;
+        for (offset, entry) in entries.iter().enumerate() {
+            if first + offset as u64 >= from {
+                frontier.push(alg, alg.leaf_hash(entry), |node, hash| {
+                    if node.level % 8 == 0 {
+                        if let Some((_, hashes)) = levels.get_mut(&(node.level / 8)) {
+                            hashes.push(*hash);
+                        }
                     }
-                }
-                mirror.put_bundle(tile, &bytes)?;
-                progress(frontier.size() - from, to - from);
+                });
+                projection.replay_bytes(entry).map_err(|e| {
+                    finding("entries", format!("{e} (every entry must decode strictly)"))
+                })?;
+                entries_checked += 1;
             }
-            Ok(())
-        },
-    )?;
+        }
+        mirror.put_bundle(tile, &bytes)?;
+        progress(frontier.size() - from, to - from);
+        Ok(())
+    })?;
     stats.entries += entries_checked;
     if frontier.root(alg) != checkpoint.root {
-        return Err(mismatch(
-            source,
-            mirror,
-            options,
-            alg,
-            verified,
-            checkpoint,
-            checkpoint_text,
-        ));
+        return Err(mismatch(run, verified, checkpoint, checkpoint_text));
     }
 
     // Every hash tile as the entries make it.
-    fetch_in_order(
-        source,
-        &hash_tiles,
-        options.concurrency,
-        stats,
-        &mut |tile, bytes| {
-            let level = tile.level().expect("a hash tile");
-            let (start, hashes) = &levels[&level];
-            let first = (tile.index() * width - start) as usize;
-            let expected = hashes
-                .get(first..first + usize::from(tile.width()))
-                .and_then(|hashes| tile::encode_hash_tile(hashes).ok());
-            if expected.as_deref() != Some(&bytes[..]) {
-                return Err(finding(
-                    "tiles",
-                    format!("{tile} does not hold the hashes the log's entries make"),
-                ));
-            }
-            Ok(())
-        },
-    )?;
+    fetch_in_order(run, &hash_tiles, stats, &mut |tile, bytes| {
+        let level = tile.level().expect("a hash tile");
+        let (start, hashes) = &levels[&level];
+        let first = (tile.index() * width - start) as usize;
+        let expected = hashes
+            .get(first..first + usize::from(tile.width()))
+            .and_then(|hashes| tile::encode_hash_tile(hashes).ok());
+        if expected.as_deref() != Some(&bytes[..]) {
+            return Err(finding(
+                "tiles",
+                format!("{tile} does not hold the hashes the log's entries make"),
+            ));
+        }
+        Ok(())
+    })?;
     for (level, (start, hashes)) in levels {
         let count = to >> (8 * u32::from(level));
         let edge_start = count / width * width;
@@ -517,14 +503,12 @@ fn extend(
 /// fork: the whole log as served now makes the signed root, but not the tree this
 /// mirror verified) or the source serves entries that are not the log's.
 fn mismatch(
-    source: &dyn Source,
-    mirror: &Mirror,
-    options: &AuditOptions,
-    alg: HashAlg,
+    run: &Run<'_>,
     verified: &Verified,
     checkpoint: &Checkpoint,
     checkpoint_text: &str,
 ) -> AuditError {
+    let alg = run.alg;
     let from = verified.frontier.size();
     let not_the_log = finding(
         "tiles",
@@ -542,27 +526,24 @@ fn mismatch(
         .into_iter()
         .filter(|t| matches!(t, TilePath::Entries { .. }))
         .collect();
-    let rebuilt = fetch_in_order(
-        source,
-        &bundles,
-        options.concurrency,
-        &mut stats,
-        &mut |tile, bytes| {
-            let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width())
-                .map_err(|e| finding("tiles", e.to_string()))?;
-            for entry in entries {
-                whole.push(alg, alg.leaf_hash(entry), |_, _| {});
-            }
-            Ok(())
-        },
-    );
+    let rebuilt = fetch_in_order(run, &bundles, &mut stats, &mut |tile, bytes| {
+        let entries = tile::decode_entry_bundle_with_width(&bytes, tile.width())
+            .map_err(|e| finding("tiles", e.to_string()))?;
+        for entry in entries {
+            whole.push(alg, alg.leaf_hash(entry), |_, _| {});
+        }
+        Ok(())
+    });
     if rebuilt.is_err() {
         return not_the_log;
     }
     if whole.root(alg) != checkpoint.root {
         return not_the_log;
     }
-    match mirror.save_evidence(&verified.checkpoint, checkpoint_text) {
+    match run
+        .mirror
+        .save_evidence(&verified.checkpoint, checkpoint_text)
+    {
         Ok(evidence) => AuditError::Fork {
             message: format!(
                 "the log's tree of size {} does not contain the tree of size {from} this \
@@ -578,17 +559,17 @@ fn mismatch(
 /// What is done with each fetched tile, in order.
 type TileCheck<'a> = dyn FnMut(&TilePath, Vec<u8>) -> Result<(), AuditError> + 'a;
 
-/// Fetches `tiles` from `source`, `concurrency` at a time, and hands each to `each` in
+/// Fetches `tiles` from the source, `concurrency` at a time, and hands each to `each` in
 /// order: [`TILES_PER_ROUND`] at a time, the next round fetched while this one is
 /// handled. A tile the source does not have is a finding: a log serves every tile of
 /// its signed tree.
 fn fetch_in_order(
-    source: &dyn Source,
+    run: &Run<'_>,
     tiles: &[TilePath],
-    concurrency: usize,
     stats: &mut Stats,
     each: &mut TileCheck<'_>,
 ) -> Result<(), AuditError> {
+    let (source, concurrency) = (run.source, run.concurrency);
     std::thread::scope(|scope| {
         let mut rounds = tiles.chunks(TILES_PER_ROUND);
         let fetch = |round: &'_ [TilePath]| {
@@ -753,21 +734,23 @@ fn save(
     mirror.save_state(state, &verified.checkpoint).map(|_| ())
 }
 
-fn text(source: &dyn Source, path: &str) -> Result<String, AuditError> {
-    let bytes = source
+/// The file at `path`, which every log serves.
+fn fetch(source: &dyn Source, path: &str) -> Result<Vec<u8>, AuditError> {
+    source
         .get(path)?
-        .ok_or_else(|| AuditError::Failed(format!("{} has no {path}", source.describe())))?;
-    String::from_utf8(bytes).map_err(|_| finding("checkpoint", format!("{path} is not UTF-8")))
+        .ok_or_else(|| AuditError::Failed(format!("{} has no {path}", source.describe())))
+}
+
+fn text(source: &dyn Source, path: &str) -> Result<String, AuditError> {
+    String::from_utf8(fetch(source, path)?)
+        .map_err(|_| finding("checkpoint", format!("{path} is not UTF-8")))
 }
 
 fn fetch_json<T: serde::de::DeserializeOwned>(
     source: &dyn Source,
     path: &str,
 ) -> Result<T, AuditError> {
-    let bytes = source
-        .get(path)?
-        .ok_or_else(|| AuditError::Failed(format!("{} has no {path}", source.describe())))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(&fetch(source, path)?).map_err(|e| {
         AuditError::Failed(format!(
             "{}/{path}: not the expected JSON: {e}",
             source.describe()

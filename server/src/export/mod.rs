@@ -153,6 +153,27 @@ pub fn spreadsheet_cell(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A row of `signers.csv`, as the writer writes it and the verifier expects it: the
+/// signature's index, time (RFC 3339 UTC, to the second) and channel, then the signer's
+/// name, postcode, email and address when revealed (empty cells otherwise).
+pub fn signer_row(
+    index: u64,
+    time_ms: u64,
+    channel: &str,
+    data: Option<&PersonalData>,
+) -> [String; 7] {
+    let cell = |f: Option<&String>| spreadsheet_cell(f.map_or("", String::as_str)).into_owned();
+    [
+        index.to_string(),
+        rfc3339((time_ms / 1000) as i64),
+        channel.to_owned(),
+        cell(data.map(|d| &d.name)),
+        cell(data.and_then(|d| d.postcode.as_ref())),
+        cell(data.and_then(|d| d.email.as_ref())),
+        cell(data.and_then(|d| d.address.as_ref())),
+    ]
+}
+
 /// A signature's channel as `signers.csv` and the summary write it: `online`, or
 /// `paper:<batch id>` for a signature of a paper batch.
 pub fn channel_text(paper_batch: Option<&str>) -> String {

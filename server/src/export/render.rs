@@ -7,7 +7,7 @@ use ledger::record::PetitionText;
 use ledger::Hash;
 
 use super::build::{ExportError, Gathered, RetiredRow};
-use super::{spreadsheet_cell, SIGNERS_HEADER};
+use super::SIGNERS_HEADER;
 
 /// What the human files say, beside what was gathered.
 pub(super) struct Facts<'a> {
@@ -166,22 +166,14 @@ pub(super) fn signers_csv(gathered: &Gathered) -> Result<Vec<u8>, ExportError> {
     let err = |e: csv::Error| ExportError::Write(e.to_string());
     writer.write_record(SIGNERS_HEADER).map_err(err)?;
     for row in &gathered.signers {
-        let signed_at = super::rfc3339((row.signed_at_ms / 1000) as i64);
-        let channel = row.channel.clone();
-        let index = row.index.to_string();
-        let empty = String::new();
         let data = row.revealed.as_ref().map(|(data, _)| data);
-        let field = |f: Option<&String>| spreadsheet_cell(f.unwrap_or(&empty)).into_owned();
         writer
-            .write_record([
-                index,
-                signed_at,
-                channel,
-                field(data.map(|d| &d.name)),
-                field(data.and_then(|d| d.postcode.as_ref())),
-                field(data.and_then(|d| d.email.as_ref())),
-                field(data.and_then(|d| d.address.as_ref())),
-            ])
+            .write_record(super::signer_row(
+                row.index,
+                row.signed_at_ms,
+                &row.channel,
+                data,
+            ))
             .map_err(err)?;
     }
     writer

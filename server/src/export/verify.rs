@@ -23,8 +23,8 @@ use ledger::{Entry, HashAlg};
 use serde::Serialize;
 
 use super::{
-    manifest_note_body, spreadsheet_cell, EntryLine, Manifest, CHECKPOINT, ENTRIES, FORMAT,
-    HASHED_FILES, MANIFEST, MANIFEST_NOTE, SIGNERS, SIGNERS_HEADER, TALLY_NOTE, TALLY_TEXT,
+    manifest_note_body, EntryLine, Manifest, CHECKPOINT, ENTRIES, FORMAT, HASHED_FILES, MANIFEST,
+    MANIFEST_NOTE, SIGNERS, SIGNERS_HEADER, TALLY_NOTE, TALLY_TEXT,
 };
 use crate::input::{commitment, PersonalData};
 
@@ -129,6 +129,8 @@ pub fn verify_reader(
     if archive.len() != expected.len() {
         return Err(fail("zip", "a file name appears twice"));
     }
+    // Each file's BLAKE3, for the manifest's list (which names neither manifest file).
+    let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
     let mut small = |name: &'static str| -> Result<Vec<u8>, Finding> {
         let file = archive
             .by_name(name)
@@ -143,26 +145,16 @@ pub fn verify_reader(
                 format!("{name} is larger than a bundle's file may be"),
             ));
         }
+        hashes.insert(name, blake3::hash(&bytes).to_hex().to_string());
         Ok(bytes)
     };
     let manifest_bytes = small(MANIFEST)?;
     let manifest_note = text(MANIFEST_NOTE, small(MANIFEST_NOTE)?)?;
     let checkpoint_text = text(CHECKPOINT, small(CHECKPOINT)?)?;
     let tally_note = text(TALLY_NOTE, small(TALLY_NOTE)?)?;
-    let tally_bytes = small(TALLY_TEXT)?;
-    let tally_text = text(TALLY_TEXT, tally_bytes.clone())?;
-    let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
-    for (name, bytes) in [
-        (CHECKPOINT, checkpoint_text.as_bytes()),
-        (TALLY_NOTE, tally_note.as_bytes()),
-        (TALLY_TEXT, &tally_bytes[..]),
-    ] {
-        hashes.insert(name, blake3::hash(bytes).to_hex().to_string());
-    }
-    for name in [super::README, super::SUMMARY] {
-        let bytes = small(name)?;
-        hashes.insert(name, blake3::hash(&bytes).to_hex().to_string());
-    }
+    let tally_text = text(TALLY_TEXT, small(TALLY_TEXT)?)?;
+    small(super::README)?;
+    small(super::SUMMARY)?;
 
     // --- the manifest and the log's signatures -------------------------------------
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
@@ -714,18 +706,12 @@ fn check_signers(reader: &mut dyn Read, live: &[(&u64, &Listed)]) -> Result<(), 
                 ))
             }
         };
-        let data = signature.revealed.as_ref();
-        let empty = String::new();
-        let cell = |f: Option<&String>| spreadsheet_cell(f.unwrap_or(&empty)).into_owned();
-        let expected = [
-            index.to_string(),
-            super::rfc3339((signature.time_ms / 1000) as i64),
-            signature.channel.clone(),
-            cell(data.map(|d| &d.name)),
-            cell(data.and_then(|d| d.postcode.as_ref())),
-            cell(data.and_then(|d| d.email.as_ref())),
-            cell(data.and_then(|d| d.address.as_ref())),
-        ];
+        let expected = super::signer_row(
+            **index,
+            signature.time_ms,
+            &signature.channel,
+            signature.revealed.as_ref(),
+        );
         if let Some(column) = (0..SIGNERS_HEADER.len()).find(|&c| row.get(c) != Some(&expected[c]))
         {
             let what = if row.get(0) != Some(&expected[0]) {

@@ -187,11 +187,8 @@ fn write_signer_secrets(path: &std::path::Path, answer: &Value) -> std::io::Resu
     use std::os::unix::fs::OpenOptionsExt;
     let first = answer["first_signature_index"].as_u64().unwrap_or(0);
     let mut out = String::from("row,index,signer_secret\n");
-    let secrets = answer["signer_secrets"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, secret) in secrets.iter().enumerate() {
+    let secrets = answer["signer_secrets"].as_array().into_iter().flatten();
+    for (i, secret) in secrets.enumerate() {
         let secret = secret.as_str().unwrap_or("");
         out.push_str(&format!("{},{},{secret}\n", i + 2, first + i as u64));
     }
@@ -280,24 +277,20 @@ fn refusal(status: u16, problem: &Value) -> String {
 
 /// One line per bad row, and how many more there were.
 fn row_lines(problem: &Value) -> Vec<String> {
-    let mut lines: Vec<String> = problem["rows"]
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|row| {
-                    let column = row["column"]
-                        .as_str()
-                        .map_or(String::new(), |c| format!(", column {c}"));
-                    format!(
-                        "row {}{column}: {} ({})",
-                        row["row"].as_u64().unwrap_or(0),
-                        row["detail"].as_str().unwrap_or(""),
-                        row["reason"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect()
+    let rows = problem["rows"].as_array().into_iter().flatten();
+    let mut lines: Vec<String> = rows
+        .map(|row| {
+            let column = row["column"]
+                .as_str()
+                .map_or(String::new(), |c| format!(", column {c}"));
+            format!(
+                "row {}{column}: {} ({})",
+                row["row"].as_u64().unwrap_or(0),
+                row["detail"].as_str().unwrap_or(""),
+                row["reason"].as_str().unwrap_or("?")
+            )
         })
-        .unwrap_or_default();
+        .collect();
     if let Some(more) = problem["more_rows"].as_u64().filter(|&n| n > 0) {
         lines.push(format!("... and {more} more bad rows"));
     }
