@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::listen::BodyReadTimeout;
 use super::problem::{parse_u64, problem_json, ApiError, ApiQuery, Problem};
 use super::records::{
-    authenticate, body_timeout, idempotency_key, petition_dedup_key, read_body, rejected, replayed,
+    authenticate, idempotency_key, petition_dedup_key, read_body, rejected, replayed,
     require_content_type,
 };
 use super::state::AppState;
@@ -126,7 +126,7 @@ pub(crate) async fn post_paper_import(
     // Drawn (for a petition's first signatures) only for a batch that passed the
     // checks above, as `POST /api/v1/records` draws it only for a request it read.
     let dedup_key = petition_dedup_key(&state, &meta.petition_id, 0).map_err(ApiError::whole)?;
-    let body = read_body(body, body_timeout(body_read_timeout), MAX_IMPORT_BYTES).await?;
+    let body = read_body(body, body_read_timeout, MAX_IMPORT_BYTES).await?;
     let idempotency = idempotency_key.map(|key| {
         let mut hasher = blake3::Hasher::new();
         hasher.update(canonical_query.as_bytes());
@@ -312,20 +312,12 @@ fn file_error(e: FileError) -> ApiError {
 /// A row's signature refused by the log's rules. `row_tags[i]` is the row of the
 /// record at position `i + 1` (after the batch record).
 fn row_refused(refused: &RecordRefusal, row_tags: &[(u64, Vec<(Column, DedupTag)>)]) -> RowProblem {
-    let Some((row, identities)) = refused
+    let tagged = refused
         .position
         .checked_sub(1)
-        .and_then(|i| row_tags.get(i))
-    else {
-        return RowProblem {
-            row: 0,
-            column: None,
-            reason: refused.rejection.reason(),
-            detail: refused.rejection.to_string(),
-        };
-    };
-    match refused.rejection {
-        Rejection::DuplicateSignature => {
+        .and_then(|i| row_tags.get(i));
+    match (tagged, &refused.rejection) {
+        (Some((row, identities)), Rejection::DuplicateSignature) => {
             let column = identities
                 .iter()
                 .find(|(_, tag)| refused.signed.contains(tag))
@@ -340,11 +332,11 @@ fn row_refused(refused: &RecordRefusal, row_tags: &[(u64, Vec<(Column, DedupTag)
                 ),
             }
         }
-        _ => RowProblem {
-            row: *row,
+        (tagged, rejection) => RowProblem {
+            row: tagged.map_or(0, |(row, _)| *row),
             column: None,
-            reason: refused.rejection.reason(),
-            detail: refused.rejection.to_string(),
+            reason: rejection.reason(),
+            detail: rejection.to_string(),
         },
     }
 }

@@ -40,7 +40,7 @@ pub(crate) async fn tally(
     // The published projection's tally, signed once per tree size, at whatever size the
     // read models have now. Without a size that is the answer, never a replay, even if
     // an append lands meanwhile; with one, only if it is that size.
-    let (published, current) = state.sized_view("tally", |projection| {
+    let (published, current) = state.view("tally", |projection| {
         let size = projection.tree_size();
         if wanted.is_some_and(|wanted| wanted != size) {
             return Ok(None);
@@ -155,7 +155,7 @@ fn whole(state: &AppState, route: &str) -> Result<Response, ApiError> {
         .into_iter()
         .find(|(key, _)| *key == route)
         .ok_or_else(|| ApiError::internal(format!("no read model {route}")))?;
-    let bytes = state.view(key, |p| make(p).map(Some))?;
+    let (_, bytes) = state.view(key, |p| make(p).map(Some))?;
     Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
 }
 
@@ -166,7 +166,7 @@ fn one_petition(
     id: &str,
     make: impl FnOnce(&AsOf<PetitionView>) -> Result<Bytes, ApiError>,
 ) -> Result<Response, ApiError> {
-    let bytes = state.view(&key, |p| p.petition(id).map(|view| make(&view)).transpose())?;
+    let (_, bytes) = state.view(&key, |p| p.petition(id).map(|view| make(&view)).transpose())?;
     let bytes = bytes.ok_or_else(unknown_petition)?;
     Ok(json_response(StatusCode::OK, bytes))
 }

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -173,7 +171,7 @@ pub(crate) async fn post_records(
         "send the records as application/json",
     )?;
     let idempotency_key = idempotency_key(&headers)?;
-    let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
+    let body = read_body(body, body_read_timeout, MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
@@ -224,14 +222,6 @@ pub(super) fn require_content_type(
     }
 }
 
-/// The body-read timeout the listener set for this request.
-pub(super) fn body_timeout(extension: Option<Extension<BodyReadTimeout>>) -> Duration {
-    extension.map_or(
-        DEFAULT_BODY_READ_TIMEOUT,
-        |Extension(BodyReadTimeout(timeout))| timeout,
-    )
-}
-
 /// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters
 /// (no spaces or tabs, which proxies may trim or fold).
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -255,16 +245,18 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
     Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
-/// Reads the whole request body, at most `limit` bytes, within `timeout`. Too long a
+/// Reads the whole request body, at most `limit` bytes, within the body-read timeout
+/// the listener set for this request (`timeout`; the default without one). Too long a
 /// body is 413, refused before anything is read when its Content-Length says so and
 /// otherwise as soon as `limit` bytes have come; a body that cannot be read
 /// (truncated, malformed chunking, shorter than its Content-Length) is 400; one that
 /// does not arrive in time is 408.
 pub(super) async fn read_body(
     body: Body,
-    timeout: Duration,
+    timeout: Option<Extension<BodyReadTimeout>>,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
+    let timeout = timeout.map_or(DEFAULT_BODY_READ_TIMEOUT, |Extension(read)| read.0);
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -173,17 +173,6 @@ impl AppState {
         locks::read(&self.published).tree_size()
     }
 
-    /// The JSON of a read model, made by `make` under the read lock (so it matches the
-    /// tree size it states; views borrow the projection), or taken from the cache when
-    /// the log has not grown since. `None` when `make` finds nothing.
-    pub(super) fn view(
-        &self,
-        key: &str,
-        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
-    ) -> Result<Option<Bytes>, ApiError> {
-        self.sized_view(key, make).map(|(_, bytes)| bytes)
-    }
-
     /// What the site's pages read beside the read models.
     pub(crate) fn site_source(&self) -> crate::site::SiteSource<'_> {
         crate::site::SiteSource {
@@ -193,8 +182,11 @@ impl AppState {
         }
     }
 
-    /// [`AppState::view`], with the tree size the read models had.
-    pub(crate) fn sized_view(
+    /// The JSON of a read model, made by `make` under the read lock (so it matches the
+    /// tree size it states; views borrow the projection), or taken from the cache when
+    /// the log has not grown since; `None` when `make` finds nothing. With the tree size
+    /// the read models had.
+    pub(crate) fn view(
         &self,
         key: &str,
         make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,

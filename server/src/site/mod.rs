@@ -301,7 +301,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 fn serve(state: &AppState, headers: &HeaderMap, page: SitePage) -> Response {
     let source = state.site_source();
     let key = format!("site{}", page.path());
-    let rendered = state.sized_view(&key, |p| Ok(page.render(p, &source)?.map(Bytes::from)));
+    let rendered = state.view(&key, |p| Ok(page.render(p, &source)?.map(Bytes::from)));
     let (size, body) = match rendered {
         Ok((size, Some(body))) => (size, body),
         Ok((_, None)) => return not_found(state),
