@@ -11,7 +11,7 @@
 //! most once per [`RECHECK_EVERY`] (a `stat` per request was a few per cent of the
 //! CPU of an append), so a revocation takes effect within a millisecond.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::locks;
 use crate::{Error, Result};
 
 const TOKEN_PREFIX: &str = "clt_";
@@ -105,9 +106,7 @@ impl Scope {
             )),
         }
     }
-}
 
-impl Scope {
     /// Whether this scope is the area `area`: an `area:KIND:CODE` scope that names it
     /// (a council as [`projector::same_city`] compares names), or an `area:CODE` scope
     /// whose code is the constituency's or ward's.
@@ -332,7 +331,7 @@ impl TokenStore {
             .strip_prefix(TOKEN_PREFIX)
             .and_then(|rest| rest.split_once('_'))
             .ok_or(AuthFailure::Invalid)?;
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = locks::lock(&self.cache);
         self.refresh(&mut cache).map_err(|e| {
             tracing::error!(error = %e, "cannot read the token file");
             AuthFailure::Invalid
@@ -407,9 +406,7 @@ impl TokenStore {
         }
         std::fs::rename(&temp, &self.path).map_err(Error::io(&self.path))?;
         if let Some(dir) = self.path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(Error::io(dir))?;
+            ledger::store::sync_dir(dir).map_err(Error::io(dir))?;
         }
         Ok(())
     }

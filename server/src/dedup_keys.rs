@@ -27,6 +27,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::locks;
 use crate::{Error, Result};
 
 /// The file's name in the data directory.
@@ -106,7 +107,7 @@ impl DedupKeys {
         petition_id: &str,
         tagged_before: impl FnOnce() -> bool,
     ) -> Result<KeyFor> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = locks::lock(&self.file);
         match file.petitions.get(petition_id) {
             Some(PetitionKey::Nonce(nonce)) => {
                 let nonce = decode_nonce(nonce).ok_or_else(|| {
@@ -134,7 +135,7 @@ impl DedupKeys {
     /// Destroys the nonce of `petition_id` (durably), so its key can never be derived
     /// again. Whether there was one to destroy.
     pub fn destroy(&self, petition_id: &str, now_unix: u64) -> Result<bool> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = locks::lock(&self.file);
         let before = file.petitions.get(petition_id).cloned();
         if matches!(before, Some(PetitionKey::Destroyed(_))) {
             return Ok(false);
@@ -153,7 +154,7 @@ impl DedupKeys {
 
     /// Whether `petition_id`'s key was destroyed.
     pub fn is_destroyed(&self, petition_id: &str) -> bool {
-        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let file = locks::lock(&self.file);
         matches!(
             file.petitions.get(petition_id),
             Some(PetitionKey::Destroyed(_))

@@ -84,6 +84,11 @@ pub fn scoped_key(token_id: &str, key: &str) -> String {
     format!("{token_id}\n{key}")
 }
 
+/// The error of a failed read or write of `server.redb`.
+fn db_error(e: impl std::fmt::Display) -> Error {
+    Error::db("server.redb")(e)
+}
+
 /// The page cache of `server.redb`.
 const CACHE_BYTES: usize = 32 << 20;
 
@@ -94,18 +99,18 @@ impl IdempotencyStore {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)
-            .map_err(Error::db("server.redb"))?;
-        let txn = db.begin_write().map_err(Error::db("server.redb"))?;
-        txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
-        txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
-        txn.commit().map_err(Error::db("server.redb"))?;
+            .map_err(db_error)?;
+        let txn = db.begin_write().map_err(db_error)?;
+        txn.open_table(KEYS).map_err(db_error)?;
+        txn.open_table(BATCHES).map_err(db_error)?;
+        txn.commit().map_err(db_error)?;
         Ok(IdempotencyStore { db })
     }
 
     pub fn get(&self, scoped_key: &str) -> Result<Option<Remembered>> {
-        let txn = self.db.begin_read().map_err(Error::db("server.redb"))?;
-        let table = txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
-        let Some(value) = table.get(scoped_key).map_err(Error::db("server.redb"))? else {
+        let txn = self.db.begin_read().map_err(db_error)?;
+        let table = txn.open_table(KEYS).map_err(db_error)?;
+        let Some(value) = table.get(scoped_key).map_err(db_error)? else {
             return Ok(None);
         };
         Remembered::decode(value.value())
@@ -122,42 +127,39 @@ impl IdempotencyStore {
         if records.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(Error::db("server.redb"))?;
+        let txn = self.db.begin_write().map_err(db_error)?;
         {
-            let mut table = txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
+            let mut table = txn.open_table(KEYS).map_err(db_error)?;
             for (key, record) in records {
                 let bytes = postcard::to_stdvec(record).expect("records always encode");
                 table
                     .insert(key.as_str(), bytes.as_slice())
-                    .map_err(Error::db("server.redb"))?;
+                    .map_err(db_error)?;
             }
-            let mut batches = txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
+            let mut batches = txn.open_table(BATCHES).map_err(db_error)?;
             let keys: Vec<&str> = records.iter().map(|(key, _)| key.as_str()).collect();
             let created = records.first().map_or(0, |(_, r)| r.created_unix);
             let bytes = postcard::to_stdvec(&(created, keys)).expect("keys always encode");
             batches
                 .insert(tree_size, bytes.as_slice())
-                .map_err(Error::db("server.redb"))?;
+                .map_err(db_error)?;
         }
-        txn.commit().map_err(Error::db("server.redb"))
+        txn.commit().map_err(db_error)
     }
 
     /// Drops the keys of batches that never reached the log (their tree size is above
     /// the log's) and of batches older than the retention period. Returns how many keys
     /// were dropped. Cost: proportional to what is dropped.
     pub fn reconcile(&self, log_size: u64, now_unix: u64) -> Result<u64> {
-        let txn = self.db.begin_write().map_err(Error::db("server.redb"))?;
+        let txn = self.db.begin_write().map_err(db_error)?;
         let dropped = {
-            let mut batches = txn.open_table(BATCHES).map_err(Error::db("server.redb"))?;
+            let mut batches = txn.open_table(BATCHES).map_err(db_error)?;
             let mut stale: Vec<u64> = Vec::new();
-            for item in batches
-                .range(log_size + 1..)
-                .map_err(Error::db("server.redb"))?
-            {
-                stale.push(item.map_err(Error::db("server.redb"))?.0.value());
+            for item in batches.range(log_size + 1..).map_err(db_error)? {
+                stale.push(item.map_err(db_error)?.0.value());
             }
-            for item in batches.iter().map_err(Error::db("server.redb"))? {
-                let (size, value) = item.map_err(Error::db("server.redb"))?;
+            for item in batches.iter().map_err(db_error)? {
+                let (size, value) = item.map_err(db_error)?;
                 let created = postcard::from_bytes::<(u64, Vec<String>)>(value.value())
                     .map(|(created, _)| created)
                     .unwrap_or(0);
@@ -166,10 +168,10 @@ impl IdempotencyStore {
                 }
                 stale.push(size.value());
             }
-            let mut table = txn.open_table(KEYS).map_err(Error::db("server.redb"))?;
+            let mut table = txn.open_table(KEYS).map_err(db_error)?;
             let mut dropped = 0;
             for size in stale {
-                let Some(value) = batches.remove(size).map_err(Error::db("server.redb"))? else {
+                let Some(value) = batches.remove(size).map_err(db_error)? else {
                     continue;
                 };
                 let keys = postcard::from_bytes::<(u64, Vec<String>)>(value.value())
@@ -177,18 +179,14 @@ impl IdempotencyStore {
                     .unwrap_or_default();
                 drop(value);
                 for key in keys {
-                    if table
-                        .remove(key.as_str())
-                        .map_err(Error::db("server.redb"))?
-                        .is_some()
-                    {
+                    if table.remove(key.as_str()).map_err(db_error)?.is_some() {
                         dropped += 1;
                     }
                 }
             }
             dropped
         };
-        txn.commit().map_err(Error::db("server.redb"))?;
+        txn.commit().map_err(db_error)?;
         Ok(dropped)
     }
 }

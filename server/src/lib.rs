@@ -28,6 +28,7 @@ pub mod http;
 pub mod idempotency;
 pub mod import;
 pub mod input;
+mod locks;
 pub mod metrics;
 pub mod node;
 pub mod openapi;

@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use ledger::merkle::{ConsistencyProof, InclusionProof};
 use utoipa::openapi::schema::{
     AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
@@ -16,7 +16,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::paths::*;
+use crate::http::{cosignatures, exports, imports, log, read_models, records, service, signatures};
 use crate::http::{
     AppendAnswer, AppendedEntry, EntryAnswer, HealthAnswer, HealthProblem, ImportAnswer,
     ImportProblem, LogInfo, Problem, TallyAnswer,
@@ -29,32 +29,32 @@ use crate::http::{
         description = "A verifiable campaign log: petition signatures, council motions, twin-city links and events, with counts anyone can re-derive. Errors are RFC 9457 problem+json with a stable `reason`."
     ),
     paths(
-        checkpoint,
-        tile,
-        healthz,
-        metrics_text,
+        log::checkpoint,
+        log::tile,
+        service::healthz,
+        service::metrics_text,
         serve,
-        log_info,
-        entry,
-        inclusion_proof,
-        consistency_proof,
-        receipt,
-        tally,
-        petitions,
-        petition,
-        parliament_petition,
-        motions,
-        twin_links,
-        events,
-        campaigns,
-        post_records,
-        post_paper_import,
-        export_bundle,
-        post_cosignatures,
-        list_cosignatures,
-        erase_personal_data,
-        signer_withdraws,
-        signer_erases,
+        log::log_info,
+        log::entry,
+        log::inclusion_proof,
+        log::consistency_proof,
+        log::receipt,
+        read_models::tally,
+        read_models::petitions,
+        read_models::petition,
+        read_models::parliament_petition,
+        read_models::motions,
+        read_models::twin_links,
+        read_models::events,
+        read_models::campaigns,
+        records::post_records,
+        imports::post_paper_import,
+        exports::export_bundle,
+        cosignatures::post_cosignatures,
+        cosignatures::list_cosignatures,
+        signatures::erase_personal_data,
+        signatures::signer_withdraws,
+        signatures::signer_erases,
     ),
     components(schemas(
         Problem,
@@ -155,12 +155,7 @@ pub fn document() -> Bytes {
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service", responses((status = 200, description = "This document")))]
 pub(crate) async fn serve() -> Response {
-    let mut response = document().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    crate::http::json_response(StatusCode::OK, document())
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use projector::Projection;
 
 use crate::cosignatures::{CosignatureStore, Cosigned};
 use crate::http::{LogInfo, TallyAnswer};
+use crate::locks;
 use crate::sequencer::Published;
 use crate::{Error, Result};
 
@@ -88,9 +89,7 @@ impl StaticCopy {
             files,
         })
     }
-}
 
-impl StaticCopy {
     /// Writes every tile a reader of a checkpoint of any signed size up to `read`'s
     /// may ask for, then the read side and its checkpoint. Tiles already there are not
     /// written again; a directory holding a copy of another log, or of a longer one, is
@@ -179,9 +178,7 @@ impl StaticCopy {
                 .as_bytes(),
         )
     }
-}
 
-impl StaticCopy {
     /// Refuses a directory whose `api/v1/log` names another log, or a tree larger
     /// than this log's.
     fn check_dir(&self) -> Result<()> {
@@ -251,7 +248,7 @@ impl Publisher {
     /// holds a copy of another log, or of a longer one: its tiles would be left as
     /// they are.
     pub fn start(copy: StaticCopy, published: Published) -> Result<Publisher> {
-        let read = copy.read_side(&published.read().unwrap_or_else(|e| e.into_inner()), true)?;
+        let read = copy.read_side(&locks::read(&published), true)?;
         let mut size = copy.publish_all(read, &mut |_, _| {})?;
         let mut cosigned = copy.cosignatures.count();
         // The pages as last written: of what size and cosignatures, and when.
@@ -264,9 +261,7 @@ impl Publisher {
                 while !stopping.load(Ordering::Relaxed) {
                     std::thread::sleep(POLL);
                     let now_cosigned = copy.cosignatures.count();
-                    let current = published
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
+                    let current = locks::read(&published)
                         .tree_size();
                     // Pages take milliseconds to render on a large log, under the read
                     // lock that appends wait for: at most every PAGES_EVERY, and once
@@ -279,7 +274,7 @@ impl Publisher {
                     // The read models are serialized under their read lock; the files
                     // are written after it is let go.
                     let read = copy.read_side(
-                        &published.read().unwrap_or_else(|e| e.into_inner()),
+                        &locks::read(&published),
                         pages_due,
                     );
                     let read_size = read.as_ref().map_or(size, |read| read.tree_size);

@@ -21,6 +21,7 @@ use ledger::record::{ErasureReason, PersonalDataErased};
 
 use crate::auth::TokenRecord;
 use crate::http::AppState;
+use crate::locks;
 use crate::sequencer::{Refusal, Staged};
 use crate::{Error, Result};
 
@@ -82,7 +83,7 @@ pub async fn sweep(
     now_ms: u64,
 ) -> Result<SweepReport> {
     let due: Vec<(String, u64)> = {
-        let published = state.published.read().unwrap_or_else(|e| e.into_inner());
+        let published = locks::read(&state.published);
         published
             .closed_before(options.cutoff_ms(now_ms))
             .into_iter()
@@ -116,11 +117,7 @@ async fn erase_petition(
     petition_id: &str,
     report: &mut SweepReport,
 ) -> Result<bool> {
-    let indexes = state
-        .published
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .unerased_signatures(petition_id);
+    let indexes = locks::read(&state.published).unerased_signatures(petition_id);
     for batch in indexes.chunks(ERASURES_PER_BATCH) {
         // Fetched per batch: a server shutting down closes it, and the sweep stops
         // between two batches.

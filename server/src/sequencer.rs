@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::{Role, Scope, TokenRecord};
 use crate::health::DiskGuard;
 use crate::idempotency::{IdempotencyStore, Remembered};
+use crate::locks;
 use crate::vault::{Sealed, Vault};
 
 /// Most entries decided and committed as one batch.
@@ -185,14 +186,8 @@ impl Sequencer {
                 // from `published` meanwhile (appends wait in the queue). It takes the
                 // dedup set with it (only the working projection decides): handed over
                 // under the write lock at once, then the copy made under a read lock.
-                let dedup = published
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .hand_over_dedup();
-                let working = published
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .decider_with(dedup);
+                let dedup = locks::write(&published).hand_over_dedup();
+                let working = locks::read(&published).decider_with(dedup);
                 let mut state = State {
                     store,
                     snapshot_size: working.tree_size(),
@@ -416,7 +411,7 @@ impl State {
                     tracing::info!("there is room on the disk again; appends resume");
                 }
                 {
-                    let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
+                    let mut published = locks::write(&self.published);
                     for entry in &entries {
                         published.replay(entry);
                     }
@@ -669,10 +664,7 @@ impl State {
         let Some(segment) = self.working.take_segment() else {
             return;
         };
-        self.published
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .track_changes();
+        locks::write(&self.published).track_changes();
         let snapshots = self.snapshots.snapshots.clone();
         let root = *root;
         let spawned = std::thread::Builder::new()
@@ -698,11 +690,7 @@ impl State {
     /// `accepted` again: the published projection with the working one's dedup set, less
     /// the tags of everything rolled back.
     fn rebuild_working(&mut self, accepted: &[Entry]) {
-        let (rebuilt, pruned) = self
-            .published
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .rebuild_decider(&mut self.working);
+        let (rebuilt, pruned) = locks::read(&self.published).rebuild_decider(&mut self.working);
         // Both projections track their changes from one point from the start on, so
         // the rolled-back tags can always be told; if they ever could not, the set is
         // rebuilt from the log, and if even that failed it keeps them: the signers
@@ -740,10 +728,7 @@ impl State {
             }
         };
         working.track_changes();
-        self.published
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .track_changes();
+        locks::write(&self.published).track_changes();
         let saved = self
             .store
             .root_at(size)

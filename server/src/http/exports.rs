@@ -11,16 +11,17 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ledger::record::{ExportIssued, Id, Name};
 use serde::Deserialize;
 
-use super::blocking;
-use super::problem::{ApiError, ApiPath, ApiQuery, Problem};
+use super::problem::{unknown_petition, ApiError, ApiPath, ApiQuery, Problem};
 use super::records::authenticate;
 use super::state::AppState;
+use super::{blocking, text, CACHE_NEVER};
 use crate::auth::Role;
 use crate::export::{self, ExportError, Issuer};
+use crate::locks;
 use crate::sequencer::Staged;
 
 #[derive(Deserialize)]
@@ -31,10 +32,7 @@ pub(crate) struct ExportQuery {
 impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> ApiError {
         match e {
-            ExportError::UnknownPetition(_) => ApiError::not_found(
-                "unknown_petition",
-                "no petition with this id has been opened",
-            ),
+            ExportError::UnknownPetition(_) => unknown_petition(),
             ExportError::NoCheckpoint(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_checkpoint",
@@ -109,7 +107,7 @@ pub(crate) async fn export_bundle(
         let area = area.clone();
         blocking(move || {
             let frozen = {
-                let projection = state.published.read().unwrap_or_else(|e| e.into_inner());
+                let projection = locks::read(&state.published);
                 export::freeze(&projection, &petition, &area)?
             };
             let vault = reveal.then_some(&*state.vault);
@@ -152,20 +150,14 @@ pub(crate) async fn export_bundle(
         )?)
     })
     .await?;
-    let mut response = (StatusCode::OK, zip).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
     // Personal data is never kept by a cache; a public bundle changes as the log grows.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if reveal { "no-store" } else { "no-cache" }),
-    );
+    let cache = if reveal { "no-store" } else { CACHE_NEVER };
+    let mut response = text(zip, "application/zip", cache);
     // The name is ASCII by construction (ids, codes, an escaped council name).
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }

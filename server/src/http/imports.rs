@@ -13,17 +13,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Extension;
 use ledger::{DedupTag, Hash, SignerSecret};
 use projector::Rejection;
 use serde::Serialize;
 
 use super::listen::BodyReadTimeout;
-use super::problem::{parse_u64, ApiError, ApiQuery, Problem};
+use super::problem::{parse_u64, problem_json, ApiError, ApiQuery, Problem};
 use super::records::{
-    authenticate, body_timeout, idempotency_key, petition_dedup_key, read_body, rejected,
+    authenticate, idempotency_key, petition_dedup_key, read_body, rejected, replayed,
     require_content_type,
 };
 use super::state::AppState;
@@ -125,11 +125,8 @@ pub(crate) async fn post_paper_import(
     meta.check(state.store.hash_alg()).map_err(file_error)?;
     // Drawn (for a petition's first signatures) only for a batch that passed the
     // checks above, as `POST /api/v1/records` draws it only for a request it read.
-    let dedup_key = petition_dedup_key(&state, &meta.petition_id, 0).map_err(|mut error| {
-        error.record = None;
-        error
-    })?;
-    let body = read_body(body, body_timeout(body_read_timeout), MAX_IMPORT_BYTES).await?;
+    let dedup_key = petition_dedup_key(&state, &meta.petition_id, 0).map_err(ApiError::whole)?;
+    let body = read_body(body, body_read_timeout, MAX_IMPORT_BYTES).await?;
     let idempotency = idempotency_key.map(|key| {
         let mut hasher = blake3::Hasher::new();
         hasher.update(canonical_query.as_bytes());
@@ -185,15 +182,11 @@ pub(crate) async fn post_paper_import(
                 .iter()
                 .find(|r| r.position == 0 || !matches!(r.rejection, Rejection::DuplicateSignature));
             if let Some(whole) = whole {
-                return Err(batch_refused(&whole.rejection));
+                return Err(rejected(0, &whole.rejection).whole());
             }
             bad_rows.extend(refused.iter().map(|r| row_refused(r, &row_tags)));
         }
-        Err(refusal) => {
-            let mut error = ApiError::from(refusal);
-            error.record = None;
-            return Err(error);
-        }
+        Err(refusal) => return Err(ApiError::from(refusal).whole()),
         Ok(accepted) if bad_rows.is_empty() => {
             let count = row_count as u64;
             let answer = ImportAnswer {
@@ -214,13 +207,7 @@ pub(crate) async fn post_paper_import(
             } else {
                 StatusCode::CREATED
             };
-            let mut response = json(status, &answer)?;
-            if accepted.replayed {
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            }
-            return Ok(response);
+            return Ok(replayed(json(status, &answer)?, accepted.replayed));
         }
         Ok(_) => {}
     }
@@ -322,30 +309,15 @@ fn file_error(e: FileError) -> ApiError {
     )
 }
 
-/// The import as a whole refused by the log's rules.
-fn batch_refused(rejection: &Rejection) -> ApiError {
-    let mut error = rejected(0, rejection);
-    error.record = None;
-    error
-}
-
 /// A row's signature refused by the log's rules. `row_tags[i]` is the row of the
 /// record at position `i + 1` (after the batch record).
 fn row_refused(refused: &RecordRefusal, row_tags: &[(u64, Vec<(Column, DedupTag)>)]) -> RowProblem {
-    let Some((row, identities)) = refused
+    let tagged = refused
         .position
         .checked_sub(1)
-        .and_then(|i| row_tags.get(i))
-    else {
-        return RowProblem {
-            row: 0,
-            column: None,
-            reason: refused.rejection.reason(),
-            detail: refused.rejection.to_string(),
-        };
-    };
-    match refused.rejection {
-        Rejection::DuplicateSignature => {
+        .and_then(|i| row_tags.get(i));
+    match (tagged, &refused.rejection) {
+        (Some((row, identities)), Rejection::DuplicateSignature) => {
             let column = identities
                 .iter()
                 .find(|(_, tag)| refused.signed.contains(tag))
@@ -360,11 +332,11 @@ fn row_refused(refused: &RecordRefusal, row_tags: &[(u64, Vec<(Column, DedupTag)
                 ),
             }
         }
-        _ => RowProblem {
-            row: *row,
+        (tagged, rejection) => RowProblem {
+            row: tagged.map_or(0, |(row, _)| *row),
             column: None,
-            reason: refused.rejection.reason(),
-            detail: refused.rejection.to_string(),
+            reason: rejection.reason(),
+            detail: rejection.to_string(),
         },
     }
 }
@@ -376,26 +348,14 @@ fn invalid_rows(mut bad_rows: Vec<RowProblem>, row_count: usize) -> Response {
     let more_rows = total.saturating_sub(MAX_REPORTED_ROWS);
     bad_rows.truncate(MAX_REPORTED_ROWS);
     let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let detail = format!(
+        "{total} of the file's {row_count} signer rows are refused, so nothing was \
+         appended: correct them and send the whole file again"
+    );
     let answer = ImportProblem {
-        problem: Problem {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: format!(
-                "{total} of the file's {row_count} signer rows are refused, so nothing was \
-                 appended: correct them and send the whole file again"
-            ),
-            reason: "invalid_rows",
-            record: None,
-        },
+        problem: ApiError::new(status, "invalid_rows", detail).into(),
         rows: bad_rows,
         more_rows,
     };
-    let body = serde_json::to_vec(&answer).unwrap_or_default();
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    response
+    problem_json(status, &answer)
 }

@@ -43,6 +43,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use super::problem::ApiError;
+use crate::locks;
 
 /// Default of [`Limits::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -233,12 +234,7 @@ impl Connection {
         mut request: Request<Incoming>,
     ) -> Result<Response, Infallible> {
         self.handling.fetch_add(1, Ordering::Relaxed);
-        let head = self
-            .framing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .heads
-            .pop_front();
+        let head = locks::lock(&self.framing).heads.pop_front();
         let mut response = if head.is_some_and(|head| head.conflicting) {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -285,11 +281,17 @@ impl AsyncRead for Watched {
         let read = &buf.filled()[before..];
         if !read.is_empty() {
             self.connection.progressed();
-            self.connection
-                .framing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .feed(read);
+            locks::lock(&self.connection.framing).feed(read);
+        }
+        polled
+    }
+}
+
+impl Watched {
+    /// `polled`, a write, noted as progress if it wrote anything.
+    fn wrote(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.connection.progressed();
         }
         polled
     }
@@ -302,10 +304,7 @@ impl AsyncWrite for Watched {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.connection.progressed();
-        }
-        polled
+        self.wrote(polled)
     }
 
     fn poll_write_vectored(
@@ -314,10 +313,7 @@ impl AsyncWrite for Watched {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.connection.progressed();
-        }
-        polled
+        self.wrote(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -118,12 +118,8 @@ pub(crate) async fn entry(
     ApiPath(index): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     use base64::Engine as _;
-    let index = path_index(&index)?;
+    let index = logged_index(&state, &index)?;
     let store = &state.store;
-    let size = store.size();
-    if index >= size {
-        return Err(unknown_entry(index, size));
-    }
     let bytes = store.entry(index)?;
     let leaf_hash = store.leaf_hash(index)?;
     let decoded = Entry::decode(&bytes).map_err(ApiError::internal)?;
@@ -140,11 +136,16 @@ pub(crate) async fn entry(
     )
 }
 
-fn unknown_entry(index: u64, size: u64) -> ApiError {
-    ApiError::not_found(
-        "unknown_entry",
-        format!("there is no entry {index}; the tree size is {size}"),
-    )
+/// The log index of a path, which must be below the tree size.
+fn logged_index(state: &AppState, text: &str) -> Result<u64, ApiError> {
+    let (index, size) = (path_index(text)?, state.store.size());
+    if index >= size {
+        return Err(ApiError::not_found(
+            "unknown_entry",
+            format!("there is no entry {index}; the tree size is {size}"),
+        ));
+    }
+    Ok(index)
 }
 
 #[derive(Deserialize)]
@@ -187,11 +188,7 @@ pub(crate) async fn receipt(
     State(state): State<Arc<AppState>>,
     ApiPath(index): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let index = path_index(&index)?;
-    let size = state.store.size();
-    if index >= size {
-        return Err(unknown_entry(index, size));
-    }
+    let index = logged_index(&state, &index)?;
     let mut receipt = state.store.receipt(index)?;
     receipt.checkpoint_note = state
         .cosignatures

@@ -13,16 +13,17 @@
 //! they fail. The public site (`crate::site`) and the OpenAPI document
 //! (`crate::openapi`) are routes too; neither is imported by the handlers.
 
-mod cosignatures;
-mod exports;
-mod imports;
+// The handlers' modules are visible to `crate::openapi`, which lists their paths.
+pub(crate) mod cosignatures;
+pub(crate) mod exports;
+pub(crate) mod imports;
 pub mod listen;
-mod log;
+pub(crate) mod log;
 mod problem;
-mod read_models;
-mod records;
-mod service;
-mod signatures;
+pub(crate) mod read_models;
+pub(crate) mod records;
+pub(crate) mod service;
+pub(crate) mod signatures;
 mod state;
 mod verify_page;
 
@@ -100,28 +101,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The paths the OpenAPI document describes, in `crate::openapi`.
-pub(crate) mod paths {
-    pub(crate) use super::cosignatures::{__path_list_cosignatures, __path_post_cosignatures};
-    pub(crate) use super::exports::__path_export_bundle;
-    pub(crate) use super::imports::__path_post_paper_import;
-    pub(crate) use super::log::{
-        __path_checkpoint, __path_consistency_proof, __path_entry, __path_inclusion_proof,
-        __path_log_info, __path_receipt, __path_tile,
-    };
-    pub(crate) use super::read_models::{
-        __path_campaigns, __path_events, __path_motions, __path_parliament_petition,
-        __path_petition, __path_petitions, __path_tally, __path_twin_links,
-    };
-    pub(crate) use super::records::__path_post_records;
-    pub(crate) use super::service::{__path_healthz, __path_metrics_text};
-    pub(crate) use super::signatures::{
-        __path_erase_personal_data, __path_signer_erases, __path_signer_withdraws,
-    };
-}
-
 /// A JSON answer of bytes already serialized.
-fn json_response(status: StatusCode, body: Bytes) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -143,7 +124,11 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiErro
 }
 
 /// A text or binary answer with its content type and cache policy.
-fn text(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+pub(crate) fn text(
+    body: impl Into<Body>,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
     let mut response = (StatusCode::OK, body.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -46,6 +46,22 @@ impl ApiError {
     pub(super) fn not_found(reason: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, reason, detail)
     }
+
+    /// This error, about the record at `position` of a batch.
+    pub(super) fn at(self, position: usize) -> ApiError {
+        ApiError {
+            record: Some(position),
+            ..self
+        }
+    }
+
+    /// This error, about the request as a whole rather than one of its records.
+    pub(super) fn whole(self) -> ApiError {
+        ApiError {
+            record: None,
+            ..self
+        }
+    }
 }
 
 /// The problem+json body.
@@ -62,29 +78,45 @@ pub struct Problem {
     pub record: Option<usize>,
 }
 
+impl From<ApiError> for Problem {
+    fn from(error: ApiError) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: error
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_owned(),
+            status: error.status.as_u16(),
+            detail: error.detail,
+            reason: error.reason,
+            record: error.record,
+        }
+    }
+}
+
+/// A problem+json answer of `body`: a [`Problem`], or one with more fields.
+pub(super) fn problem_json(status: StatusCode, body: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = Problem {
-            kind: "about:blank",
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail,
-            reason: self.reason,
-            record: self.record,
-        };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (self.status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let status = self.status;
+        let mut response = problem_json(status, &Problem::from(self));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             // Every 503 (shutting down, a replay running) passes soon.
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -131,6 +163,13 @@ impl From<ledger::Error> for ApiError {
             other => ApiError::internal(other),
         }
     }
+}
+
+pub(super) fn unknown_petition() -> ApiError {
+    ApiError::not_found(
+        "unknown_petition",
+        "no petition with this id has been opened",
+    )
 }
 
 pub(super) async fn method_not_allowed() -> ApiError {

@@ -1,17 +1,20 @@
 //! The read models: the signed tally, petitions, motions, twin links, events and
 //! campaigns, each stating the tree size it reflects.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use projector::views::{AsOf, PetitionView};
+use projector::Projection;
 use serde::{Deserialize, Serialize};
 
-use super::problem::{parse_u64, ApiError, ApiPath, ApiQuery, Problem};
+use super::problem::{parse_u64, unknown_petition, ApiError, ApiPath, ApiQuery, Problem};
 use super::state::AppState;
 use super::{blocking, json_response, to_json};
+use crate::locks;
 
 #[derive(Deserialize)]
 pub(crate) struct TallyQuery {
@@ -37,7 +40,7 @@ pub(crate) async fn tally(
     // The published projection's tally, signed once per tree size, at whatever size the
     // read models have now. Without a size that is the answer, never a replay, even if
     // an append lands meanwhile; with one, only if it is that size.
-    let (published, current) = state.sized_view("tally", |projection| {
+    let (published, current) = state.view("tally", |projection| {
         let size = projection.tree_size();
         if wanted.is_some_and(|wanted| wanted != size) {
             return Ok(None);
@@ -63,33 +66,18 @@ pub(crate) async fn tally(
 /// running (otherwise refused, so waiting requests never pile up on the blocking pool).
 async fn past_tally(state: Arc<AppState>, size: u64) -> Result<Bytes, ApiError> {
     let past = &state.cache.past_tallies;
-    if let Some(answer) = lock(&past.answers).get(size) {
+    if let Some(answer) = locks::lock(&past.answers).get(size) {
         return Ok(answer);
     }
-    let replay = past.replays.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "replay_busy",
-            "another past tree size is being replayed; retry shortly",
-        )
-    })?;
+    let replay = state.replay_permit()?;
     blocking(move || {
         let _replay = replay;
-        let text = projector::persist::replay_prefix(&state.store, size)
-            .map(|p| p.tally_text())
-            .map_err(|e| match e {
-                projector::Error::Ledger(e) => ApiError::from(e),
-                other => ApiError::internal(other),
-            })?;
+        let text = state.replayed_tally_text(size)?;
         let answer = to_json(&signed_tally(&state, size, text)?)?;
-        lock(&state.cache.past_tallies.answers).insert(size, answer.clone());
+        locks::lock(&state.cache.past_tallies.answers).insert(size, answer.clone());
         Ok(answer)
     })
     .await
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl TallyAnswer {
@@ -121,51 +109,71 @@ fn signed_tally(state: &AppState, size: u64, text: String) -> Result<TallyAnswer
     Ok(answer)
 }
 
+/// The read models of the whole log, by their route under `/api/v1/` (also the key
+/// they are cached by), each as the JSON it answers.
+type Whole = (&'static str, fn(&Projection) -> Result<Bytes, ApiError>);
+const WHOLE: [Whole; 5] = [
+    ("petitions", |p| to_json(&p.petitions().named("petitions"))),
+    ("motions", |p| to_json(&p.motions().named("motions"))),
+    ("twin-links", |p| {
+        to_json(&p.twin_links().named("twin_links"))
+    }),
+    ("events", |p| to_json(&p.events().named("events"))),
+    ("campaigns", |p| to_json(&p.overview())),
+];
+
+/// One petition's counts in the shape of the UK Parliament's petition JSON.
+fn parliament(view: &AsOf<PetitionView>) -> Result<Bytes, ApiError> {
+    to_json(&AsOf {
+        tree_size: view.tree_size,
+        view: view.view.parliament(),
+    })
+}
+
 /// Every read model of `p` as the JSON its route answers, by the path of the file a
 /// static copy keeps it in (`serve --publish`): the route with `.json` added (so
 /// `petitions.json` and the folder `petitions/` can sit side by side).
-pub fn read_model_files(p: &projector::Projection) -> Result<Vec<(String, Bytes)>, ApiError> {
-    let mut files = vec![
-        (
-            "api/v1/petitions.json".to_string(),
-            to_json(&p.petitions().named("petitions"))?,
-        ),
-        (
-            "api/v1/motions.json".to_string(),
-            to_json(&p.motions().named("motions"))?,
-        ),
-        (
-            "api/v1/twin-links.json".to_string(),
-            to_json(&p.twin_links().named("twin_links"))?,
-        ),
-        (
-            "api/v1/events.json".to_string(),
-            to_json(&p.events().named("events"))?,
-        ),
-        ("api/v1/campaigns.json".to_string(), to_json(&p.overview())?),
-    ];
+pub fn read_model_files(p: &Projection) -> Result<Vec<(String, Bytes)>, ApiError> {
+    let mut files = Vec::new();
+    for (route, make) in WHOLE {
+        files.push((format!("api/v1/{route}.json"), make(p)?));
+    }
     for petition in p.petitions().view {
         let id = petition.id().as_str().to_string();
         if let Some(view) = p.petition(&id) {
             files.push((format!("api/v1/petitions/{id}.json"), to_json(&view)?));
-            files.push((
-                format!("api/v1/petitions/{id}/parliament.json"),
-                to_json(&projector::views::AsOf {
-                    tree_size: view.tree_size,
-                    view: view.view.parliament(),
-                })?,
-            ));
+            let parliament = parliament(&view)?;
+            files.push((format!("api/v1/petitions/{id}/parliament.json"), parliament));
         }
     }
     Ok(files)
 }
 
+/// The answer of the read model of the whole log at `route` in [`WHOLE`].
+fn whole(state: &AppState, route: &str) -> Result<Response, ApiError> {
+    let (key, make) = WHOLE
+        .into_iter()
+        .find(|(key, _)| *key == route)
+        .ok_or_else(|| ApiError::internal(format!("no read model {route}")))?;
+    let (_, bytes) = state.view(key, |p| make(p).map(Some))?;
+    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+}
+
+/// The answer of one petition's read model, `make` of its view.
+fn one_petition(
+    state: &AppState,
+    key: String,
+    id: &str,
+    make: impl FnOnce(&AsOf<PetitionView>) -> Result<Bytes, ApiError>,
+) -> Result<Response, ApiError> {
+    let (_, bytes) = state.view(&key, |p| p.petition(id).map(|view| make(&view)).transpose())?;
+    let bytes = bytes.ok_or_else(unknown_petition)?;
+    Ok(json_response(StatusCode::OK, bytes))
+}
+
 #[utoipa::path(get, path = "/api/v1/petitions", tag = "read models", responses((status = 200, description = "Every petition with its counts, and the tree size they reflect", body = Object)))]
 pub(crate) async fn petitions(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let bytes = state.view("petitions", |p| {
-        to_json(&p.petitions().named("petitions")).map(Some)
-    })?;
-    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+    whole(&state, "petitions")
 }
 
 #[utoipa::path(get, path = "/api/v1/petitions/{id}", tag = "read models", params(("id" = String, Path)), responses((status = 200, description = "One petition with its counts, and the tree size", body = Object), (status = 404, body = Problem)))]
@@ -173,16 +181,7 @@ pub(crate) async fn petition(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let bytes = state.view(&format!("petition/{id}"), |p| {
-        p.petition(&id).map(|view| to_json(&view)).transpose()
-    })?;
-    match bytes {
-        Some(bytes) => Ok(json_response(StatusCode::OK, bytes)),
-        None => Err(ApiError::not_found(
-            "unknown_petition",
-            "no petition with this id has been opened",
-        )),
-    }
+    one_petition(&state, format!("petition/{id}"), &id, |view| to_json(view))
 }
 
 #[utoipa::path(get, path = "/api/v1/petitions/{id}/parliament.json", tag = "read models", params(("id" = String, Path)), responses((status = 200, description = "One petition's counts in the shape of the UK Parliament's petition JSON (data.attributes.signature_count, signatures_by_country, signatures_by_constituency), and the tree size", body = Object), (status = 404, body = Problem)))]
@@ -190,52 +189,27 @@ pub(crate) async fn parliament_petition(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let bytes = state.view(&format!("parliament/{id}"), |p| {
-        p.petition(&id)
-            .map(|view| {
-                to_json(&projector::views::AsOf {
-                    tree_size: view.tree_size,
-                    view: view.view.parliament(),
-                })
-            })
-            .transpose()
-    })?;
-    bytes
-        .map(|bytes| json_response(StatusCode::OK, bytes))
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_petition",
-                "no petition with this id has been opened",
-            )
-        })
+    one_petition(&state, format!("parliament/{id}"), &id, parliament)
 }
 
 #[utoipa::path(get, path = "/api/v1/motions", tag = "read models", responses((status = 200, description = "Council motions and the tree size", body = Object)))]
 pub(crate) async fn motions(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let bytes = state.view("motions", |p| {
-        to_json(&p.motions().named("motions")).map(Some)
-    })?;
-    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+    whole(&state, "motions")
 }
 
 #[utoipa::path(get, path = "/api/v1/twin-links", tag = "read models", responses((status = 200, description = "Twin links with history, and the tree size", body = Object)))]
 pub(crate) async fn twin_links(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let bytes = state.view("twin-links", |p| {
-        to_json(&p.twin_links().named("twin_links")).map(Some)
-    })?;
-    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+    whole(&state, "twin-links")
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "read models", responses((status = 200, description = "Event timeline and the tree size", body = Object)))]
 pub(crate) async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let bytes = state.view("events", |p| to_json(&p.events().named("events")).map(Some))?;
-    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+    whole(&state, "events")
 }
 
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "read models", responses((status = 200, description = "Campaigns, cities joined, links severed, and the tree size", body = Object)))]
 pub(crate) async fn campaigns(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let bytes = state.view("campaigns", |p| to_json(&p.overview()).map(Some))?;
-    Ok(json_response(StatusCode::OK, bytes.unwrap_or_default()))
+    whole(&state, "campaigns")
 }
 
 #[cfg(test)]

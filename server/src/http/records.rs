@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,6 +20,7 @@ use crate::auth::{AuthFailure, TokenRecord, TokenStore};
 use crate::dedup_keys::KeyFor;
 use crate::idempotency::{scoped_key, MAX_KEY_BYTES};
 use crate::input::parse_request;
+use crate::locks;
 use crate::sequencer::{Accepted, IdempotencyKey, Refusal, Staged};
 
 /// Largest accepted request body.
@@ -90,12 +89,7 @@ pub(super) fn rejected(position: usize, rejection: &projector::Rejection) -> Api
         projector::Rejection::WrongSignerSecret { .. } => StatusCode::FORBIDDEN,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    ApiError {
-        status,
-        reason: rejection.reason(),
-        detail: rejection.to_string(),
-        record: Some(position),
-    }
+    ApiError::new(status, rejection.reason(), rejection.to_string()).at(position)
 }
 
 impl From<Refusal> for ApiError {
@@ -111,26 +105,22 @@ impl From<Refusal> for ApiError {
                 Some(first) => rejected(first.position, &first.rejection),
                 None => ApiError::internal("a refusal that names no record"),
             },
-            Refusal::OutOfScope { position } => ApiError {
-                record: Some(position),
-                ..ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "out_of_scope",
-                    "this token's scope does not cover this record",
-                )
-            },
-            Refusal::TooLarge { position, bytes } => ApiError {
-                record: Some(position),
-                ..ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "entry_too_large",
-                    format!(
-                        "this record encodes to {bytes} bytes, over the {} an entry may \
-                         hold; split it into smaller records",
-                        ledger::entry::MAX_ENTRY_BYTES
-                    ),
-                )
-            },
+            Refusal::OutOfScope { position } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "out_of_scope",
+                "this token's scope does not cover this record",
+            )
+            .at(position),
+            Refusal::TooLarge { position, bytes } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "entry_too_large",
+                format!(
+                    "this record encodes to {bytes} bytes, over the {} an entry may hold; \
+                     split it into smaller records",
+                    ledger::entry::MAX_ENTRY_BYTES
+                ),
+            )
+            .at(position),
             Refusal::Forbidden => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden_role",
@@ -181,7 +171,7 @@ pub(crate) async fn post_records(
         "send the records as application/json",
     )?;
     let idempotency_key = idempotency_key(&headers)?;
-    let body = read_body(body, body_timeout(body_read_timeout), MAX_BODY_BYTES).await?;
+    let body = read_body(body, body_read_timeout, MAX_BODY_BYTES).await?;
     let staged = stage(&state, &body)?;
     let batch = staged.len() > 1;
     let idempotency = idempotency_key.map(|key| IdempotencyKey {
@@ -192,20 +182,22 @@ pub(crate) async fn post_records(
     let accepted = sequencer
         .submit(token, idempotency, staged)
         .await
-        .map_err(|refusal| {
-            let mut error = ApiError::from(refusal);
-            if !batch {
-                error.record = None;
-            }
-            error
+        .map_err(|refusal| match ApiError::from(refusal) {
+            error if batch => error,
+            error => error.whole(),
         })?;
-    let mut response = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
-    if accepted.replayed {
-        response
+    let answer = json(StatusCode::CREATED, &AppendAnswer::from(&accepted))?;
+    Ok(replayed(answer, accepted.replayed))
+}
+
+/// `answer`, marked `Idempotent-Replayed` if it repeats a remembered one.
+pub(super) fn replayed(mut answer: Response, replayed: bool) -> Response {
+    if replayed {
+        answer
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    answer
 }
 
 /// Refuses (415 `unsupported_media_type`, `detail`) a request whose content type is
@@ -218,14 +210,8 @@ pub(super) fn require_content_type(
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let matches = content_type
-        .to_str()
-        .map(|v| {
-            let given = v.split(';').next().unwrap_or("").trim();
-            given.eq_ignore_ascii_case(essence)
-        })
-        .unwrap_or(false);
-    if matches {
+    let given = content_type.to_str().unwrap_or("").split(';').next();
+    if given.is_some_and(|given| given.trim().eq_ignore_ascii_case(essence)) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -234,14 +220,6 @@ pub(super) fn require_content_type(
             detail,
         ))
     }
-}
-
-/// The body-read timeout the listener set for this request.
-pub(super) fn body_timeout(extension: Option<Extension<BodyReadTimeout>>) -> Duration {
-    extension.map_or(
-        DEFAULT_BODY_READ_TIMEOUT,
-        |Extension(BodyReadTimeout(timeout))| timeout,
-    )
 }
 
 /// The `Idempotency-Key` header: at most one, of 1 to 255 visible ASCII characters
@@ -267,16 +245,18 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
     Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
-/// Reads the whole request body, at most `limit` bytes, within `timeout`. Too long a
+/// Reads the whole request body, at most `limit` bytes, within the body-read timeout
+/// the listener set for this request (`timeout`; the default without one). Too long a
 /// body is 413, refused before anything is read when its Content-Length says so and
 /// otherwise as soon as `limit` bytes have come; a body that cannot be read
 /// (truncated, malformed chunking, shorter than its Content-Length) is 400; one that
 /// does not arrive in time is 408.
 pub(super) async fn read_body(
     body: Body,
-    timeout: Duration,
+    timeout: Option<Extension<BodyReadTimeout>>,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
+    let timeout = timeout.map_or(DEFAULT_BODY_READ_TIMEOUT, |Extension(read)| read.0);
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -324,19 +304,17 @@ pub(super) fn petition_dedup_key(
     position: usize,
 ) -> Result<[u8; 32], ApiError> {
     let tagged_before = || {
-        let published = state.published.read().unwrap_or_else(|e| e.into_inner());
+        let published = locks::read(&state.published);
         published.signatures_added(petition_id).unwrap_or(0) > 0
     };
     match state.dedup_keys.key_for(petition_id, tagged_before) {
         Ok(KeyFor::Key(key)) => Ok(key),
-        Ok(KeyFor::Destroyed) => Err(ApiError {
-            record: Some(position),
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "petition_closed",
-                "the petition closed, and its retention period has ended",
-            )
-        }),
+        Ok(KeyFor::Destroyed) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "petition_closed",
+            "the petition closed, and its retention period has ended",
+        )
+        .at(position)),
         Err(e) => Err(ApiError::internal(e)),
     }
 }

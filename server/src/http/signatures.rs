@@ -136,10 +136,6 @@ async fn append(
     let accepted = sequencer
         .submit(token, None, vec![Staged::written_by_the_server(record)])
         .await
-        .map_err(|refusal| {
-            let mut error = ApiError::from(refusal);
-            error.record = None;
-            error
-        })?;
+        .map_err(|refusal| ApiError::from(refusal).whole())?;
     json(StatusCode::OK, &AppendAnswer::from(&accepted))
 }

@@ -14,6 +14,7 @@ use crate::auth::TokenStore;
 use crate::cosignatures::{Auditors, CosignatureStore};
 use crate::dedup_keys::DedupKeys;
 use crate::health::DiskGuard;
+use crate::locks;
 use crate::sequencer::{Published, Sequencer};
 use crate::vault::Vault;
 
@@ -147,10 +148,7 @@ impl AppState {
 
     /// A handle to the sequencer, unless shutdown has begun.
     pub fn sequencer(&self) -> Option<Sequencer> {
-        self.sequencer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        locks::lock(&self.sequencer).clone()
     }
 
     /// [`AppState::sequencer`], or the answer to give when shutdown has begun.
@@ -167,38 +165,12 @@ impl AppState {
     /// Drops this state's sequencer handle: once in-flight requests finish, the
     /// sequencer thread drains its queue and stops.
     pub fn close_sequencer(&self) {
-        self.sequencer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        locks::lock(&self.sequencer).take();
     }
 
     /// The tree size readers currently see.
     pub fn published_size(&self) -> u64 {
-        self.published
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .tree_size()
-    }
-
-    /// The JSON of a read model, made by `make` under the read lock (so it matches the
-    /// tree size it states; views borrow the projection), or taken from the cache when
-    /// the log has not grown since. `None` when `make` finds nothing.
-    pub(super) fn view(
-        &self,
-        key: &str,
-        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
-    ) -> Result<Option<Bytes>, ApiError> {
-        self.sized_view(key, make).map(|(_, bytes)| bytes)
-    }
-
-    /// [`AppState::sized_view`] for the site (`crate::site`).
-    pub(crate) fn cached_view(
-        &self,
-        key: &str,
-        make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
-    ) -> Result<(u64, Option<Bytes>), ApiError> {
-        self.sized_view(key, make)
+        locks::read(&self.published).tree_size()
     }
 
     /// What the site's pages read beside the read models.
@@ -210,16 +182,19 @@ impl AppState {
         }
     }
 
-    /// [`AppState::view`], with the tree size the read models had.
-    pub(super) fn sized_view(
+    /// The JSON of a read model, made by `make` under the read lock (so it matches the
+    /// tree size it states; views borrow the projection), or taken from the cache when
+    /// the log has not grown since; `None` when `make` finds nothing. With the tree size
+    /// the read models had.
+    pub(crate) fn view(
         &self,
         key: &str,
         make: impl FnOnce(&projector::Projection) -> Result<Option<Bytes>, ApiError>,
     ) -> Result<(u64, Option<Bytes>), ApiError> {
-        let projection = self.published.read().unwrap_or_else(|e| e.into_inner());
+        let projection = locks::read(&self.published);
         let size = projection.tree_size();
         {
-            let views = self.cache.views.read().unwrap_or_else(|e| e.into_inner());
+            let views = locks::read(&self.cache.views);
             if let Some((cached_size, bytes)) = views.get(key) {
                 if *cached_size == size {
                     return Ok((size, Some(bytes.clone())));
@@ -230,55 +205,53 @@ impl AppState {
             return Ok((size, None));
         };
         drop(projection);
-        self.cache_view(key, size, bytes.clone());
+        let mut views = locks::write(&self.cache.views);
+        if views.len() > 4096 {
+            views.clear();
+        }
+        views.insert(key.to_owned(), (size, bytes.clone()));
         Ok((size, Some(bytes)))
     }
 
     /// Forgets every serialized read model (a cosignature changed the tally's note).
     pub(super) fn forget_views(&self) {
-        self.cache
-            .views
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.cache
-            .past_tallies
-            .answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        locks::write(&self.cache.views).clear();
+        locks::lock(&self.cache.past_tallies.answers).clear();
     }
 
     /// The tally text of the tree of size `size`: the read models' if that is their
     /// size, else a replay of the prefix (one at a time: `503 replay_busy`). Blocking.
     pub(super) fn tally_text_at(&self, size: u64) -> Result<String, ApiError> {
         {
-            let projection = self.published.read().unwrap_or_else(|e| e.into_inner());
+            let projection = locks::read(&self.published);
             if projection.tree_size() == size {
                 return Ok(projection.tally_text());
             }
         }
-        let _replay = self.cache.past_tallies.replays.try_acquire().map_err(|_| {
+        let _replay = self.replay_permit()?;
+        self.replayed_tally_text(size)
+    }
+
+    /// The permit to replay a past tree size, or `503 replay_busy` while another runs.
+    pub(super) fn replay_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        let replays = self.cache.past_tallies.replays.clone();
+        replays.try_acquire_owned().map_err(|_| {
             ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "replay_busy",
                 "another past tree size is being replayed; retry shortly",
             )
-        })?;
+        })
+    }
+
+    /// The tally text of the tree of size `size`, replayed from the log (under a
+    /// [`AppState::replay_permit`]). Blocking.
+    pub(super) fn replayed_tally_text(&self, size: u64) -> Result<String, ApiError> {
         projector::persist::replay_prefix(&self.store, size)
             .map(|p| p.tally_text())
             .map_err(|e| match e {
                 projector::Error::Ledger(e) => ApiError::from(e),
                 other => ApiError::internal(other),
             })
-    }
-
-    /// Remembers the JSON of a read model at tree size `size`.
-    pub(super) fn cache_view(&self, key: &str, size: u64, bytes: Bytes) {
-        let mut views = self.cache.views.write().unwrap_or_else(|e| e.into_inner());
-        if views.len() > 4096 {
-            views.clear();
-        }
-        views.insert(key.to_owned(), (size, bytes));
     }
 }

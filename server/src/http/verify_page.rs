@@ -8,13 +8,14 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ledger::receipt::Receipt;
 use serde::Deserialize;
 
 use super::problem::ApiQuery;
 use super::state::AppState;
-use crate::site::{page_headers, Layout};
+use crate::locks;
+use crate::site::{html, Layout};
 
 /// Longest receipt the page reads (a receipt with its entry is a few kilobytes).
 const MAX_RECEIPT_BYTES: usize = 96 << 10;
@@ -71,12 +72,8 @@ pub(crate) async fn page(
         index,
         outcome,
     };
-    let mut response = match page.render() {
-        Ok(html) => (StatusCode::OK, html).into_response(),
-        Err(e) => return super::problem::ApiError::internal(e).into_response(),
-    };
     // The site's headers, but never cached: the answer depends on what was pasted.
-    page_headers(response.headers_mut(), "text/html; charset=utf-8");
+    let mut response = html(StatusCode::OK, &page);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -138,7 +135,7 @@ fn check_index(state: &AppState, index: u64, proof: Option<String>) -> Outcome {
             &format!("The log has {size} entries, numbered from 0."),
         );
     }
-    let projection = state.published.read().unwrap_or_else(|e| e.into_inner());
+    let projection = locks::read(&state.published);
     let Some(signature) = projection.signature(index) else {
         return bad(
             "That entry is not a signature",

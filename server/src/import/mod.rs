@@ -51,8 +51,9 @@ pub const MAX_REPORTED_ROWS: usize = 100;
 /// The country of a row without one, unless the import names another.
 pub const DEFAULT_COUNTRY: &str = "GB";
 
-/// A column of the CSV file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A column of the CSV file, serialized as its [`Column::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Column {
     Name,
     Postcode,
@@ -118,12 +119,6 @@ impl Column {
     /// Every column name, for details.
     fn names() -> String {
         Column::ALL.map(Column::name).join(", ")
-    }
-}
-
-impl Serialize for Column {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 
@@ -248,11 +243,7 @@ impl Metadata {
             &mut rand::thread_rng(),
             None,
         )?;
-        Ok(Staged {
-            record: prepared.record,
-            sealed: None,
-            signer_secret: None,
-        })
+        Ok(Staged::written_by_the_server(prepared.record))
     }
 }
 

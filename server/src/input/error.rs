@@ -20,7 +20,8 @@ use serde_path_to_error::{Path, Segment};
 /// `detail` is one line for humans that never contains a submitted value: it names
 /// the field or JSON path (such as `records[3].votes_for`), the expected type or the
 /// limit. `record` is the position of the record in a batch, when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} ({status}): {detail}")]
 pub struct InputError {
     pub status: u16,
     pub reason: &'static str,
@@ -46,9 +47,7 @@ impl InputError {
             record,
         }
     }
-}
 
-impl InputError {
     /// The field a lone record's error is about: details name it first, as
     /// `field: why` (or `field.sub: why`, or `record` when no field is at fault), so
     /// this is the name before the first `:` or `.` when it is a schema field name.
@@ -59,14 +58,6 @@ impl InputError {
         (self.record.is_none() && is_safe_key(field) && field != "record").then_some(field)
     }
 }
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.reason, self.status, self.detail)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// `records[i].` in a batch, nothing for a lone record: what field names are prefixed
 /// with in details.
@@ -90,21 +81,18 @@ pub(super) fn is_safe_key(key: &str) -> bool {
 pub(super) fn render_path(position: Option<usize>, path: &Path, root: &str) -> String {
     let mut out = position.map_or_else(String::new, |i| format!("records[{i}]"));
     for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(if is_safe_key(key) { key } else { "?" });
+        let key = match segment {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                continue;
             }
-            Segment::Unknown => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push('?');
-            }
+            Segment::Map { key } | Segment::Enum { variant: key } if is_safe_key(key) => key,
+            _ => "?",
+        };
+        if !out.is_empty() {
+            out.push('.');
         }
+        out.push_str(key);
     }
     if out.is_empty() {
         out.push_str(root);
@@ -121,40 +109,31 @@ pub(super) enum Found {
 
 /// A serde failure while reading a record's fields, by kind. Built by serde itself
 /// through the [`de::Error`] constructors, so it never holds input.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(super) enum FieldError {
     /// A required field is absent.
+    #[error("missing field {0}")]
     Missing(&'static str),
     /// A field the kind does not have.
+    #[error("unknown field")]
     Unknown,
     /// A JSON value of the wrong type; `expected` is serde's description of the type
     /// the field takes (`u32`, `a string`, ...), never of the value.
+    #[error("wrong type; expected {expected}")]
     WrongType { found: Found, expected: String },
     /// A number outside the range of its field.
+    #[error("out of range; expected {expected}")]
     OutOfRange { expected: String },
     /// A value one of the ledger's value types refused, and why.
+    #[error("{0}")]
     Refused(&'static str),
     /// A name outside a closed list.
+    #[error("unknown name")]
     UnknownVariant(&'static [&'static str]),
     /// Any other failure serde reports.
+    #[error("malformed value")]
     Other,
 }
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FieldError::Missing(field) => write!(f, "missing field {field}"),
-            FieldError::Unknown => f.write_str("unknown field"),
-            FieldError::WrongType { expected, .. } => write!(f, "wrong type; expected {expected}"),
-            FieldError::OutOfRange { expected } => write!(f, "out of range; expected {expected}"),
-            FieldError::Refused(why) => f.write_str(why),
-            FieldError::UnknownVariant(_) => f.write_str("unknown name"),
-            FieldError::Other => f.write_str("malformed value"),
-        }
-    }
-}
-
-impl std::error::Error for FieldError {}
 
 impl de::Error for FieldError {
     /// serde's catch-all. The ledger's value types refuse through it after leaving

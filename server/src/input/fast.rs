@@ -17,6 +17,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::json::Stop;
 use super::special::{PetitionOpenedInput, SignatureInput};
 use super::{Body, RecordInput};
 
@@ -26,24 +27,6 @@ pub(super) fn read(body: &[u8]) -> Option<Vec<RecordInput>> {
     let records = json.deserialize_map(RequestVisitor).ok()?;
     json.end().ok()?;
     (!records.is_empty()).then_some(records)
-}
-
-/// Why this reader gave up; never shown (the slow way says what is wrong).
-#[derive(Debug)]
-struct GiveUp;
-
-impl fmt::Display for GiveUp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("read the slow way")
-    }
-}
-
-impl std::error::Error for GiveUp {}
-
-impl de::Error for GiveUp {
-    fn custom<T: fmt::Display>(_: T) -> GiveUp {
-        GiveUp
-    }
 }
 
 /// The request: one record, or `{"records": [...]}`.
@@ -63,10 +46,10 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 let records = map.next_value_seed(RecordsSeed)?;
                 match map.next_key::<&str>()? {
                     None => Ok(records),
-                    Some(_) => Err(de::Error::custom(GiveUp)),
+                    Some(_) => Err(de::Error::custom(Stop)),
                 }
             }
-            _ => Err(de::Error::custom(GiveUp)),
+            _ => Err(de::Error::custom(Stop)),
         }
     }
 }
@@ -119,7 +102,7 @@ impl<'de> Visitor<'de> for RecordSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         match map.next_key::<&str>()? {
             Some("type") => record(map),
-            _ => Err(de::Error::custom(GiveUp)),
+            _ => Err(de::Error::custom(Stop)),
         }
     }
 }
@@ -128,13 +111,13 @@ impl<'de> Visitor<'de> for RecordSeed {
 /// kind's fields.
 fn record<'de, A: MapAccess<'de>>(mut map: A) -> Result<RecordInput, A::Error> {
     let kind = map.next_value::<&str>()?;
-    let kind = super::input_kind(kind).ok_or_else(|| de::Error::custom(GiveUp))?;
+    let kind = super::input_kind(kind).ok_or_else(|| de::Error::custom(Stop))?;
     let fields = MapAccessDeserializer::new(map);
     let body = match kind {
         Signature::KIND => Body::Signature(SignatureInput::deserialize(fields)?),
         PetitionOpened::KIND => Body::PetitionOpened(PetitionOpenedInput::deserialize(fields)?),
         _ => Body::Record(
-            Record::deserialize_kind(kind, fields).ok_or_else(|| de::Error::custom(GiveUp))??,
+            Record::deserialize_kind(kind, fields).ok_or_else(|| de::Error::custom(Stop))??,
         ),
     };
     Ok(RecordInput { kind, body })

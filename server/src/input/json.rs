@@ -249,28 +249,23 @@ pub(super) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
 
 struct FieldProbe<'a>(&'a mut &'static [&'static str]);
 
-#[derive(Debug)]
-struct ProbeDone;
+/// An error that only stops a reader: the field probe once it has the names, and the
+/// one-pass reader (`fast.rs`) when it gives up. Never shown.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped")]
+pub(super) struct Stop;
 
-impl fmt::Display for ProbeDone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("field probe done")
-    }
-}
-
-impl std::error::Error for ProbeDone {}
-
-impl de::Error for ProbeDone {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        ProbeDone
+impl de::Error for Stop {
+    fn custom<T: fmt::Display>(_: T) -> Stop {
+        Stop
     }
 }
 
 impl<'de> Deserializer<'de> for FieldProbe<'_> {
-    type Error = ProbeDone;
+    type Error = Stop;
 
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeDone> {
-        Err(ProbeDone)
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+        Err(Stop)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -278,9 +273,9 @@ impl<'de> Deserializer<'de> for FieldProbe<'_> {
         _name: &'static str,
         fields: &'static [&'static str],
         _visitor: V,
-    ) -> Result<V::Value, ProbeDone> {
+    ) -> Result<V::Value, Stop> {
         *self.0 = fields;
-        Err(ProbeDone)
+        Err(Stop)
     }
 
     serde::forward_to_deserialize_any! {

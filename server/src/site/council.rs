@@ -49,6 +49,11 @@ struct MotionRow {
     decided: String,
 }
 
+/// `value` as text; empty when there is none.
+fn or_blank(value: Option<&impl std::fmt::Display>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
 pub(super) fn votes_page(p: &Projection, source: &SiteSource) -> CouncilVotes {
     let mut links: Vec<LinkRow> = p
         .twin_links()
@@ -63,7 +68,7 @@ pub(super) fn votes_page(p: &Projection, source: &SiteSource) -> CouncilVotes {
                 partner: registered.partner_city.to_string(),
                 partner_country: registered.partner_country.to_string(),
                 kind: registered.kind.as_str(),
-                since: registered.since.map(|s| s.to_string()).unwrap_or_default(),
+                since: or_blank(registered.since.as_ref()),
                 status: link.status.as_str(),
                 history: link
                     .history
@@ -96,12 +101,8 @@ pub(super) fn votes_page(p: &Projection, source: &SiteSource) -> CouncilVotes {
                 title: tabled.title.to_string(),
                 source_url: tabled.source_url.as_ref().map(|u| u.to_string()),
                 link: tabled.link_id.as_ref().map(|l| l.to_string()),
-                proposer: tabled
-                    .proposer
-                    .as_ref()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-                tabled: tabled.tabled_on.map(|d| d.to_string()).unwrap_or_default(),
+                proposer: or_blank(tabled.proposer.as_ref()),
+                tabled: or_blank(tabled.tabled_on.as_ref()),
                 status: motion.status.as_str(),
                 vote: vote_tally(motion).unwrap_or_default(),
                 decided: decided.unwrap_or_default(),
@@ -158,21 +159,9 @@ pub(super) fn events_page(p: &Projection, source: &SiteSource) -> Events {
                 city: line.city,
                 kind: line.kind,
                 title: line.title,
-                place: scheduled
-                    .place
-                    .as_ref()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-                group: scheduled
-                    .group
-                    .as_ref()
-                    .map(|g| g.to_string())
-                    .unwrap_or_default(),
-                joint_action: scheduled
-                    .joint_action
-                    .as_ref()
-                    .map(|j| j.to_string())
-                    .unwrap_or_default(),
+                place: or_blank(scheduled.place.as_ref()),
+                group: or_blank(scheduled.group.as_ref()),
+                joint_action: or_blank(scheduled.joint_action.as_ref()),
                 status: line.status,
                 attendance: line.attendance,
             }

@@ -29,10 +29,10 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use ledger::note::NoteSigner;
 use ledger::store::Store;
@@ -226,48 +226,38 @@ pub fn static_pages(
 /// The site's routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(overview_page))
-        .route("/petitions/{id}", get(petition_page))
-        .route("/petitions/{id}/counts.csv", get(petition_counts))
-        .route("/council-votes", get(council_votes_page))
-        .route("/events", get(events_page))
-        .route("/trust", get(trust_page))
+        .route("/", fixed(SitePage::Overview))
+        .route("/petitions/{id}", by_id(SitePage::Petition))
+        .route(
+            "/petitions/{id}/counts.csv",
+            by_id(SitePage::PetitionCounts),
+        )
+        .route("/council-votes", fixed(SitePage::CouncilVotes))
+        .route("/events", fixed(SitePage::Events))
+        .route("/trust", fixed(SitePage::Trust))
         .route("/entries", get(entry_search))
         .route("/entries/{index}", get(trust::entry_page))
         .route("/static/site.css", get(stylesheet))
         .route("/static/site.js", get(script))
 }
 
-async fn overview_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    serve(&state, &headers, SitePage::Overview)
+/// The route of `page`.
+fn fixed(page: SitePage) -> MethodRouter<Arc<AppState>> {
+    get(
+        move |State(state): State<Arc<AppState>>, headers: HeaderMap| {
+            let page = page.clone();
+            async move { serve(&state, &headers, page) }
+        },
+    )
 }
 
-async fn petition_page(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    serve(&state, &headers, SitePage::Petition(id))
-}
-
-async fn petition_counts(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    serve(&state, &headers, SitePage::PetitionCounts(id))
-}
-
-async fn council_votes_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    serve(&state, &headers, SitePage::CouncilVotes)
-}
-
-async fn events_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    serve(&state, &headers, SitePage::Events)
-}
-
-async fn trust_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    serve(&state, &headers, SitePage::Trust)
+/// The route of the page `page` makes of the path's `{id}`.
+fn by_id(page: fn(String) -> SitePage) -> MethodRouter<Arc<AppState>> {
+    get(
+        move |State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>| async move {
+            serve(&state, &headers, page(id))
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -298,14 +288,8 @@ async fn script() -> Response {
 /// A static asset: the same bytes for the life of the binary, so caches may keep it
 /// an hour.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    headers.insert(
+    let mut response = crate::http::text(body, content_type, "public, max-age=3600");
+    response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
@@ -317,7 +301,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 fn serve(state: &AppState, headers: &HeaderMap, page: SitePage) -> Response {
     let source = state.site_source();
     let key = format!("site{}", page.path());
-    let rendered = state.cached_view(&key, |p| Ok(page.render(p, &source)?.map(Bytes::from)));
+    let rendered = state.view(&key, |p| Ok(page.render(p, &source)?.map(Bytes::from)));
     let (size, body) = match rendered {
         Ok((size, Some(body))) => (size, body),
         Ok((_, None)) => return not_found(state),
@@ -374,11 +358,14 @@ struct NotFound {
 
 /// `404` as a page of the site.
 pub(crate) fn not_found(state: &AppState) -> Response {
-    let page = NotFound {
-        layout: Layout::new(&state.store, state.published_size(), ""),
-    };
+    let layout = Layout::new(&state.store, state.published_size(), "");
+    html(StatusCode::NOT_FOUND, &NotFound { layout })
+}
+
+/// `page` rendered, as an answer of `status` with the headers of every page.
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
     let mut response = match page.render() {
-        Ok(html) => (StatusCode::NOT_FOUND, html).into_response(),
+        Ok(html) => (status, html).into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
     page_headers(response.headers_mut(), "text/html; charset=utf-8");

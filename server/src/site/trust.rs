@@ -13,9 +13,10 @@ use base64::Engine as _;
 use ledger::Entry;
 use projector::Projection;
 
-use super::{page_headers, utc, Layout, SiteSource};
+use super::{html, utc, Layout, SiteSource};
 use crate::cosignatures::Cosigned;
 use crate::http::{ApiError, AppState};
+use crate::locks;
 
 /// Counters of the tally text the page shows; a large log's has tens of thousands
 /// (one per area), which `/api/v1/tally` serves whole.
@@ -114,14 +115,7 @@ pub(super) async fn entry_page(
         return super::not_found(&state);
     };
     match entry(&state, index, size) {
-        Ok(page) => match page.render() {
-            Ok(html) => {
-                let mut response = (StatusCode::OK, html).into_response();
-                page_headers(response.headers_mut(), "text/html; charset=utf-8");
-                response
-            }
-            Err(e) => ApiError::internal(e).into_response(),
-        },
+        Ok(page) => html(StatusCode::OK, &page),
         Err(e) => e.into_response(),
     }
 }
@@ -149,7 +143,7 @@ fn entry(state: &AppState, index: u64, size: u64) -> Result<EntryPage, ApiError>
         })
         .unwrap_or_default();
     let signature = {
-        let projection = state.published.read().unwrap_or_else(|e| e.into_inner());
+        let projection = locks::read(&state.published);
         projection.signature(index).map(|s| {
             let counted = if s.live {
                 "It is counted"

@@ -22,6 +22,7 @@ use rand::RngCore;
 use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::input::PersonalData;
+use crate::locks;
 use crate::{Error, Result};
 use file::VaultFile;
 use ledger::Hash;
@@ -70,7 +71,7 @@ impl Vault {
     }
 
     fn file(&self) -> MutexGuard<'_, VaultFile> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner())
+        locks::lock(&self.file)
     }
 
     /// Encrypts `data` and its `salt` for the signature committing to `commitment`.
@@ -131,12 +132,6 @@ impl Vault {
         let (data, salt): (PersonalData, [u8; 32]) = postcard::from_bytes(&plain)
             .map_err(|_| Error::Vault("a sealed value does not decode"))?;
         Ok(Some((data, salt)))
-    }
-
-    /// Overwrites the personal data of the signature at `index` with zeros, durably.
-    /// Returns whether there was any.
-    pub fn erase(&self, index: u64) -> Result<bool> {
-        Ok(self.erase_many(&[index])? == 1)
     }
 
     /// Overwrites the personal data of the signatures at `indexes` with zeros, durably,
@@ -323,8 +318,8 @@ mod tests {
 
         let vault = Vault::open(&path, &KEY).unwrap();
         assert_eq!(vault.len(), 2);
-        assert!(vault.erase(5).unwrap());
-        assert!(!vault.erase(5).unwrap());
+        assert_eq!(vault.erase_many(&[5]).unwrap(), 1);
+        assert_eq!(vault.erase_many(&[5]).unwrap(), 0);
         assert_eq!(vault.get(5, &Hash([9; 32])).unwrap(), None);
         assert_eq!(vault.forget_from(6).unwrap(), 1);
         assert!(vault.is_empty());
@@ -354,13 +349,13 @@ mod tests {
         }
         assert!(std::fs::metadata(&path).unwrap().len() > file_chunk());
         let stored = vault.len();
-        assert!(vault.erase(100).unwrap());
+        assert_eq!(vault.erase_many(&[100]).unwrap(), 1);
         let erased = vault
             .file()
             .get(102)
             .unwrap()
             .expect("entry 102 has a value");
-        assert!(vault.erase(102).unwrap());
+        assert_eq!(vault.erase_many(&[102]).unwrap(), 1);
         drop(vault);
 
         let vault = Vault::open(&path, &KEY).unwrap();
