@@ -21,12 +21,13 @@ use redb::Database;
 use tokio::sync::oneshot;
 
 use super::journal::{self, CheckpointRow, FrameRow, ReplayedBatch, Stop};
+use super::meta::{write_meta_flag, write_synced, Synced, META_PUBLISHED};
 use super::published::{PublishedFile, PublishedHead};
 use super::{
-    checkpoint_body, hashes_file, note_body_matches, sync_dir, write_meta_flag, write_synced,
-    Appended, Head, Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_ENTRY_LEN, META_PUBLISHED,
-    SYNC_EVERY,
+    hashes_file, note_body_matches, sync_dir, Appended, Head, Shared, CHECKPOINTS, FRAMES, JOURNAL,
+    MAX_ENTRY_LEN, SYNC_EVERY,
 };
+use crate::checkpoint::Checkpoint;
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
 use crate::{Error, Hash, HashAlg, Result};
@@ -633,7 +634,7 @@ impl Writer {
         }
         let size = self.frontier.size();
         let root = self.frontier.root(alg);
-        let body = checkpoint_body(&self.shared.origin, size, &root);
+        let body = Checkpoint::new(self.shared.origin.as_str(), size, root).to_body();
         let note = crate::note::sign(crate::note::Note::new(&body)?, &[&self.signer])?;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
