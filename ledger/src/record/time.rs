@@ -2,12 +2,12 @@
 //! Gregorian calendar from year 1 to 9999, so every value prints in its text form.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use super::{invalid, refuse};
-use crate::{Error, Result};
+use super::invalid;
+use super::values::text_or_wire;
+use crate::Result;
 
 // ---------------------------------------------------------------------------------
 // Civil calendar arithmetic (proleptic Gregorian, years 1 to 9999)
@@ -151,33 +151,9 @@ impl fmt::Display for Date {
     }
 }
 
-impl FromStr for Date {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Date::parse(s)
-    }
-}
-
-impl Serialize for Date {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            (self.year, self.month, self.day).serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Date {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            Date::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            let (year, month, day) = <(u16, u8, u8)>::deserialize(d)?;
-            Date::new_reason(year, month, day).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(Date, |d| (d.year, d.month, d.day), (u16, u8, u8) => |(y, m, d)| {
+    Date::new_reason(y, m, d)
+});
 
 // ---------------------------------------------------------------------------------
 // PartialDate
@@ -282,32 +258,7 @@ impl fmt::Display for PartialDate {
     }
 }
 
-impl FromStr for PartialDate {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        PartialDate::parse(s)
-    }
-}
-
-impl Serialize for PartialDate {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for PartialDate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            PartialDate::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            PartialDate::check(PartialDateWire::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(PartialDate, |p| p.0, PartialDateWire => PartialDate::check);
 
 // ---------------------------------------------------------------------------------
 // Timestamp
@@ -421,32 +372,7 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl FromStr for Timestamp {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Timestamp::parse(s)
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            Timestamp::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            Timestamp::from_unix_reason(i64::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(Timestamp, |t| t.0, i64 => Timestamp::from_unix_reason);
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,11 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{invalid, refuse};
-use crate::{DedupTag, Error, Result};
+use crate::{DedupTag, Result};
 
 /// Longest [`Id`], in bytes.
 pub const ID_MAX_BYTES: usize = 64;
@@ -25,10 +24,13 @@ pub const MAX_INVALIDATED: usize = 8192;
 /// signer has at most two (an email; a name with a postcode).
 pub const MAX_DEDUP_TAGS: usize = 2;
 
-/// `FromStr`, `Display`, `Serialize` and `Deserialize` through a string, for a type
-/// with `parse` (checked, returning [`Error::InvalidRecord`]) and `parse_reason`.
-macro_rules! string_form {
-    ($ty:ident) => {
+/// `FromStr` (through `parse`), `Serialize` and `Deserialize` for a checked type: in
+/// human-readable formats (JSON) through its text form, `Display` out and
+/// `parse_reason` in; in binary ones (postcard) through its wire form, `|$v| $to_wire`
+/// out and `$wire` checked by `$from_wire` (returning `Result<_, &'static str>`) in.
+/// A refusal is reported through [`super::refuse`].
+macro_rules! text_or_wire {
+    ($ty:ident, |$v:ident| $to_wire:expr, $wire:ty => $from_wire:expr) => {
         impl ::std::str::FromStr for $ty {
             type Err = $crate::Error;
             fn from_str(s: &str) -> $crate::Result<Self> {
@@ -36,24 +38,48 @@ macro_rules! string_form {
             }
         }
 
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    let $v = self;
+                    ::serde::Serialize::serialize(&$to_wire, s)
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let checked = if d.is_human_readable() {
+                    $ty::parse_reason(&<String as ::serde::Deserialize>::deserialize(d)?)
+                } else {
+                    let from_wire: fn($wire) -> ::std::result::Result<$ty, &'static str> =
+                        $from_wire;
+                    from_wire(<$wire as ::serde::Deserialize>::deserialize(d)?)
+                };
+                checked.map_err($crate::record::refuse)
+            }
+        }
+    };
+}
+pub(crate) use text_or_wire;
+
+/// [`text_or_wire!`] and `Display` for a type whose wire form is its text too (`as_str`).
+macro_rules! string_form {
+    ($ty:ident) => {
         impl ::std::fmt::Display for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <String as ::serde::Deserialize>::deserialize(d)?;
-                $ty::parse_reason(&text).map_err($crate::record::refuse)
-            }
-        }
+        $crate::record::values::text_or_wire!($ty, |v| v.as_str(), String => |s| $ty::parse_reason(&s));
     };
 }
 pub(crate) use string_form;
@@ -165,33 +191,7 @@ impl fmt::Display for CountryCode {
     }
 }
 
-impl FromStr for CountryCode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        CountryCode::parse(s)
-    }
-}
-
-impl Serialize for CountryCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(self.as_str())
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for CountryCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let text = String::deserialize(d)?;
-            CountryCode::parse_reason(&text).map_err(refuse)
-        } else {
-            CountryCode::from_bytes(<[u8; 2]>::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(CountryCode, |c| c.0, [u8; 2] => CountryCode::from_bytes);
 
 // ---------------------------------------------------------------------------------
 // AreaCode
