@@ -202,15 +202,8 @@ pub fn open_checkpoint_with_cosigners(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::note::tests::{sign_body, sign_parsed};
     use crate::note::CosignatureSigner;
-
-    fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
-        note::sign(Note::new(body)?, signers)
-    }
-
-    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
-        note::sign(Note::parse(text)?, signers)
-    }
     use crate::HashAlg;
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine as _;

@@ -33,7 +33,7 @@ use crate::{Error, Result};
 
 mod keys;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use keys::{CosignatureSigner, NoteSigner, NoteVerifier};
 
