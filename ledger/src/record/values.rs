@@ -9,6 +9,7 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::text::text_type;
 use super::{invalid, refuse};
 use crate::{DedupTag, Result};
 
@@ -88,28 +89,21 @@ pub(crate) use string_form;
 // Id
 // ---------------------------------------------------------------------------------
 
-/// A slug naming a campaign, petition, batch, twin link, motion or event:
-/// 1 to 64 bytes of `a-z 0-9 . _ -`, starting with a letter or digit
-/// (`uk-detwin`, `newcastle-taiyuan`, `lhka-2022-12-11`).
-///
-/// Encoded as a string. Ordered as its text, and `Borrow<str>`, so maps keyed by `Id`
-/// can be searched with a `&str`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(String);
+text_type! {
+    /// A slug naming a campaign, petition, batch, twin link, motion or event:
+    /// 1 to 64 bytes of `a-z 0-9 . _ -`, starting with a letter or digit
+    /// (`uk-detwin`, `newcastle-taiyuan`, `lhka-2022-12-11`).
+    ///
+    /// Encoded as a string. Ordered as its text, and `Borrow<str>`, so maps keyed by `Id`
+    /// can be searched with a `&str`.
+    Id,
+    |s| Id::check_bytes(s.as_bytes())
+}
 
 impl Id {
-    pub fn parse(s: &str) -> Result<Id> {
-        Id::parse_reason(s).map_err(invalid)
-    }
-
-    fn parse_reason(s: &str) -> Result<Id, &'static str> {
-        Id::check(s.as_bytes())?;
-        Ok(Id(s.to_owned()))
-    }
-
     /// The rules of an id, on its bytes (an id is ASCII, so valid bytes are valid
     /// UTF-8). Shared with the in-place signature decoder.
-    pub(crate) fn check(b: &[u8]) -> Result<(), &'static str> {
+    pub(crate) fn check_bytes(b: &[u8]) -> Result<(), &'static str> {
         if b.is_empty() || b.len() > ID_MAX_BYTES {
             return Err("id must be 1 to 64 bytes long");
         }
@@ -122,26 +116,7 @@ impl Id {
         }
         Ok(())
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
-
-impl Deref for Id {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Borrow<str> for Id {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-string_form!(Id);
 
 // ---------------------------------------------------------------------------------
 // CountryCode
