@@ -546,11 +546,7 @@ impl Store {
     /// one there (every batch boundary has one).
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
         let row = {
-            let rows = self
-                .shared
-                .checkpoints
-                .read()
-                .expect("checkpoint index lock");
+            let rows = self.shared.checkpoint_rows();
             match rows.binary_search_by_key(&size, |r| r.tree_size) {
                 Ok(i) => rows[i],
                 Err(_) => return Ok(None),
@@ -561,21 +557,13 @@ impl Store {
 
     /// The sizes at which signed checkpoints exist, ascending.
     pub fn checkpoint_sizes(&self) -> Vec<u64> {
-        let rows = self
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock");
+        let rows = self.shared.checkpoint_rows();
         rows.iter().map(|r| r.tree_size).collect()
     }
 
     /// The sizes above `from` at which signed checkpoints exist, ascending.
     pub fn checkpoint_sizes_after(&self, from: u64) -> Vec<u64> {
-        let rows = self
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock");
+        let rows = self.shared.checkpoint_rows();
         let first = rows.partition_point(|r| r.tree_size <= from);
         rows[first..].iter().map(|r| r.tree_size).collect()
     }
@@ -584,14 +572,8 @@ impl Store {
     /// hashes of tree level `8 * level`, starting at `index * 256`. It must lie wholly
     /// inside the current tree.
     pub fn hash_tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<u8>> {
-        let (first, end) = tile_range(index, width)?;
         let level_size = self.size().checked_shr(8 * u32::from(level)).unwrap_or(0);
-        if end > level_size {
-            return Err(Error::IndexOutOfRange {
-                index: end - 1,
-                size: level_size,
-            });
-        }
+        let (first, _) = tile_range(index, width, level_size)?;
         let hashes = self
             .shared
             .read_level(level as usize, first, width as usize)?;
@@ -601,14 +583,7 @@ impl Store {
     /// The tlog-tiles entry bundle `tile/entries/<index>[.p/<width>]`: entries
     /// `[index * 256, index * 256 + width)`, each with its big-endian u16 length.
     pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>> {
-        let (first, end) = tile_range(index, width)?;
-        let size = self.size();
-        if end > size {
-            return Err(Error::IndexOutOfRange {
-                index: end - 1,
-                size,
-            });
-        }
+        let (first, end) = tile_range(index, width, self.size())?;
         let mut out = Vec::new();
         for (row, payload) in self.shared.frames_covering(first, end)? {
             let entries = journal::split_payload(&payload, row.count).ok_or_else(|| {
@@ -669,7 +644,7 @@ impl Store {
                     .first()
                     .map_or(batch.checkpoint.tree_size, |f| f.first_index);
                 // The index rows readers use must say where this batch really is.
-                let frame_rows = shared.frames.read().expect("frame index lock");
+                let frame_rows = shared.frame_rows();
                 for frame in &batch.frames {
                     if frame_rows.get(next_frame) != Some(frame) {
                         return Err(damaged(
@@ -680,12 +655,7 @@ impl Store {
                     next_frame += 1;
                 }
                 drop(frame_rows);
-                let row = shared
-                    .checkpoints
-                    .read()
-                    .expect("checkpoint index lock")
-                    .get(checkpoints as usize)
-                    .copied();
+                let row = shared.checkpoint_rows().get(checkpoints as usize).copied();
                 if row != Some(batch.checkpoint) {
                     return Err(damaged(
                         first,
@@ -776,8 +746,9 @@ impl Store {
     }
 }
 
-/// The range of positions a tile covers in its level, checking the width.
-fn tile_range(index: u64, width: u16) -> Result<(u64, u64)> {
+/// The range of positions a tile covers in its level, checking the width and that it
+/// lies below `level_size`, the positions the level has.
+fn tile_range(index: u64, width: u16, level_size: u64) -> Result<(u64, u64)> {
     if width == 0 || width > FULL_TILE_WIDTH {
         return Err(Error::MalformedTile("width must be 1..=256"));
     }
@@ -787,6 +758,12 @@ fn tile_range(index: u64, width: u16) -> Result<(u64, u64)> {
     let end = first
         .checked_add(u64::from(width))
         .ok_or(Error::MalformedTile("tile index too large"))?;
+    if end > level_size {
+        return Err(Error::IndexOutOfRange {
+            index: end - 1,
+            size: level_size,
+        });
+    }
     Ok((first, end))
 }
 

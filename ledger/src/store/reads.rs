@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
+use std::sync::RwLockReadGuard;
 
 use super::journal::{self, CheckpointRow, FrameRow};
 use super::{hashes_file, Damage, Shared, JOURNAL};
@@ -23,6 +24,16 @@ pub(super) const MEMO_MAX_NODES: usize = 1 << 21;
 pub(super) const RANGES_MAX: usize = 512;
 
 impl Shared {
+    /// The frame index rows, read-locked.
+    pub(super) fn frame_rows(&self) -> RwLockReadGuard<'_, Vec<FrameRow>> {
+        self.frames.read().expect("frame index lock")
+    }
+
+    /// The checkpoint index rows, read-locked.
+    pub(super) fn checkpoint_rows(&self) -> RwLockReadGuard<'_, Vec<CheckpointRow>> {
+        self.checkpoints.read().expect("checkpoint index lock")
+    }
+
     /// Refuses a read that needs entries `[.., end)` when stored data from
     /// `damaged_from` on is known to be damaged.
     fn refuse_damaged(&self, end: u64) -> Result<()> {
@@ -113,7 +124,7 @@ impl Shared {
     /// [`Shared::frames_covering`] without the damage check: for the checks themselves.
     fn frames_covering_unchecked(&self, start: u64, end: u64) -> Result<Vec<(FrameRow, Vec<u8>)>> {
         let rows: Vec<FrameRow> = {
-            let frames = self.frames.read().expect("frame index lock");
+            let frames = self.frame_rows();
             let first = frames.partition_point(|r| r.end_index() <= start);
             frames[first..]
                 .iter()

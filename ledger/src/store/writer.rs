@@ -239,12 +239,7 @@ impl Writer {
             .collect::<Option<_>>()
             .ok_or_else(damaged_row)?;
         // The rows trusted so far must describe the journal up to where replay starts.
-        journal::verify_layout(
-            &shared.frames.read().expect("frame index lock"),
-            &shared.checkpoints.read().expect("checkpoint index lock"),
-            synced.journal_len,
-        )
-        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
+        check_layout(&shared, synced.journal_len)?;
         let mut writer = Writer {
             journal_len: synced.journal_len,
             journal_reserved: physical_len,
@@ -316,20 +311,9 @@ impl Writer {
         }
         writer.flush_indexes(true)?;
         writer.frontier = Frontier::load(writer.frames_size(), &*shared)?;
-        journal::verify_layout(
-            &shared.frames.read().expect("frame index lock"),
-            &shared.checkpoints.read().expect("checkpoint index lock"),
-            writer.journal_len,
-        )
-        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
+        check_layout(&shared, writer.journal_len)?;
         writer.publish_latest()?;
-        if writer
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock")
-            .is_empty()
-        {
+        if writer.shared.checkpoint_rows().is_empty() {
             // A new log: sign the empty tree so there is always a checkpoint to serve.
             writer.commit_entries(&[])?;
         }
@@ -389,22 +373,14 @@ impl Writer {
     /// The tree size the frame index reaches.
     fn frames_size(&self) -> u64 {
         self.shared
-            .frames
-            .read()
-            .expect("frame index lock")
+            .frame_rows()
             .last()
             .map_or(0, FrameRow::end_index)
     }
 
     /// Publishes the latest indexed checkpoint as the head.
     fn publish_latest(&mut self) -> Result<()> {
-        let last = self
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock")
-            .last()
-            .copied();
+        let last = self.shared.checkpoint_rows().last().copied();
         if let Some(row) = last {
             let note = self.shared.read_note(&row)?;
             if row.tree_size != self.frontier.size() {
@@ -662,6 +638,12 @@ impl Writer {
         *self.shared.head.write().expect("head lock") = head.clone();
         Ok((leaf_hashes, head))
     }
+}
+
+/// [`journal::verify_layout`] of the index rows in memory, up to `journal_len`.
+fn check_layout(shared: &Shared, journal_len: u64) -> Result<()> {
+    journal::verify_layout(&shared.frame_rows(), &shared.checkpoint_rows(), journal_len)
+        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))
 }
 
 /// The leaf hashes of `entries`, on two threads for large batches.
