@@ -221,7 +221,8 @@ string_form!(AreaCode);
 /// paper batch.
 ///
 /// Encoded as a varint `u32`; as a number in JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
 pub struct Count(u32);
 
 impl Count {
@@ -247,12 +248,6 @@ impl fmt::Display for Count {
     }
 }
 
-impl Serialize for Count {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Count::new_reason(u32::deserialize(d)?).map_err(refuse)
@@ -268,7 +263,8 @@ impl<'de> Deserialize<'de> for Count {
 macro_rules! checked_list {
     ($(#[$meta:meta])* $name:ident, $check:expr) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[serde(transparent)]
         pub struct $name(Vec<u64>);
 
         impl $name {
@@ -287,12 +283,6 @@ macro_rules! checked_list {
             type Target = [u64];
             fn deref(&self) -> &[u64] {
                 &self.0
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                self.0.serialize(s)
             }
         }
 
