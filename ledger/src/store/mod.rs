@@ -391,11 +391,7 @@ impl Store {
 
     /// The damage found so far by [`Store::scrub`] (or a check), if any.
     pub fn damage(&self) -> Option<Damage> {
-        self.shared
-            .damage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.damage().clone()
     }
 
     /// Re-verifies everything the store serves, as [`Store::check`] does, calling

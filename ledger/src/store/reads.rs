@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
-use std::sync::RwLockReadGuard;
+use std::sync::{MutexGuard, RwLockReadGuard};
 
 use super::journal::{self, CheckpointRow, FrameRow};
 use super::{hashes_file, Damage, Shared, JOURNAL};
@@ -40,9 +40,7 @@ impl Shared {
         let from = self.damaged_from.load(Ordering::Relaxed);
         if end > from {
             let what = self
-                .damage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .damage()
                 .as_ref()
                 .map_or_else(String::new, |d| d.what.clone());
             return Err(Error::Damaged { index: from, what });
@@ -50,8 +48,13 @@ impl Shared {
         Ok(())
     }
 
+    /// The damage found so far (a poisoned lock still holds it).
+    pub(super) fn damage(&self) -> MutexGuard<'_, Option<Damage>> {
+        self.damage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) fn mark_damaged(&self, damage: Damage) {
-        let mut found = self.damage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = self.damage();
         if found.as_ref().is_none_or(|d| damage.index < d.index) {
             self.damaged_from.store(damage.index, Ordering::Relaxed);
             *found = Some(damage);

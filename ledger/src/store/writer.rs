@@ -15,6 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use redb::Database;
@@ -93,7 +94,7 @@ pub(crate) struct Writer {
 /// An append-only index file of fixed-size rows, written positionally.
 struct IndexFile {
     file: File,
-    name: String,
+    path: PathBuf,
     row_len: u64,
     rows: u64,
     pending: Vec<u8>,
@@ -101,7 +102,7 @@ struct IndexFile {
 
 impl IndexFile {
     fn open(shared: &Shared, name: String, row_len: u64) -> Result<IndexFile> {
-        let path = shared.dir.join(&name);
+        let path = shared.dir.join(name);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -112,7 +113,7 @@ impl IndexFile {
         let len = file.metadata().map_err(Error::io(&path))?.len();
         Ok(IndexFile {
             file,
-            name,
+            path,
             row_len,
             rows: len / row_len,
             pending: Vec::new(),
@@ -120,42 +121,44 @@ impl IndexFile {
     }
 
     /// Cuts the file to `rows` rows, or reports that it holds fewer.
-    fn truncate(&mut self, shared: &Shared, rows: u64) -> Result<bool> {
+    fn truncate(&mut self, rows: u64) -> Result<bool> {
         if self.rows < rows {
             return Ok(false);
         }
         self.file
             .set_len(rows * self.row_len)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
+            .map_err(Error::io(&self.path))?;
         self.rows = rows;
         Ok(true)
     }
 
-    fn read_all(&self, shared: &Shared) -> Result<Vec<u8>> {
+    /// Every row, decoded; an error if one is damaged.
+    fn read_rows<T>(&self, decode: fn(&[u8]) -> Option<T>) -> Result<Vec<T>> {
         let mut buf = vec![0u8; (self.rows * self.row_len) as usize];
         self.file
             .read_exact_at(&mut buf, 0)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
-        Ok(buf)
+            .map_err(Error::io(&self.path))?;
+        buf.chunks_exact(self.row_len as usize)
+            .map(decode)
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Corrupt("an index row is damaged (non-zero padding)".into()))
     }
 
     /// Writes the pending rows after the existing ones (no fsync).
-    fn flush(&mut self, shared: &Shared) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.file
             .write_all_at(&self.pending, self.rows * self.row_len)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
+            .map_err(Error::io(&self.path))?;
         self.rows += self.pending.len() as u64 / self.row_len;
         self.pending.clear();
         Ok(())
     }
 
-    fn sync(&self, shared: &Shared) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(Error::io(shared.dir.join(&self.name)))
+    fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(Error::io(&self.path))
     }
 }
 
@@ -208,36 +211,26 @@ impl Writer {
         let mut synced = synced;
         let mut trusted = synced.journal_len >= journal::MAGIC.len() as u64
             && synced.journal_len <= physical_len
-            && frames.truncate(&shared, synced.frame_rows)?
-            && checkpoints.truncate(&shared, synced.checkpoint_rows)?;
+            && frames.truncate(synced.frame_rows)?
+            && checkpoints.truncate(synced.checkpoint_rows)?;
         for (level, file) in levels.iter_mut().enumerate() {
             let rows = synced.hash_rows.get(level).copied().unwrap_or(0);
-            trusted = trusted && file.truncate(&shared, rows)?;
+            trusted = trusted && file.truncate(rows)?;
         }
         if !trusted {
             synced = Synced {
                 journal_len: journal::MAGIC.len() as u64,
                 ..Synced::default()
             };
-            frames.truncate(&shared, 0)?;
-            checkpoints.truncate(&shared, 0)?;
+            frames.truncate(0)?;
+            checkpoints.truncate(0)?;
             for file in &mut levels {
-                file.truncate(&shared, 0)?;
+                file.truncate(0)?;
             }
         }
-        let damaged_row = || Error::Corrupt("an index row is damaged (non-zero padding)".into());
-        *shared.frames.write().expect("frame index lock") = frames
-            .read_all(&shared)?
-            .chunks_exact(FrameRow::LEN)
-            .map(FrameRow::decode)
-            .collect::<Option<_>>()
-            .ok_or_else(damaged_row)?;
-        *shared.checkpoints.write().expect("checkpoint index lock") = checkpoints
-            .read_all(&shared)?
-            .chunks_exact(CheckpointRow::LEN)
-            .map(CheckpointRow::decode)
-            .collect::<Option<_>>()
-            .ok_or_else(damaged_row)?;
+        *shared.frames.write().expect("frame index lock") = frames.read_rows(FrameRow::decode)?;
+        *shared.checkpoints.write().expect("checkpoint index lock") =
+            checkpoints.read_rows(CheckpointRow::decode)?;
         // The rows trusted so far must describe the journal up to where replay starts.
         check_layout(&shared, synced.journal_len)?;
         let mut writer = Writer {
@@ -414,8 +407,7 @@ impl Writer {
     }
 
     fn add_level(&mut self, file: IndexFile) -> Result<()> {
-        let path = self.shared.dir.join(&file.name);
-        let reader = File::open(&path).map_err(Error::io(&path))?;
+        let reader = File::open(&file.path).map_err(Error::io(&file.path))?;
         self.shared
             .levels
             .write()
@@ -465,11 +457,11 @@ impl Writer {
     /// next sync (`all`), and a crash before it is repaired by replaying the journal.
     fn flush_indexes(&mut self, all: bool) -> Result<()> {
         for file in &mut self.levels {
-            file.flush(&self.shared)?;
+            file.flush()?;
         }
         if all {
-            self.frames.flush(&self.shared)?;
-            self.checkpoints.flush(&self.shared)?;
+            self.frames.flush()?;
+            self.checkpoints.flush()?;
         }
         Ok(())
     }
@@ -522,10 +514,10 @@ impl Writer {
     pub fn sync(&mut self) -> Result<()> {
         self.flush_indexes(true)?;
         for file in &self.levels {
-            file.sync(&self.shared)?;
+            file.sync()?;
         }
-        self.frames.sync(&self.shared)?;
-        self.checkpoints.sync(&self.shared)?;
+        self.frames.sync()?;
+        self.checkpoints.sync()?;
         self.published.sync(&self.shared.dir)?;
         sync_dir(&self.shared.dir).map_err(Error::io(&self.shared.dir))?;
         self.synced = Synced {
