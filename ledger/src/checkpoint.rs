@@ -183,10 +183,7 @@ pub fn open_checkpoint_with_cosigners(
             "a log key must be an Ed25519 note key (type 0x01)",
         ));
     }
-    let mut verifiers = Vec::with_capacity(1 + cosigners.len());
-    verifiers.push(log_key.clone());
-    verifiers.extend_from_slice(cosigners);
-    let note = note::open(text, &verifiers)?;
+    let note = note::open(text, &[std::slice::from_ref(log_key), cosigners].concat())?;
     if !note.is_verified_by(log_key) {
         return Err(Error::UnverifiedNote);
     }

@@ -107,9 +107,7 @@ impl NoteVerifier {
         let (timestamp, ed25519_bytes) = match self.signature_type {
             SignatureType::Ed25519 => (None, &bytes[..]),
             SignatureType::CosignatureV1 => {
-                let mut time = [0u8; TIMESTAMP_LEN];
-                time.copy_from_slice(&bytes[..TIMESTAMP_LEN]);
-                let time = u64::from_be_bytes(time);
+                let time = u64::from_be_bytes(bytes[..TIMESTAMP_LEN].try_into().expect("8 bytes"));
                 if time > MAX_COSIGNATURE_TIME {
                     return Err(Error::UnverifiedNote);
                 }
