@@ -113,9 +113,9 @@ kinds! {
 
     /// `signature.recorded`: a signature as [`Signature`] (`signature.added`) is, with a
     /// dedup tag for every identity of its signer instead of one, so that a signer is
-    /// refused when *any* of their identities has already signed. What the server writes
-    /// for an organiser's `signature.added`; both kinds are signatures to everything that
-    /// counts, withdraws or invalidates them.
+    /// refused when *any* of their identities has already signed. What the server wrote
+    /// for an organiser's `signature.added` before [`SignatureCommitted`]; every signature
+    /// kind is a signature to everything that counts, withdraws or invalidates them.
     pub struct SignatureRecorded {
         pub petition_id: Id,
         pub country: CountryCode,
