@@ -183,10 +183,7 @@ pub fn open_checkpoint_with_cosigners(
             "a log key must be an Ed25519 note key (type 0x01)",
         ));
     }
-    let mut verifiers = Vec::with_capacity(1 + cosigners.len());
-    verifiers.push(log_key.clone());
-    verifiers.extend_from_slice(cosigners);
-    let note = note::open(text, &verifiers)?;
+    let note = note::open(text, &[std::slice::from_ref(log_key), cosigners].concat())?;
     if !note.is_verified_by(log_key) {
         return Err(Error::UnverifiedNote);
     }
@@ -202,15 +199,8 @@ pub fn open_checkpoint_with_cosigners(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::note::tests::{sign_body, sign_parsed};
     use crate::note::CosignatureSigner;
-
-    fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
-        note::sign(Note::new(body)?, signers)
-    }
-
-    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
-        note::sign(Note::parse(text)?, signers)
-    }
     use crate::HashAlg;
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine as _;

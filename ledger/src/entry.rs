@@ -153,7 +153,7 @@ fn author_is_valid(author: &[u8]) -> bool {
 // looks up and drops. This reads the same bytes in place. It is an addition, not a
 // second format: it accepts exactly the bytes `Entry::decode` accepts as a
 // `signature.added` or `signature.recorded` entry (docs/FORMAT.md part B, §1.1 and
-// §6), using the same value checks (`Id::check`, `AreaCode::from_bytes`,
+// §6), using the same value checks (`Id::check_bytes`, `AreaCode::from_bytes`,
 // `CountryCode::from_bytes`, `Name::check`, `author_is_valid`, the `DedupTags` rule),
 // and returns `None` for everything else, leaving the full decoder to say what the
 // entry is or what is wrong with it. `ledger/tests/encoding.rs` compares the two over
@@ -271,7 +271,7 @@ impl Entry {
             0x14 => SignatureKind::Committed,
             _ => return None,
         };
-        let petition_id = r.text(|b| Id::check(b).ok())?;
+        let petition_id = r.text(|b| Id::check_bytes(b).ok())?;
         let country = CountryCode::from_bytes(r.array()?).ok()?;
         let constituency = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
         let ward = r.option(|r| AreaCode::from_bytes(r.string()?).ok())?;
@@ -283,7 +283,7 @@ impl Entry {
         // Channel: 0 online, 1 paper with its batch id.
         let paper_batch = match r.byte()? {
             0 => None,
-            1 => Some(r.text(|b| Id::check(b).ok())?),
+            1 => Some(r.text(|b| Id::check_bytes(b).ok())?),
             _ => return None,
         };
         let consent_to_share = r.flag()?;

@@ -8,11 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::record::values::text_or_wire;
+use crate::Error;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::Error;
 
 /// Declares a fixed-size byte string whose text form is canonical standard base64 and
 /// whose binary form (postcard: entries, snapshots) is the raw bytes.
@@ -85,33 +84,7 @@ macro_rules! fixed_bytes {
             }
         }
 
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(text: &str) -> Result<$name, Error> {
-                $name::parse(text)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.serialize_str(self.encode(&mut [0; $b64_len]))
-                } else {
-                    self.0.serialize(s)
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                if d.is_human_readable() {
-                    let text = String::deserialize(d)?;
-                    $name::parse_reason(&text).map_err(crate::record::refuse)
-                } else {
-                    <[u8; $len]>::deserialize(d).map($name)
-                }
-            }
-        }
+        text_or_wire!($name, |h| h.0, [u8; $len] => |bytes| Ok($name(bytes)));
     };
 }
 

@@ -556,10 +556,12 @@ impl Frontier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    struct Leaves(Vec<Hash>, HashAlg);
+    /// A tree of leaf hashes that answers for any node with [`naive_root`] (also for
+    /// the receipt tests).
+    pub(crate) struct Leaves(pub Vec<Hash>, pub HashAlg);
 
     impl HashReader for Leaves {
         fn read_hashes(&self, nodes: &[Node]) -> Result<Vec<Hash>> {

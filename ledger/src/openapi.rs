@@ -22,6 +22,14 @@ fn string(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
+/// A string of exactly `len` characters of base64.
+fn base64(description: &str, len: usize) -> ObjectBuilder {
+    string(description)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
+        .min_length(Some(len))
+        .max_length(Some(len))
+}
+
 /// `impl PartialSchema + ToSchema` from a schema expression.
 macro_rules! schema {
     ($($ty:ty => $schema:expr;)+) => {
@@ -48,18 +56,9 @@ macro_rules! names {
 }
 
 schema! {
-    Hash => string("a 32-byte hash as standard padded base64")
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
-        .min_length(Some(44))
-        .max_length(Some(44));
-    DedupTag => string("a 16-byte dedup tag as standard padded base64")
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
-        .min_length(Some(24))
-        .max_length(Some(24));
-    SignerSecret => string("a 32-byte signer secret as standard padded base64")
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
-        .min_length(Some(44))
-        .max_length(Some(44));
+    Hash => base64("a 32-byte hash as standard padded base64", Hash::BASE64_LEN);
+    DedupTag => base64("a 16-byte dedup tag as standard padded base64", DedupTag::BASE64_LEN);
+    SignerSecret => base64("a 32-byte signer secret as standard padded base64", SignerSecret::BASE64_LEN);
     Id => string("a slug: a-z, 0-9, '.', '_', '-', starting with a letter or digit")
         .pattern(Some("^[a-z0-9][a-z0-9._-]*$"))
         .min_length(Some(1))

@@ -181,45 +181,15 @@ fn next_line(text: &str) -> Result<(&str, &str)> {
 mod tests {
     use super::*;
     use crate::checkpoint::sign_checkpoint;
-    use crate::note::{self, CosignatureSigner, Note, NoteSigner, Signer};
-
-    fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
-        note::sign(Note::parse(text)?, signers)
-    }
+    use crate::merkle::tests::Leaves;
+    use crate::merkle::InclusionProof;
+    use crate::note::tests::sign_parsed;
+    use crate::note::{CosignatureSigner, NoteSigner};
 
     const ORIGIN: &str = "example.org/receipts";
 
     fn log_key() -> NoteSigner {
         NoteSigner::from_seed(ORIGIN, &[11; 32]).unwrap()
-    }
-
-    /// RFC 6962 Merkle tree hash of `leaves` (already leaf-hashed).
-    fn root(alg: HashAlg, leaves: &[Hash]) -> Hash {
-        match leaves.len() {
-            0 => alg.empty_root(),
-            1 => leaves[0],
-            n => {
-                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-                alg.node_hash(&root(alg, &leaves[..k]), &root(alg, &leaves[k..]))
-            }
-        }
-    }
-
-    /// RFC 6962 PATH(m, D[n]).
-    fn path(alg: HashAlg, index: usize, leaves: &[Hash]) -> Vec<Hash> {
-        if leaves.len() <= 1 {
-            return Vec::new();
-        }
-        let k = 1usize << (usize::BITS - 1 - (leaves.len() - 1).leading_zeros());
-        if index < k {
-            let mut p = path(alg, index, &leaves[..k]);
-            p.push(root(alg, &leaves[k..]));
-            p
-        } else {
-            let mut p = path(alg, index - k, &leaves[k..]);
-            p.push(root(alg, &leaves[..k]));
-            p
-        }
     }
 
     fn entries(n: usize) -> Vec<Vec<u8>> {
@@ -228,13 +198,12 @@ mod tests {
 
     fn receipt_for(alg: HashAlg, n: usize, index: usize) -> (Receipt, Vec<Vec<u8>>) {
         let entries = entries(n);
-        let leaves: Vec<Hash> = entries.iter().map(|e| alg.leaf_hash(e)).collect();
-        let checkpoint = Checkpoint::new(ORIGIN, n as u64, root(alg, &leaves));
+        // merkle's proof, checked there against a naive RFC 6962 tree.
+        let leaves = Leaves(entries.iter().map(|e| alg.leaf_hash(e)).collect(), alg);
+        let proof = InclusionProof::build(alg, index as u64, n as u64, None, &leaves).unwrap();
+        let checkpoint = Checkpoint::new(ORIGIN, n as u64, proof.root);
         let note = sign_checkpoint(&checkpoint, &log_key()).unwrap();
-        (
-            Receipt::new(index as u64, path(alg, index, &leaves), note),
-            entries,
-        )
+        (Receipt::new(index as u64, proof.proof, note), entries)
     }
 
     #[test]

@@ -20,6 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::checkpoint::parse_decimal_u64;
 use crate::{Error, Hash, HashAlg, Result};
 
 /// Tree levels per tile: a tile spans a subtree of height 8.
@@ -165,15 +166,7 @@ impl TilePath {
 
 /// Decimal without sign or leading zeros, at most 3 digits (levels and widths).
 fn parse_small_decimal(text: &str) -> Option<u64> {
-    let well_formed = !text.is_empty()
-        && text.len() <= 3
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !(text.len() > 1 && text.starts_with('0'));
-    if well_formed {
-        text.parse().ok()
-    } else {
-        None
-    }
+    parse_decimal_u64(text).filter(|_| text.len() <= 3)
 }
 
 /// Parses the `<N>` elements: `x` + 3 digits each, the last one 3 digits only.

@@ -35,17 +35,8 @@ impl NoteVerifier {
     /// base64, another type byte, a key that is not 32 bytes, not canonical, or of
     /// small order.
     pub fn parse(vkey: &str) -> Result<NoteVerifier> {
-        let (name, rest) = vkey
-            .split_once('+')
-            .ok_or(Error::MalformedKey("verifier key must be name+keyid+key"))?;
-        let (id_hex, key64) = rest
-            .split_once('+')
-            .ok_or(Error::MalformedKey("verifier key must be name+keyid+key"))?;
-        check_key_name(name)?;
-        let stated_id = parse_key_id_hex(id_hex)?;
-        let (type_byte, public_key) = decode_typed_key(key64)?;
-        let signature_type = SignatureType::from_id_byte(type_byte)
-            .ok_or(Error::MalformedKey("unsupported signature type"))?;
+        let (name, stated_id, signature_type, public_key) =
+            parse_key_parts(vkey, "verifier key must be name+keyid+key")?;
         let verifier = NoteVerifier::from_public_key(name, signature_type, &public_key)?;
         if verifier.key_id != stated_id {
             return Err(Error::MalformedKey("key ID does not match the key"));
@@ -116,9 +107,7 @@ impl NoteVerifier {
         let (timestamp, ed25519_bytes) = match self.signature_type {
             SignatureType::Ed25519 => (None, &bytes[..]),
             SignatureType::CosignatureV1 => {
-                let mut time = [0u8; TIMESTAMP_LEN];
-                time.copy_from_slice(&bytes[..TIMESTAMP_LEN]);
-                let time = u64::from_be_bytes(time);
+                let time = u64::from_be_bytes(bytes[..TIMESTAMP_LEN].try_into().expect("8 bytes"));
                 if time > MAX_COSIGNATURE_TIME {
                     return Err(Error::UnverifiedNote);
                 }
@@ -202,30 +191,21 @@ impl KeyPair {
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex ID>+<base64(type || seed)>`, checking the ID
-    /// against the type byte written in the key. Returns the parts.
-    fn parse_private_key(skey: &str) -> Result<(String, u8, SigningKey)> {
+    /// against the type written in the key. Returns the parts.
+    fn parse_private_key(skey: &str) -> Result<(String, SignatureType, SigningKey)> {
         let rest = skey
             .strip_prefix(PRIVATE_KEY_PREFIX)
             .ok_or(Error::MalformedKey(
                 "signer key must start with PRIVATE+KEY+",
             ))?;
-        let (name, rest) = rest.split_once('+').ok_or(Error::MalformedKey(
-            "signer key must be PRIVATE+KEY+name+keyid+key",
-        ))?;
-        let (id_hex, key64) = rest.split_once('+').ok_or(Error::MalformedKey(
-            "signer key must be PRIVATE+KEY+name+keyid+key",
-        ))?;
-        check_key_name(name)?;
-        let stated_id = parse_key_id_hex(id_hex)?;
-        let (type_byte, seed) = decode_typed_key(key64)?;
-        let signature_type = SignatureType::from_id_byte(type_byte)
-            .ok_or(Error::MalformedKey("unsupported signature type"))?;
+        let (name, stated_id, signature_type, seed) =
+            parse_key_parts(rest, "signer key must be PRIVATE+KEY+name+keyid+key")?;
         let signing_key = SigningKey::from_bytes(&seed);
         let public_key = signing_key.verifying_key().to_bytes();
         if key_id(name, signature_type, &public_key) != stated_id {
             return Err(Error::MalformedKey("key ID does not match the key"));
         }
-        Ok((name.to_string(), type_byte, signing_key))
+        Ok((name.to_string(), signature_type, signing_key))
     }
 
     fn private_key(&self) -> String {
@@ -333,8 +313,8 @@ impl NoteSigner {
 
     /// Parses a `PRIVATE+KEY+...` signer key of type `0x01`; the key ID must match.
     pub fn from_private_key(skey: &str) -> Result<NoteSigner> {
-        let (name, type_byte, signing_key) = KeyPair::parse_private_key(skey)?;
-        if type_byte != SignatureType::Ed25519.id_byte() {
+        let (name, signature_type, signing_key) = KeyPair::parse_private_key(skey)?;
+        if signature_type != SignatureType::Ed25519 {
             return Err(Error::MalformedKey("not an Ed25519 note signing key"));
         }
         NoteSigner::from_seed(&name, signing_key.as_bytes())
@@ -420,6 +400,23 @@ fn check_key_name(name: &str) -> Result<()> {
             "key name must be non-empty, without spaces, '+' or control characters",
         ))
     }
+}
+
+/// Splits `<name>+<hex key ID>+<base64(type || 32 bytes)>` (`shape` says so when it
+/// is not three parts) and checks each part: the name, the stated key ID, the type and
+/// the 32 bytes (not yet that the ID matches them).
+fn parse_key_parts<'a>(
+    text: &'a str,
+    shape: &'static str,
+) -> Result<(&'a str, u32, SignatureType, [u8; 32])> {
+    let (name, rest) = text.split_once('+').ok_or(Error::MalformedKey(shape))?;
+    let (id_hex, key64) = rest.split_once('+').ok_or(Error::MalformedKey(shape))?;
+    check_key_name(name)?;
+    let stated_id = parse_key_id_hex(id_hex)?;
+    let (type_byte, key) = decode_typed_key(key64)?;
+    let signature_type = SignatureType::from_id_byte(type_byte)
+        .ok_or(Error::MalformedKey("unsupported signature type"))?;
+    Ok((name, stated_id, signature_type, key))
 }
 
 /// Parses exactly eight lowercase hexadecimal digits.

@@ -33,7 +33,7 @@ use crate::{Error, Result};
 
 mod keys;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use keys::{CosignatureSigner, NoteSigner, NoteVerifier};
 
@@ -213,8 +213,7 @@ impl NoteSignature {
         if self.signature.len() != SignatureType::CosignatureV1.signature_len() {
             return None;
         }
-        let mut time = [0u8; TIMESTAMP_LEN];
-        time.copy_from_slice(&self.signature[..TIMESTAMP_LEN]);
+        let time = self.signature[..TIMESTAMP_LEN].try_into().expect("8 bytes");
         Some(u64::from_be_bytes(time))
     }
 }

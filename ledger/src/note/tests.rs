@@ -2,11 +2,13 @@
 
 use super::*;
 
-fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
+/// Signs a new note with `body` (also for the checkpoint and receipt tests).
+pub(crate) fn sign_body(body: &str, signers: &[&dyn Signer]) -> Result<String> {
     sign(Note::new(body)?, signers)
 }
 
-fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
+/// Adds signatures to the signed note `text`.
+pub(crate) fn sign_parsed(text: &str, signers: &[&dyn Signer]) -> Result<String> {
     sign(Note::parse(text)?, signers)
 }
 

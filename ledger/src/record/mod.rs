@@ -168,9 +168,7 @@ macro_rules! record_kinds {
 
             /// The JSON `type` name, such as `signature.added`.
             pub fn kind(&self) -> &'static str {
-                match self {
-                    $( $record::$variant(_) => $kind, )+
-                }
+                Self::KINDS[self.discriminant() as usize]
             }
 
             /// Checks the rules that relate fields of one record (every value is valid

@@ -102,6 +102,7 @@ macro_rules! text_type {
         string_form!($name);
     };
 }
+pub(crate) use text_type;
 
 /// Whether `c` is invisible: of General Category `Cf` (format: zero-width space and
 /// joiners U+200B..U+200D, soft hyphen U+00AD, byte order mark U+FEFF, the bidi

@@ -2,43 +2,23 @@
 //! Gregorian calendar from year 1 to 9999, so every value prints in its text form.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use super::{invalid, refuse};
-use crate::{Error, Result};
-
-// ---------------------------------------------------------------------------------
-// Civil calendar arithmetic (proleptic Gregorian, years 1 to 9999)
-// ---------------------------------------------------------------------------------
+use super::invalid;
+use super::values::text_or_wire;
+use crate::Result;
 
 const SECONDS_PER_DAY: i64 = 86_400;
 /// Days from 0001-01-01 to 1970-01-01.
 const DAYS_TO_UNIX_EPOCH: i64 = 719_162;
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
-fn is_leap_year(year: u16) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days from 0001-01-01 to the first of January of `year`.
-fn days_before_year(year: u16) -> i64 {
-    let y = i64::from(year) - 1;
-    365 * y + y / 4 - y / 100 + y / 400
-}
-
-/// Days from the first of January to the first of `month` in `year`.
-fn days_before_month(year: u16, month: u8) -> i64 {
-    (1..month).map(|m| i64::from(days_in_month(year, m))).sum()
+/// The date in the `time` crate's proleptic Gregorian calendar, if it exists there.
+fn civil(year: u16, month: u8, day: u8) -> Option<time::Date> {
+    let month = time::Month::try_from(month).ok()?;
+    time::Date::from_calendar_date(i32::from(year), month, day).ok()
 }
 
 // ---------------------------------------------------------------------------------
@@ -68,9 +48,7 @@ impl Date {
         if !(1..=12).contains(&month) {
             return Err("month must be 1 to 12");
         }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err("day does not exist in that month");
-        }
+        civil(year, month, day).ok_or("day does not exist in that month")?;
         Ok(Date { year, month, day })
     }
 
@@ -105,35 +83,21 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_unix_epoch(&self) -> i64 {
-        days_before_year(self.year) + days_before_month(self.year, self.month) + i64::from(self.day)
-            - 1
-            - DAYS_TO_UNIX_EPOCH
+        let date = civil(self.year, self.month, self.day).expect("a Date exists");
+        i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
     }
 
     /// The date `days` after 1970-01-01, if it lies in years 1 to 9999.
     pub fn from_days_since_unix_epoch(days: i64) -> Option<Date> {
-        let from_year_one = days.checked_add(DAYS_TO_UNIX_EPOCH)?;
-        if !(0..days_before_year(10_000)).contains(&from_year_one) {
-            return None;
-        }
-        // 146097 days per 400 years gives an estimate within one year of the truth.
-        let mut year = (from_year_one * 400 / 146_097 + 1).clamp(1, 9999) as u16;
-        while days_before_year(year) > from_year_one {
-            year -= 1;
-        }
-        while year < 9999 && days_before_year(year + 1) <= from_year_one {
-            year += 1;
-        }
-        let mut day_of_year = from_year_one - days_before_year(year);
-        let mut month = 1;
-        while day_of_year >= i64::from(days_in_month(year, month)) {
-            day_of_year -= i64::from(days_in_month(year, month));
-            month += 1;
-        }
+        let julian_day = i32::try_from(days.checked_add(UNIX_EPOCH_JULIAN_DAY)?).ok()?;
+        let date = time::Date::from_julian_day(julian_day).ok()?;
+        let year = u16::try_from(date.year())
+            .ok()
+            .filter(|y| (1..=9999).contains(y))?;
         Some(Date {
             year,
-            month,
-            day: day_of_year as u8 + 1,
+            month: date.month().into(),
+            day: date.day(),
         })
     }
 }
@@ -151,33 +115,9 @@ impl fmt::Display for Date {
     }
 }
 
-impl FromStr for Date {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Date::parse(s)
-    }
-}
-
-impl Serialize for Date {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            (self.year, self.month, self.day).serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Date {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            Date::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            let (year, month, day) = <(u16, u8, u8)>::deserialize(d)?;
-            Date::new_reason(year, month, day).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(Date, |d| (d.year, d.month, d.day), (u16, u8, u8) => |(y, m, d)| {
+    Date::new_reason(y, m, d)
+});
 
 // ---------------------------------------------------------------------------------
 // PartialDate
@@ -282,32 +222,7 @@ impl fmt::Display for PartialDate {
     }
 }
 
-impl FromStr for PartialDate {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        PartialDate::parse(s)
-    }
-}
-
-impl Serialize for PartialDate {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for PartialDate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            PartialDate::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            PartialDate::check(PartialDateWire::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(PartialDate, |p| p.0, PartialDateWire => PartialDate::check);
 
 // ---------------------------------------------------------------------------------
 // Timestamp
@@ -421,32 +336,7 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl FromStr for Timestamp {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Timestamp::parse(s)
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            Timestamp::parse_reason(&String::deserialize(d)?).map_err(refuse)
-        } else {
-            Timestamp::from_unix_reason(i64::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(Timestamp, |t| t.0, i64 => Timestamp::from_unix_reason);
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,12 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::text::text_type;
 use super::{invalid, refuse};
-use crate::{DedupTag, Error, Result};
+use crate::{DedupTag, Result};
 
 /// Longest [`Id`], in bytes.
 pub const ID_MAX_BYTES: usize = 64;
@@ -25,10 +25,13 @@ pub const MAX_INVALIDATED: usize = 8192;
 /// signer has at most two (an email; a name with a postcode).
 pub const MAX_DEDUP_TAGS: usize = 2;
 
-/// `FromStr`, `Display`, `Serialize` and `Deserialize` through a string, for a type
-/// with `parse` (checked, returning [`Error::InvalidRecord`]) and `parse_reason`.
-macro_rules! string_form {
-    ($ty:ident) => {
+/// `FromStr` (through `parse`), `Serialize` and `Deserialize` for a checked type: in
+/// human-readable formats (JSON) through its text form, `Display` out and
+/// `parse_reason` in; in binary ones (postcard) through its wire form, `|$v| $to_wire`
+/// out and `$wire` checked by `$from_wire` (returning `Result<_, &'static str>`) in.
+/// A refusal is reported through [`super::refuse`].
+macro_rules! text_or_wire {
+    ($ty:ident, |$v:ident| $to_wire:expr, $wire:ty => $from_wire:expr) => {
         impl ::std::str::FromStr for $ty {
             type Err = $crate::Error;
             fn from_str(s: &str) -> $crate::Result<Self> {
@@ -36,24 +39,48 @@ macro_rules! string_form {
             }
         }
 
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    let $v = self;
+                    ::serde::Serialize::serialize(&$to_wire, s)
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let checked = if d.is_human_readable() {
+                    $ty::parse_reason(&<String as ::serde::Deserialize>::deserialize(d)?)
+                } else {
+                    let from_wire: fn($wire) -> ::std::result::Result<$ty, &'static str> =
+                        $from_wire;
+                    from_wire(<$wire as ::serde::Deserialize>::deserialize(d)?)
+                };
+                checked.map_err($crate::record::refuse)
+            }
+        }
+    };
+}
+pub(crate) use text_or_wire;
+
+/// [`text_or_wire!`] and `Display` for a type whose wire form is its text too (`as_str`).
+macro_rules! string_form {
+    ($ty:ident) => {
         impl ::std::fmt::Display for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <String as ::serde::Deserialize>::deserialize(d)?;
-                $ty::parse_reason(&text).map_err($crate::record::refuse)
-            }
-        }
+        $crate::record::values::text_or_wire!($ty, |v| v.as_str(), String => |s| $ty::parse_reason(&s));
     };
 }
 pub(crate) use string_form;
@@ -62,28 +89,21 @@ pub(crate) use string_form;
 // Id
 // ---------------------------------------------------------------------------------
 
-/// A slug naming a campaign, petition, batch, twin link, motion or event:
-/// 1 to 64 bytes of `a-z 0-9 . _ -`, starting with a letter or digit
-/// (`uk-detwin`, `newcastle-taiyuan`, `lhka-2022-12-11`).
-///
-/// Encoded as a string. Ordered as its text, and `Borrow<str>`, so maps keyed by `Id`
-/// can be searched with a `&str`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(String);
+text_type! {
+    /// A slug naming a campaign, petition, batch, twin link, motion or event:
+    /// 1 to 64 bytes of `a-z 0-9 . _ -`, starting with a letter or digit
+    /// (`uk-detwin`, `newcastle-taiyuan`, `lhka-2022-12-11`).
+    ///
+    /// Encoded as a string. Ordered as its text, and `Borrow<str>`, so maps keyed by `Id`
+    /// can be searched with a `&str`.
+    Id,
+    |s| Id::check_bytes(s.as_bytes())
+}
 
 impl Id {
-    pub fn parse(s: &str) -> Result<Id> {
-        Id::parse_reason(s).map_err(invalid)
-    }
-
-    fn parse_reason(s: &str) -> Result<Id, &'static str> {
-        Id::check(s.as_bytes())?;
-        Ok(Id(s.to_owned()))
-    }
-
     /// The rules of an id, on its bytes (an id is ASCII, so valid bytes are valid
     /// UTF-8). Shared with the in-place signature decoder.
-    pub(crate) fn check(b: &[u8]) -> Result<(), &'static str> {
+    pub(crate) fn check_bytes(b: &[u8]) -> Result<(), &'static str> {
         if b.is_empty() || b.len() > ID_MAX_BYTES {
             return Err("id must be 1 to 64 bytes long");
         }
@@ -96,26 +116,7 @@ impl Id {
         }
         Ok(())
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
-
-impl Deref for Id {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Borrow<str> for Id {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-string_form!(Id);
 
 // ---------------------------------------------------------------------------------
 // CountryCode
@@ -165,33 +166,7 @@ impl fmt::Display for CountryCode {
     }
 }
 
-impl FromStr for CountryCode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        CountryCode::parse(s)
-    }
-}
-
-impl Serialize for CountryCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(self.as_str())
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for CountryCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let text = String::deserialize(d)?;
-            CountryCode::parse_reason(&text).map_err(refuse)
-        } else {
-            CountryCode::from_bytes(<[u8; 2]>::deserialize(d)?).map_err(refuse)
-        }
-    }
-}
+text_or_wire!(CountryCode, |c| c.0, [u8; 2] => CountryCode::from_bytes);
 
 // ---------------------------------------------------------------------------------
 // AreaCode
@@ -246,7 +221,8 @@ string_form!(AreaCode);
 /// paper batch.
 ///
 /// Encoded as a varint `u32`; as a number in JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
 pub struct Count(u32);
 
 impl Count {
@@ -272,12 +248,6 @@ impl fmt::Display for Count {
     }
 }
 
-impl Serialize for Count {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Count::new_reason(u32::deserialize(d)?).map_err(refuse)
@@ -293,7 +263,8 @@ impl<'de> Deserialize<'de> for Count {
 macro_rules! checked_list {
     ($(#[$meta:meta])* $name:ident, $check:expr) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[serde(transparent)]
         pub struct $name(Vec<u64>);
 
         impl $name {
@@ -312,12 +283,6 @@ macro_rules! checked_list {
             type Target = [u64];
             fn deref(&self) -> &[u64] {
                 &self.0
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                self.0.serialize(s)
             }
         }
 

@@ -303,63 +303,56 @@ impl<'f> RecordReader<'f> {
             Ok(_) => {}
             Err(e) => return Err(crate::Error::Corrupt(format!("journal read: {e}"))),
         }
-        let reader = &mut self.reader;
-        let mut read = |buf: &mut [u8], what: &str| {
-            reader
-                .read_exact(buf)
-                .map_err(|_| format!("{what} cut short"))
-        };
-        let record = match tag[0] {
-            TAG_END => return Ok(Ok(None)),
+        if tag[0] == TAG_END {
+            return Ok(Ok(None));
+        }
+        Ok(self.record_after(tag[0], at).map(Some))
+    }
+
+    /// The rest of the record at `at`, whose tag `tag` was just read.
+    fn record_after(&mut self, tag: u8, at: u64) -> Result<RawRecord, String> {
+        match tag {
             TAG_ENTRIES => {
-                let mut header = [0u8; ENTRIES_HEADER_LEN - 1];
-                if let Err(reason) = read(&mut header, "frame header") {
-                    return Ok(Err(reason));
-                }
+                let header = self.take(ENTRIES_HEADER_LEN - 1, "frame header")?;
                 let first_index = u64::from_le_bytes(header[0..8].try_into().unwrap());
                 let count = u16::from_le_bytes(header[8..10].try_into().unwrap());
                 let payload_len = u32::from_le_bytes(header[10..14].try_into().unwrap());
-                let mut payload = vec![0u8; payload_len as usize];
-                if let Err(reason) = read(&mut payload, "frame payload") {
-                    return Ok(Err(reason));
-                }
+                let payload = self.take(payload_len as usize, "frame payload")?;
                 let payload_offset = at + ENTRIES_HEADER_LEN as u64;
                 self.at = payload_offset + u64::from(payload_len);
-                RawRecord::Frame {
+                Ok(RawRecord::Frame {
                     first_index,
                     count,
                     payload_offset,
                     payload,
-                }
+                })
             }
             TAG_COMMIT => {
-                let mut header = [0u8; COMMIT_HEADER_LEN - 1];
-                if let Err(reason) = read(&mut header, "commit header") {
-                    return Ok(Err(reason));
-                }
+                let header = self.take(COMMIT_HEADER_LEN - 1, "commit header")?;
                 let tree_size = u64::from_le_bytes(header[0..8].try_into().unwrap());
                 let root = Hash::try_from(&header[8..40]).expect("32 bytes");
                 let note_len = u16::from_le_bytes(header[40..42].try_into().unwrap());
-                let mut note = vec![0u8; note_len as usize];
-                if let Err(reason) = read(&mut note, "checkpoint") {
-                    return Ok(Err(reason));
-                }
+                let note = self.take(note_len as usize, "checkpoint")?;
                 let note_offset = at + COMMIT_HEADER_LEN as u64;
                 self.at = note_offset + u64::from(note_len);
-                RawRecord::Commit {
+                Ok(RawRecord::Commit {
                     tree_size,
                     root,
                     note_offset,
                     note,
-                }
+                })
             }
-            other => {
-                return Ok(Err(format!(
-                    "unknown record tag {other:#04x} at offset {at}"
-                )))
-            }
-        };
-        Ok(Ok(Some(record)))
+            other => Err(format!("unknown record tag {other:#04x} at offset {at}")),
+        }
+    }
+
+    /// The next `len` bytes, or why they are not there.
+    fn take(&mut self, len: usize, what: &str) -> Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; len];
+        self.reader
+            .read_exact(&mut buf)
+            .map_err(|_| format!("{what} cut short"))?;
+        Ok(buf)
     }
 }
 
@@ -382,30 +375,14 @@ pub(crate) fn replay(
     let mut good_offset = offset;
     let mut good_frontier = frontier.clone();
     let mut batch = ReplayedBatch::default();
-    loop {
+    let torn = |reason| Stop::Torn { reason };
+    let stop = loop {
         let at = records.at;
-        let torn = |reason: String, good_offset, frontier| ReplayEnd {
-            good_offset,
-            frontier,
-            stop: Stop::Torn { reason },
-        };
         let record = match records.next_record()? {
             Ok(Some(record)) => record,
-            Ok(None) => {
-                let stop = if at == good_offset {
-                    Stop::End
-                } else {
-                    Stop::Torn {
-                        reason: "entries without a commit record".into(),
-                    }
-                };
-                return Ok(ReplayEnd {
-                    good_offset,
-                    frontier: good_frontier,
-                    stop,
-                });
-            }
-            Err(reason) => return Ok(torn(reason, good_offset, good_frontier)),
+            Ok(None) if at == good_offset => break Stop::End,
+            Ok(None) => break torn("entries without a commit record".into()),
+            Err(reason) => break torn(reason),
         };
         match record {
             RawRecord::Frame {
@@ -417,18 +394,10 @@ pub(crate) fn replay(
                 let fits_bundle =
                     count >= 1 && first_index % TILE_WIDTH + u64::from(count) <= TILE_WIDTH;
                 if first_index != frontier.size() || !fits_bundle {
-                    return Ok(torn(
-                        format!("frame at offset {at} is out of sequence"),
-                        good_offset,
-                        good_frontier,
-                    ));
+                    break torn(format!("frame at offset {at} is out of sequence"));
                 }
                 let Some(entries) = split_payload(&payload, count) else {
-                    return Ok(torn(
-                        format!("frame at offset {at} is malformed"),
-                        good_offset,
-                        good_frontier,
-                    ));
+                    break torn(format!("frame at offset {at} is malformed"));
                 };
                 for entry in entries {
                     let leaf = alg.leaf_hash(entry);
@@ -457,10 +426,8 @@ pub(crate) fn replay(
                     .ok()
                     .filter(|note| checks && note_matches(note, tree_size, &root));
                 let Some(note) = note else {
-                    return Ok(torn(
-                        format!("commit at offset {at} does not match the entries before it"),
-                        good_offset,
-                        good_frontier,
+                    break torn(format!(
+                        "commit at offset {at} does not match the entries before it"
                     ));
                 };
                 batch.checkpoint = CheckpointRow {
@@ -475,7 +442,12 @@ pub(crate) fn replay(
                 good_frontier = frontier.clone();
             }
         }
-    }
+    };
+    Ok(ReplayEnd {
+        good_offset,
+        frontier: good_frontier,
+        stop,
+    })
 }
 
 #[cfg(test)]

@@ -15,18 +15,20 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use redb::Database;
 use tokio::sync::oneshot;
 
 use super::journal::{self, CheckpointRow, FrameRow, ReplayedBatch, Stop};
+use super::meta::{write_meta_flag, write_synced, Synced, META_PUBLISHED};
 use super::published::{PublishedFile, PublishedHead};
 use super::{
-    checkpoint_body, hashes_file, note_body_matches, sync_dir, write_meta_flag, write_synced,
-    Appended, Head, Shared, Synced, CHECKPOINTS, FRAMES, JOURNAL, MAX_ENTRY_LEN, META_PUBLISHED,
-    SYNC_EVERY,
+    hashes_file, note_body_matches, sync_dir, Appended, Head, Shared, CHECKPOINTS, FRAMES, JOURNAL,
+    MAX_ENTRY_LEN, SYNC_EVERY,
 };
+use crate::checkpoint::Checkpoint;
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
 use crate::{Error, Hash, HashAlg, Result};
@@ -92,7 +94,7 @@ pub(crate) struct Writer {
 /// An append-only index file of fixed-size rows, written positionally.
 struct IndexFile {
     file: File,
-    name: String,
+    path: PathBuf,
     row_len: u64,
     rows: u64,
     pending: Vec<u8>,
@@ -100,7 +102,7 @@ struct IndexFile {
 
 impl IndexFile {
     fn open(shared: &Shared, name: String, row_len: u64) -> Result<IndexFile> {
-        let path = shared.dir.join(&name);
+        let path = shared.dir.join(name);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -111,7 +113,7 @@ impl IndexFile {
         let len = file.metadata().map_err(Error::io(&path))?.len();
         Ok(IndexFile {
             file,
-            name,
+            path,
             row_len,
             rows: len / row_len,
             pending: Vec::new(),
@@ -119,42 +121,44 @@ impl IndexFile {
     }
 
     /// Cuts the file to `rows` rows, or reports that it holds fewer.
-    fn truncate(&mut self, shared: &Shared, rows: u64) -> Result<bool> {
+    fn truncate(&mut self, rows: u64) -> Result<bool> {
         if self.rows < rows {
             return Ok(false);
         }
         self.file
             .set_len(rows * self.row_len)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
+            .map_err(Error::io(&self.path))?;
         self.rows = rows;
         Ok(true)
     }
 
-    fn read_all(&self, shared: &Shared) -> Result<Vec<u8>> {
+    /// Every row, decoded; an error if one is damaged.
+    fn read_rows<T>(&self, decode: fn(&[u8]) -> Option<T>) -> Result<Vec<T>> {
         let mut buf = vec![0u8; (self.rows * self.row_len) as usize];
         self.file
             .read_exact_at(&mut buf, 0)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
-        Ok(buf)
+            .map_err(Error::io(&self.path))?;
+        buf.chunks_exact(self.row_len as usize)
+            .map(decode)
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Corrupt("an index row is damaged (non-zero padding)".into()))
     }
 
     /// Writes the pending rows after the existing ones (no fsync).
-    fn flush(&mut self, shared: &Shared) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.file
             .write_all_at(&self.pending, self.rows * self.row_len)
-            .map_err(Error::io(shared.dir.join(&self.name)))?;
+            .map_err(Error::io(&self.path))?;
         self.rows += self.pending.len() as u64 / self.row_len;
         self.pending.clear();
         Ok(())
     }
 
-    fn sync(&self, shared: &Shared) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(Error::io(shared.dir.join(&self.name)))
+    fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(Error::io(&self.path))
     }
 }
 
@@ -207,43 +211,28 @@ impl Writer {
         let mut synced = synced;
         let mut trusted = synced.journal_len >= journal::MAGIC.len() as u64
             && synced.journal_len <= physical_len
-            && frames.truncate(&shared, synced.frame_rows)?
-            && checkpoints.truncate(&shared, synced.checkpoint_rows)?;
+            && frames.truncate(synced.frame_rows)?
+            && checkpoints.truncate(synced.checkpoint_rows)?;
         for (level, file) in levels.iter_mut().enumerate() {
             let rows = synced.hash_rows.get(level).copied().unwrap_or(0);
-            trusted = trusted && file.truncate(&shared, rows)?;
+            trusted = trusted && file.truncate(rows)?;
         }
         if !trusted {
             synced = Synced {
                 journal_len: journal::MAGIC.len() as u64,
                 ..Synced::default()
             };
-            frames.truncate(&shared, 0)?;
-            checkpoints.truncate(&shared, 0)?;
+            frames.truncate(0)?;
+            checkpoints.truncate(0)?;
             for file in &mut levels {
-                file.truncate(&shared, 0)?;
+                file.truncate(0)?;
             }
         }
-        let damaged_row = || Error::Corrupt("an index row is damaged (non-zero padding)".into());
-        *shared.frames.write().expect("frame index lock") = frames
-            .read_all(&shared)?
-            .chunks_exact(FrameRow::LEN)
-            .map(FrameRow::decode)
-            .collect::<Option<_>>()
-            .ok_or_else(damaged_row)?;
-        *shared.checkpoints.write().expect("checkpoint index lock") = checkpoints
-            .read_all(&shared)?
-            .chunks_exact(CheckpointRow::LEN)
-            .map(CheckpointRow::decode)
-            .collect::<Option<_>>()
-            .ok_or_else(damaged_row)?;
+        *shared.frames.write().expect("frame index lock") = frames.read_rows(FrameRow::decode)?;
+        *shared.checkpoints.write().expect("checkpoint index lock") =
+            checkpoints.read_rows(CheckpointRow::decode)?;
         // The rows trusted so far must describe the journal up to where replay starts.
-        journal::verify_layout(
-            &shared.frames.read().expect("frame index lock"),
-            &shared.checkpoints.read().expect("checkpoint index lock"),
-            synced.journal_len,
-        )
-        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
+        check_layout(&shared, synced.journal_len)?;
         let mut writer = Writer {
             journal_len: synced.journal_len,
             journal_reserved: physical_len,
@@ -315,20 +304,9 @@ impl Writer {
         }
         writer.flush_indexes(true)?;
         writer.frontier = Frontier::load(writer.frames_size(), &*shared)?;
-        journal::verify_layout(
-            &shared.frames.read().expect("frame index lock"),
-            &shared.checkpoints.read().expect("checkpoint index lock"),
-            writer.journal_len,
-        )
-        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))?;
+        check_layout(&shared, writer.journal_len)?;
         writer.publish_latest()?;
-        if writer
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock")
-            .is_empty()
-        {
+        if writer.shared.checkpoint_rows().is_empty() {
             // A new log: sign the empty tree so there is always a checkpoint to serve.
             writer.commit_entries(&[])?;
         }
@@ -388,22 +366,14 @@ impl Writer {
     /// The tree size the frame index reaches.
     fn frames_size(&self) -> u64 {
         self.shared
-            .frames
-            .read()
-            .expect("frame index lock")
+            .frame_rows()
             .last()
             .map_or(0, FrameRow::end_index)
     }
 
     /// Publishes the latest indexed checkpoint as the head.
     fn publish_latest(&mut self) -> Result<()> {
-        let last = self
-            .shared
-            .checkpoints
-            .read()
-            .expect("checkpoint index lock")
-            .last()
-            .copied();
+        let last = self.shared.checkpoint_rows().last().copied();
         if let Some(row) = last {
             let note = self.shared.read_note(&row)?;
             if row.tree_size != self.frontier.size() {
@@ -437,8 +407,7 @@ impl Writer {
     }
 
     fn add_level(&mut self, file: IndexFile) -> Result<()> {
-        let path = self.shared.dir.join(&file.name);
-        let reader = File::open(&path).map_err(Error::io(&path))?;
+        let reader = File::open(&file.path).map_err(Error::io(&file.path))?;
         self.shared
             .levels
             .write()
@@ -488,11 +457,11 @@ impl Writer {
     /// next sync (`all`), and a crash before it is repaired by replaying the journal.
     fn flush_indexes(&mut self, all: bool) -> Result<()> {
         for file in &mut self.levels {
-            file.flush(&self.shared)?;
+            file.flush()?;
         }
         if all {
-            self.frames.flush(&self.shared)?;
-            self.checkpoints.flush(&self.shared)?;
+            self.frames.flush()?;
+            self.checkpoints.flush()?;
         }
         Ok(())
     }
@@ -545,10 +514,10 @@ impl Writer {
     pub fn sync(&mut self) -> Result<()> {
         self.flush_indexes(true)?;
         for file in &self.levels {
-            file.sync(&self.shared)?;
+            file.sync()?;
         }
-        self.frames.sync(&self.shared)?;
-        self.checkpoints.sync(&self.shared)?;
+        self.frames.sync()?;
+        self.checkpoints.sync()?;
         self.published.sync(&self.shared.dir)?;
         sync_dir(&self.shared.dir).map_err(Error::io(&self.shared.dir))?;
         self.synced = Synced {
@@ -633,7 +602,7 @@ impl Writer {
         }
         let size = self.frontier.size();
         let root = self.frontier.root(alg);
-        let body = checkpoint_body(&self.shared.origin, size, &root);
+        let body = Checkpoint::new(self.shared.origin.as_str(), size, root).to_body();
         let note = crate::note::sign(crate::note::Note::new(&body)?, &[&self.signer])?;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -661,6 +630,12 @@ impl Writer {
         *self.shared.head.write().expect("head lock") = head.clone();
         Ok((leaf_hashes, head))
     }
+}
+
+/// [`journal::verify_layout`] of the index rows in memory, up to `journal_len`.
+fn check_layout(shared: &Shared, journal_len: u64) -> Result<()> {
+    journal::verify_layout(&shared.frame_rows(), &shared.checkpoint_rows(), journal_len)
+        .map_err(|why| Error::Corrupt(format!("{why}; delete the *.idx files to rebuild them")))
 }
 
 /// The leaf hashes of `entries`, on two threads for large batches.
