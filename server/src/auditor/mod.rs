@@ -30,7 +30,7 @@ pub use source::{DirSource, HttpSource, Source};
 /// Tiles fetched at once before they are checked in order.
 const TILES_PER_ROUND: usize = 256;
 /// Times an audit reads the checkpoint again when a static copy's tally has moved on
-/// while the tiles were fetched.
+/// between reading the two.
 const CHASES: usize = 5;
 
 /// Why an audit did not pass.
@@ -311,6 +311,16 @@ pub fn audit(
                 ),
             ));
         }
+        // The tally right after the checkpoint, before the tiles: a static copy that
+        // keeps publishing has little time to move on between the two reads.
+        let answer: TallyAnswer = fetch_json(
+            source,
+            &format!("api/v1/tally?tree_size={}", checkpoint.size),
+        )?;
+        if answer.tree_size != checkpoint.size {
+            // A static copy moved on between the two reads: read the checkpoint again.
+            continue;
+        }
         extend(
             &run,
             &mut verified,
@@ -320,15 +330,6 @@ pub fn audit(
             &mut stats,
             progress,
         )?;
-        let answer: TallyAnswer = fetch_json(
-            source,
-            &format!("api/v1/tally?tree_size={}", checkpoint.size),
-        )?;
-        if answer.tree_size != checkpoint.size {
-            // A static copy moved on between the two reads: read the checkpoint again.
-            save(mirror, &key, alg, &verified, &mut projection)?;
-            continue;
-        }
         compare_tally(alg, &key, &answer, &checkpoint, &projection)?;
         save(mirror, &key, alg, &verified, &mut projection)?;
         let (rejected_in_log, _) = projection.rejected_in_log();
