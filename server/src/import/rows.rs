@@ -50,25 +50,19 @@ pub(super) fn stage(sheet: &Sheet, meta: &Metadata, keys: Keys<'_>) -> StagedRow
         .clamp(1, MAX_THREADS)
         .min(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let per_thread = sheet.rows.len().div_ceil(threads).max(1);
-    let outcomes: Vec<Outcome> = if threads == 1 {
-        sheet
-            .rows
-            .iter()
+    let prepare = |rows: &[super::Row]| -> Vec<Outcome> {
+        rows.iter()
             .map(|row| prepare_row(sheet, row, meta, keys))
             .collect()
+    };
+    let outcomes: Vec<Outcome> = if threads == 1 {
+        prepare(&sheet.rows)
     } else {
         std::thread::scope(|scope| {
             let workers: Vec<_> = sheet
                 .rows
                 .chunks(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|row| prepare_row(sheet, row, meta, keys))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|chunk| scope.spawn(move || prepare(chunk)))
                 .collect();
             workers
                 .into_iter()

@@ -100,13 +100,6 @@ pub(super) fn render_path(position: Option<usize>, path: &Path, root: &str) -> S
     out
 }
 
-/// What kind of JSON value was found where another was expected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Found {
-    Float,
-    Other,
-}
-
 /// A serde failure while reading a record's fields, by kind. Built by serde itself
 /// through the [`de::Error`] constructors, so it never holds input.
 #[derive(Debug, thiserror::Error)]
@@ -117,10 +110,11 @@ pub(super) enum FieldError {
     /// A field the kind does not have.
     #[error("unknown field")]
     Unknown,
-    /// A JSON value of the wrong type; `expected` is serde's description of the type
-    /// the field takes (`u32`, `a string`, ...), never of the value.
+    /// A JSON value of the wrong type (`float`: a number with a fraction or exponent);
+    /// `expected` is serde's description of the type the field takes (`u32`, `a
+    /// string`, ...), never of the value.
     #[error("wrong type; expected {expected}")]
-    WrongType { found: Found, expected: String },
+    WrongType { float: bool, expected: String },
     /// A number outside the range of its field.
     #[error("out of range; expected {expected}")]
     OutOfRange { expected: String },
@@ -146,12 +140,8 @@ impl de::Error for FieldError {
     }
 
     fn invalid_type(found: Unexpected<'_>, expected: &dyn Expected) -> FieldError {
-        let found = match found {
-            Unexpected::Float(_) => Found::Float,
-            _ => Found::Other,
-        };
         FieldError::WrongType {
-            found,
+            float: matches!(found, Unexpected::Float(_)),
             expected: expected.to_string(),
         }
     }
@@ -216,9 +206,9 @@ pub(super) fn field_error(
             format!("{at}: unknown field of {kind}"),
             position,
         ),
-        FieldError::WrongType { found, expected } => {
+        FieldError::WrongType { float, expected } => {
             let expected = in_words(&expected);
-            let problem = if found == Found::Float && expected.starts_with("an integer") {
+            let problem = if float && expected.starts_with("an integer") {
                 "not an integer"
             } else {
                 "wrong JSON type"

@@ -14,7 +14,7 @@ use std::fmt;
 use ledger::record::{PetitionOpened, RecordKind, Signature};
 use ledger::Record;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::json::Stop;
@@ -43,9 +43,9 @@ impl<'de> Visitor<'de> for RequestVisitor {
         match map.next_key::<&str>()? {
             Some("type") => Ok(vec![record(map)?]),
             Some("records") => {
-                let records = map.next_value_seed(RecordsSeed)?;
+                let records: Vec<BatchRecord> = map.next_value()?;
                 match map.next_key::<&str>()? {
-                    None => Ok(records),
+                    None => Ok(records.into_iter().map(|record| record.0).collect()),
                     Some(_) => Err(de::Error::custom(Stop)),
                 }
             }
@@ -54,45 +54,18 @@ impl<'de> Visitor<'de> for RequestVisitor {
     }
 }
 
-/// `[record, ...]`.
-struct RecordsSeed;
-
-impl<'de> DeserializeSeed<'de> for RecordsSeed {
-    type Value = Vec<RecordInput>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RecordsSeed {
-    type Value = Vec<RecordInput>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(record) = seq.next_element_seed(RecordSeed)? {
-            records.push(record);
-        }
-        Ok(records)
-    }
-}
-
 /// One record object of a batch.
-struct RecordSeed;
+struct BatchRecord(RecordInput);
 
-impl<'de> DeserializeSeed<'de> for RecordSeed {
-    type Value = RecordInput;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
+impl<'de> Deserialize<'de> for BatchRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor).map(BatchRecord)
     }
 }
 
-impl<'de> Visitor<'de> for RecordSeed {
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
     type Value = RecordInput;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -148,23 +148,6 @@ fn json_error_detail(e: &serde_json::Error) -> String {
 #[derive(Clone, Copy)]
 pub(super) struct JsonValue<'de>(pub &'de Value);
 
-impl<'de> JsonValue<'de> {
-    fn unexpected(&self) -> de::Unexpected<'de> {
-        match self.0 {
-            Value::Null => de::Unexpected::Unit,
-            Value::Bool(b) => de::Unexpected::Bool(*b),
-            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => de::Unexpected::Unsigned(u),
-                (_, Some(i)) => de::Unexpected::Signed(i),
-                _ => de::Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Value::String(s) => de::Unexpected::Str(s),
-            Value::Array(_) => de::Unexpected::Seq,
-            Value::Object(_) => de::Unexpected::Map,
-        }
-    }
-}
-
 impl<'de> Deserializer<'de> for JsonValue<'de> {
     type Error = FieldError;
 
@@ -210,7 +193,11 @@ impl<'de> Deserializer<'de> for JsonValue<'de> {
         match self.0 {
             // Closed lists are unit variants named by a string.
             Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            _ => Err(de::Error::invalid_type(self.unexpected(), &"a string")),
+            // What was found matters only where an integer was expected (a float or not).
+            _ => Err(de::Error::invalid_type(
+                de::Unexpected::Other("not a string"),
+                &"a string",
+            )),
         }
     }
 

@@ -54,24 +54,7 @@ impl PersonalData {
     /// A varint is unsigned LEB128: seven bits per byte, least significant group
     /// first, the high bit set on every byte but the last.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            8 + self.name.len()
-                + [&self.email, &self.postcode, &self.address]
-                    .iter()
-                    .map(|s| s.as_ref().map_or(0, String::len))
-                    .sum::<usize>(),
-        );
-        put_str(&mut out, &self.name);
-        for field in [&self.email, &self.postcode, &self.address] {
-            match field {
-                None => out.push(0),
-                Some(s) => {
-                    out.push(1);
-                    put_str(&mut out, s);
-                }
-            }
-        }
-        out
+        postcard::to_allocvec(self).expect("personal data always encodes")
     }
 
     /// The normalised identities the dedup tags are keyed on, one per identity the
@@ -185,19 +168,6 @@ fn is_email_shaped(s: &str) -> bool {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n & 0x7f) as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// The dedup tag of one normalised identity: keyed BLAKE3 under `dedup_key` of the
 /// petition id's bytes, `0x00`, then the identity; the first 16 bytes.
 pub fn dedup_tag(dedup_key: &[u8; 32], petition_id: &Id, identity: &[u8]) -> DedupTag {
@@ -229,7 +199,6 @@ pub fn dedup_tags(
 /// The commitment to a signer's data: `alg.digest(salt ‖ data.canonical_bytes())`.
 /// Anyone given the data and the salt can recompute it and compare it with the log.
 pub fn commitment(alg: HashAlg, salt: &[u8; 32], data: &PersonalData) -> Hash {
-    let mut bytes = salt.to_vec();
-    bytes.extend_from_slice(&data.canonical_bytes());
+    let bytes = postcard::to_extend(data, salt.to_vec()).expect("personal data always encodes");
     alg.digest(&bytes)
 }

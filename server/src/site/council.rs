@@ -6,8 +6,8 @@
 use askama::Template;
 use projector::Projection;
 
-use super::overview::vote_tally;
-use super::{Layout, SiteSource};
+use super::overview::{vote_tally, EventLine};
+use super::{or_blank, Layout, SiteSource};
 
 #[derive(Template)]
 #[template(path = "site/council_votes.html")]
@@ -47,11 +47,6 @@ struct MotionRow {
     status: &'static str,
     vote: String,
     decided: String,
-}
-
-/// `value` as text; empty when there is none.
-fn or_blank(value: Option<&impl std::fmt::Display>) -> String {
-    value.map(ToString::to_string).unwrap_or_default()
 }
 
 pub(super) fn votes_page(p: &Projection, source: &SiteSource) -> CouncilVotes {
@@ -122,7 +117,7 @@ pub(super) struct Events {
     layout: Layout,
     cities: usize,
     joint_actions: Vec<JointAction>,
-    events: Vec<EventRow>,
+    events: Vec<EventLine>,
 }
 
 struct JointAction {
@@ -131,42 +126,8 @@ struct JointAction {
     cities: Vec<String>,
 }
 
-struct EventRow {
-    /// Unix seconds, for sorting.
-    sort: i64,
-    date: String,
-    city: String,
-    kind: &'static str,
-    title: String,
-    place: String,
-    group: String,
-    joint_action: String,
-    status: &'static str,
-    attendance: Option<u32>,
-}
-
 pub(super) fn events_page(p: &Projection, source: &SiteSource) -> Events {
-    let events: Vec<EventRow> = p
-        .events()
-        .view
-        .into_iter()
-        .map(|event| {
-            let scheduled = &event.scheduled.record;
-            let line = super::overview::EventLine::of(event);
-            EventRow {
-                sort: scheduled.starts_at.unix_seconds(),
-                date: line.date,
-                city: line.city,
-                kind: line.kind,
-                title: line.title,
-                place: or_blank(scheduled.place.as_ref()),
-                group: or_blank(scheduled.group.as_ref()),
-                joint_action: or_blank(scheduled.joint_action.as_ref()),
-                status: line.status,
-                attendance: line.attendance,
-            }
-        })
-        .collect();
+    let events: Vec<EventLine> = p.events().view.into_iter().map(EventLine::of).collect();
     let mut cities: Vec<&str> = events.iter().map(|e| e.city.as_str()).collect();
     cities.sort_unstable();
     cities.dedup();

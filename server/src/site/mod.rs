@@ -385,6 +385,11 @@ pub(crate) fn utc(time_ms: u64) -> String {
     }
 }
 
+/// `value` as text; empty when there is none.
+fn or_blank(value: Option<&impl std::fmt::Display>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
 /// `count` with thousands separated by commas.
 pub(crate) fn thousands(count: u64) -> String {
     let digits = count.to_string();

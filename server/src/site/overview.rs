@@ -7,7 +7,7 @@ use askama::Template;
 use ledger::record::LinkStatus;
 use projector::{Event, EventStatus, Motion, Projection};
 
-use super::{thousands, utc, Layout, SiteSource};
+use super::{or_blank, thousands, utc, Layout, SiteSource};
 use crate::http::ApiError;
 
 /// Votes, and events of each kind, the overview lists (the other pages list all).
@@ -60,11 +60,18 @@ pub(super) struct VoteLine {
     pub date: Option<String>,
 }
 
+/// An event as the overview lists it, and (with where, who and the joint action) as
+/// `/events` does.
 pub(super) struct EventLine {
+    /// Unix seconds, for sorting.
+    pub sort: i64,
     pub date: String,
     pub city: String,
     pub title: String,
     pub kind: &'static str,
+    pub place: String,
+    pub group: String,
+    pub joint_action: String,
     pub status: &'static str,
     pub attendance: Option<u32>,
 }
@@ -73,10 +80,14 @@ impl EventLine {
     pub(super) fn of(event: &Event) -> EventLine {
         let scheduled = &event.scheduled.record;
         EventLine {
+            sort: scheduled.starts_at.unix_seconds(),
             date: utc(scheduled.starts_at.unix_seconds().max(0) as u64 * 1000),
             city: scheduled.city.to_string(),
             title: scheduled.title.to_string(),
             kind: scheduled.kind.as_str(),
+            place: or_blank(scheduled.place.as_ref()),
+            group: or_blank(scheduled.group.as_ref()),
+            joint_action: or_blank(scheduled.joint_action.as_ref()),
             status: event.status.as_str(),
             attendance: event.held.as_ref().and_then(|held| held.record.attendance),
         }
