@@ -230,13 +230,6 @@ struct Cache {
     tokens: Vec<TokenRecord>,
 }
 
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn secret_hash(secret: &str) -> blake3::Hash {
     blake3::hash(secret.as_bytes())
 }
@@ -289,7 +282,7 @@ impl TokenStore {
                 scope: scope.clone(),
                 label: label.clone(),
                 hash: secret_hash(&secret).to_hex().to_string(),
-                created_unix: now_unix(),
+                created_unix: crate::unix_now(),
                 revoked_unix: None,
             });
             Ok(())
@@ -312,7 +305,7 @@ impl TokenStore {
                 .iter_mut()
                 .find(|t| t.id == id)
                 .ok_or_else(|| Error::Tokens(format!("no token with id {id}")))?;
-            token.revoked_unix.get_or_insert_with(now_unix);
+            token.revoked_unix.get_or_insert_with(crate::unix_now);
             revoked = Some(token.clone());
             Ok(())
         })?;

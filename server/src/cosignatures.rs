@@ -82,7 +82,7 @@ impl Auditors {
         let auditor = Auditor {
             name: verifier.name().to_string(),
             vkey: verifier.vkey(),
-            added_unix: unix_now(),
+            added_unix: crate::unix_now(),
         };
         auditors.push(auditor.clone());
         self.save(&auditors)?;
@@ -247,10 +247,4 @@ impl CosignatureStore {
             None => checkpoint.to_string(),
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use ledger::store::Store;
 use ledger::{DedupTag, Entry, Hash, Record, SignerSecret};
@@ -272,13 +272,6 @@ struct Pending {
     followers: Vec<oneshot::Sender<Result<Accepted, Refusal>>>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl State {
     fn run(&mut self, mut receiver: mpsc::Receiver<Submission>) {
         while let Some(first) = receiver.blocking_recv() {
@@ -301,7 +294,7 @@ impl State {
         let base = self.working.tree_size();
         // Entry times never go backwards, whatever the clock does (the fold refuses an
         // entry earlier than the one before it).
-        let time_ms = now_ms().max(self.working.latest_time_ms());
+        let time_ms = crate::unix_now_ms().max(self.working.latest_time_ms());
         let mut entries: Vec<Entry> = Vec::new();
         let mut bytes: Vec<Vec<u8>> = Vec::new();
         let mut sealed: Vec<(u64, Sealed)> = Vec::new();
@@ -584,7 +577,7 @@ impl State {
         self.vault.erase_many(erasures)?;
         if !keys.is_empty() {
             let tree_size = base + bytes.len() as u64;
-            let created_unix = now_ms() / 1000;
+            let created_unix = crate::unix_now();
             let records: Vec<(String, Remembered)> = keys
                 .iter()
                 .map(|(key, fingerprint, waiter)| {
@@ -642,7 +635,7 @@ impl State {
         }
         // Keys remembered for this batch would answer a retry with entries that do
         // not exist.
-        if let Err(e) = self.idempotency.reconcile(base, now_ms() / 1000) {
+        if let Err(e) = self.idempotency.reconcile(base, crate::unix_now()) {
             tracing::error!(error = %e, "could not forget a failed batch's idempotency keys");
         }
     }
