@@ -12,7 +12,6 @@
 //! CPU of an append), so a revocation takes effect within a millisecond.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -385,23 +384,7 @@ impl TokenStore {
         change(&mut file)?;
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| Error::Tokens(format!("cannot encode the token file: {e}")))?;
-        let temp = self.path.with_extension("json.tmp");
-        {
-            let mut out = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&temp)
-                .map_err(Error::io(&temp))?;
-            out.write_all(text.as_bytes()).map_err(Error::io(&temp))?;
-            out.sync_all().map_err(Error::io(&temp))?;
-        }
-        std::fs::rename(&temp, &self.path).map_err(Error::io(&self.path))?;
-        if let Some(dir) = self.path.parent() {
-            ledger::store::sync_dir(dir).map_err(Error::io(dir))?;
-        }
-        Ok(())
+        crate::datadir::replace_file(&self.path, text.as_bytes())
     }
 }
 
