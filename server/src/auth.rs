@@ -49,15 +49,6 @@ impl Role {
             Role::Exporter => "exporter",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "admin" => Some(Role::Admin),
-            "organiser" => Some(Role::Organiser),
-            "exporter" => Some(Role::Exporter),
-            _ => None,
-        }
-    }
 }
 
 /// What an organiser or exporter token is limited to.
