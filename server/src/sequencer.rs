@@ -589,13 +589,12 @@ impl State {
                 Some((key.scoped_key.clone(), remembered))
             })
             .collect();
-        if !records.is_empty() {
-            if let Err(e) = self.idempotency.put_many(tree_size, &records) {
-                // The log stays usable, so these indexes will be reused: the batch's
-                // sealed data must not stay behind at them.
-                self.forget_unlogged(base);
-                return Err(e);
-            }
+        // (Nothing to remember writes nothing.)
+        if let Err(e) = self.idempotency.put_many(tree_size, &records) {
+            // The log stays usable, so these indexes will be reused: the batch's
+            // sealed data must not stay behind at them.
+            self.forget_unlogged(base);
+            return Err(e);
         }
         // A failed append stops the log's writer for good (its page cache can no longer
         // be trusted), so nothing reuses these indexes in this process; whether the batch
