@@ -96,7 +96,7 @@ impl Mirror {
     }
 
     fn pack(&self) -> MutexGuard<'_, BufWriter<File>> {
-        self.pack.lock().unwrap_or_else(|e| e.into_inner())
+        crate::locks::lock(&self.pack)
     }
 
     /// What the mirror verified last, if anything. Cuts `entries.pack` back to what
