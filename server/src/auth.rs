@@ -12,7 +12,6 @@
 //! CPU of an append), so a revocation takes effect within a millisecond.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -48,15 +47,6 @@ impl Role {
             Role::Admin => "admin",
             Role::Organiser => "organiser",
             Role::Exporter => "exporter",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "admin" => Some(Role::Admin),
-            "organiser" => Some(Role::Organiser),
-            "exporter" => Some(Role::Exporter),
-            _ => None,
         }
     }
 }
@@ -230,13 +220,6 @@ struct Cache {
     tokens: Vec<TokenRecord>,
 }
 
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn secret_hash(secret: &str) -> blake3::Hash {
     blake3::hash(secret.as_bytes())
 }
@@ -289,7 +272,7 @@ impl TokenStore {
                 scope: scope.clone(),
                 label: label.clone(),
                 hash: secret_hash(&secret).to_hex().to_string(),
-                created_unix: now_unix(),
+                created_unix: crate::unix_now(),
                 revoked_unix: None,
             });
             Ok(())
@@ -312,7 +295,7 @@ impl TokenStore {
                 .iter_mut()
                 .find(|t| t.id == id)
                 .ok_or_else(|| Error::Tokens(format!("no token with id {id}")))?;
-            token.revoked_unix.get_or_insert_with(now_unix);
+            token.revoked_unix.get_or_insert_with(crate::unix_now);
             revoked = Some(token.clone());
             Ok(())
         })?;
@@ -392,23 +375,7 @@ impl TokenStore {
         change(&mut file)?;
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| Error::Tokens(format!("cannot encode the token file: {e}")))?;
-        let temp = self.path.with_extension("json.tmp");
-        {
-            let mut out = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&temp)
-                .map_err(Error::io(&temp))?;
-            out.write_all(text.as_bytes()).map_err(Error::io(&temp))?;
-            out.sync_all().map_err(Error::io(&temp))?;
-        }
-        std::fs::rename(&temp, &self.path).map_err(Error::io(&self.path))?;
-        if let Some(dir) = self.path.parent() {
-            ledger::store::sync_dir(dir).map_err(Error::io(dir))?;
-        }
-        Ok(())
+        crate::datadir::replace_file(&self.path, text.as_bytes())
     }
 }
 

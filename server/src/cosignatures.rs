@@ -16,7 +16,7 @@ use std::sync::{Mutex, RwLock};
 use ledger::note::NoteVerifier;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{locks, Error, Result};
 
 /// An auditor the operator trusts to cosign.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ impl Auditors {
         let auditor = Auditor {
             name: verifier.name().to_string(),
             vkey: verifier.vkey(),
-            added_unix: unix_now(),
+            added_unix: crate::unix_now(),
         };
         auditors.push(auditor.clone());
         self.save(&auditors)?;
@@ -178,10 +178,10 @@ impl CosignatureStore {
     /// Keeps `cosignature` durably; `false` if that auditor's cosignature of that note
     /// was kept before (the first stays).
     pub fn add(&self, cosignature: Cosignature) -> Result<bool> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = locks::lock(&self.file);
         let key = (cosignature.cosigned, cosignature.tree_size);
         {
-            let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());
+            let by_note = locks::read(&self.by_note);
             if by_note
                 .get(&key)
                 .is_some_and(|all| all.iter().any(|c| c.vkey == cosignature.vkey))
@@ -194,9 +194,7 @@ impl CosignatureStore {
         line.push(b'\n');
         file.write_all(&line).map_err(Error::io(&self.path))?;
         file.sync_data().map_err(Error::io(&self.path))?;
-        self.by_note
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+        locks::write(&self.by_note)
             .entry(key)
             .or_default()
             .push(cosignature);
@@ -205,19 +203,19 @@ impl CosignatureStore {
 
     /// How many cosignatures are kept (it only grows).
     pub fn count(&self) -> usize {
-        let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());
+        let by_note = locks::read(&self.by_note);
         by_note.values().map(Vec::len).sum()
     }
 
     /// Every cosignature, by note.
     pub fn all(&self) -> Vec<Cosignature> {
-        let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());
+        let by_note = locks::read(&self.by_note);
         by_note.values().flatten().cloned().collect()
     }
 
     /// The cosignatures of one note.
     pub fn of(&self, cosigned: Cosigned, tree_size: u64) -> Vec<Cosignature> {
-        let by_note = self.by_note.read().unwrap_or_else(|e| e.into_inner());
+        let by_note = locks::read(&self.by_note);
         by_note
             .get(&(cosigned, tree_size))
             .cloned()
@@ -247,10 +245,4 @@ impl CosignatureStore {
             None => checkpoint.to_string(),
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

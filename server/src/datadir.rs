@@ -237,6 +237,19 @@ pub fn write_new_file(path: &Path, contents: &[u8], replace: bool) -> Result<()>
     file.sync_all().map_err(Error::io(path))
 }
 
+/// Replaces the file at `path` with `bytes`, atomically and durably: `<path>.json.tmp`
+/// written (mode 0600) and fsynced, renamed over `path`, the directory fsynced. An I/O
+/// error names the file or directory of the step that failed.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = path.with_extension("json.tmp");
+    write_new_file(&temp, bytes, true)?;
+    std::fs::rename(&temp, path).map_err(Error::io(path))?;
+    if let Some(dir) = path.parent() {
+        ledger::store::sync_dir(dir).map_err(Error::io(dir))?;
+    }
+    Ok(())
+}
+
 pub fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

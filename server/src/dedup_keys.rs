@@ -17,8 +17,6 @@
 //! used; a destroyed nonce's bytes stay in no file of the data directory.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -161,28 +159,15 @@ impl DedupKeys {
         )
     }
 
-    /// Replaces the file with `file`: a temporary file written and fsynced, renamed over
-    /// it, the directory fsynced.
+    /// Replaces the file with `file` ([`crate::datadir::replace_file`]).
     fn write(&self, file: &KeyFile) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(file)
             .map_err(|e| Error::Config(format!("dedup keys do not encode: {e}")))?;
-        let temporary = self.path.with_extension("json.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&temporary)?;
-            out.write_all(&bytes)?;
-            out.sync_all()?;
-            std::fs::rename(&temporary, &self.path)?;
-            if let Some(dir) = self.path.parent() {
-                ledger::store::sync_dir(dir)?;
-            }
-            Ok(())
-        };
-        write().map_err(Error::io(&self.path))
+        // Whichever step fails, the error names the key file.
+        crate::datadir::replace_file(&self.path, &bytes).map_err(|e| match e {
+            Error::Io { source, .. } => Error::io(&self.path)(source),
+            e => e,
+        })
     }
 }
 

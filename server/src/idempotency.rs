@@ -115,10 +115,7 @@ impl IdempotencyStore {
         };
         Remembered::decode(value.value())
             .map(Some)
-            .ok_or_else(|| Error::Db {
-                file: "server.redb",
-                message: "an idempotency record does not decode".into(),
-            })
+            .ok_or_else(|| db_error("an idempotency record does not decode"))
     }
 
     /// Stores `records`, all from the batch that makes the tree `tree_size` long, in

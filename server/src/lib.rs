@@ -87,3 +87,15 @@ impl Error {
         }
     }
 }
+
+/// Milliseconds since the Unix epoch by the system clock (0 for a clock set before it).
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Seconds since the Unix epoch by the system clock (0 for a clock set before it).
+pub fn unix_now() -> u64 {
+    unix_now_ms() / 1000
+}

@@ -79,9 +79,7 @@ fn latency_histogram(route: &str, method: &'static str, status: StatusCode) -> H
     static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
     let handles = HANDLES.get_or_init(Default::default);
     let key = (method, status);
-    if let Some(histogram) = handles
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
+    if let Some(histogram) = crate::locks::read(handles)
         .get(route)
         .and_then(|by_status| by_status.get(&key))
     {
@@ -93,9 +91,7 @@ fn latency_histogram(route: &str, method: &'static str, status: StatusCode) -> H
         "method" => method,
         "status" => status.as_u16().to_string()
     );
-    handles
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
+    crate::locks::write(handles)
         .entry(route.to_owned())
         .or_default()
         .insert(key, histogram.clone());

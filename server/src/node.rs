@@ -160,11 +160,7 @@ impl Node {
             );
         }
         let idempotency = Arc::new(IdempotencyStore::open(&dir.join(datadir::SERVER_DB))?);
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        idempotency.reconcile(store.size(), now_unix)?;
+        idempotency.reconcile(store.size(), crate::unix_now())?;
 
         let tree_size = projection.tree_size();
         let published = Arc::new(RwLock::new(projection));

@@ -15,7 +15,7 @@
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ledger::record::{ErasureReason, PersonalDataErased};
 
@@ -184,10 +184,7 @@ impl Sweeper {
         let thread = std::thread::Builder::new()
             .name("retention".into())
             .spawn(move || loop {
-                let now_ms = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
-                match runtime.block_on(sweep(&state, &options, now_ms)) {
+                match runtime.block_on(sweep(&state, &options, crate::unix_now_ms())) {
                     Ok(report) if report.erased > 0 => {
                         tracing::info!(erased = report.erased, "retention sweep done");
                     }

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use ledger::store::Store;
 use ledger::{DedupTag, Entry, Hash, Record, SignerSecret};
@@ -261,22 +261,31 @@ struct State {
     disk: Arc<DiskGuard>,
 }
 
+/// What the current batch holds so far.
+#[derive(Default)]
+struct Batch {
+    /// The log's size before the batch: the index of its first entry.
+    base: u64,
+    /// The time of every entry of the batch.
+    time_ms: u64,
+    entries: Vec<Entry>,
+    /// The entries encoded, as they are appended.
+    bytes: Vec<Vec<u8>>,
+    /// Sealed personal data, at its entry's index.
+    sealed: Vec<(u64, Sealed)>,
+}
+
 /// A submission accepted into the current batch.
 struct Pending {
     reply: oneshot::Sender<Result<Accepted, Refusal>>,
+    /// Its idempotency key, remembered with the batch.
+    key: Option<IdempotencyKey>,
     /// Offset of its first entry in the batch, and how many.
     start: usize,
     count: usize,
     signer_secrets: Vec<Option<SignerSecret>>,
     /// Retries with the same key and body in the same batch get the same answer.
     followers: Vec<oneshot::Sender<Result<Accepted, Refusal>>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl State {
@@ -297,19 +306,18 @@ impl State {
         }
     }
 
-    fn process(&mut self, batch: Vec<Submission>) {
-        let base = self.working.tree_size();
-        // Entry times never go backwards, whatever the clock does (the fold refuses an
-        // entry earlier than the one before it).
-        let time_ms = now_ms().max(self.working.latest_time_ms());
-        let mut entries: Vec<Entry> = Vec::new();
-        let mut bytes: Vec<Vec<u8>> = Vec::new();
-        let mut sealed: Vec<(u64, Sealed)> = Vec::new();
-        let mut keys: Vec<(String, [u8; 32], usize)> = Vec::new();
+    fn process(&mut self, submissions: Vec<Submission>) {
+        let mut batch = Batch {
+            base: self.working.tree_size(),
+            // Entry times never go backwards, whatever the clock does (the fold refuses an
+            // entry earlier than the one before it).
+            time_ms: crate::unix_now_ms().max(self.working.latest_time_ms()),
+            ..Batch::default()
+        };
         let mut pending: Vec<Pending> = Vec::new();
         let mut in_batch: HashMap<String, (usize, [u8; 32])> = HashMap::new();
 
-        for submission in batch {
+        for submission in submissions {
             let Submission {
                 token,
                 idempotency,
@@ -343,26 +351,17 @@ impl State {
                     }
                 }
             }
-            let start = entries.len();
+            let start = batch.entries.len();
             let signer_secrets: Vec<_> = records.iter().map(|s| s.signer_secret).collect();
-            let decided = self.decide(
-                &token,
-                records,
-                decision.every_refusal,
-                time_ms,
-                &mut entries,
-                &mut bytes,
-                &mut sealed,
-                base,
-            );
+            let decided = self.decide(&token, records, decision.every_refusal, &mut batch);
             if decision.dry_run {
                 // Decided against everything committed and accepted so far, as an
                 // append now would be; then undone.
-                self.undo_from(start, base, &mut entries, &mut bytes, &mut sealed);
+                self.undo_from(start, &mut batch);
                 let _ = reply.send(decided.map(|()| Accepted {
-                    first_index: base + start as u64,
+                    first_index: batch.base + start as u64,
                     leaf_hashes: Vec::new(),
-                    tree_size: base,
+                    tree_size: batch.base,
                     root: Hash::default(),
                     checkpoint: Arc::from(""),
                     signer_secrets: Vec::new(),
@@ -372,20 +371,20 @@ impl State {
             }
             match decided {
                 Ok(()) => {
-                    if let Some(key) = idempotency {
+                    if let Some(key) = &idempotency {
                         in_batch.insert(key.scoped_key.clone(), (pending.len(), key.fingerprint));
-                        keys.push((key.scoped_key, key.fingerprint, pending.len()));
                     }
                     pending.push(Pending {
                         reply,
+                        key: idempotency,
                         start,
-                        count: entries.len() - start,
+                        count: batch.entries.len() - start,
                         signer_secrets,
                         followers: Vec::new(),
                     });
                 }
                 Err(refusal) => {
-                    self.undo_from(start, base, &mut entries, &mut bytes, &mut sealed);
+                    self.undo_from(start, &mut batch);
                     let _ = reply.send(Err(refusal));
                 }
             }
@@ -393,32 +392,23 @@ impl State {
         if pending.is_empty() {
             return;
         }
-        metrics::histogram!("ledger_batch_entries").record(entries.len() as f64);
+        let entries = batch.entries.len();
+        metrics::histogram!("ledger_batch_entries").record(entries as f64);
         let started = Instant::now();
-        // Personal data is erased before its erasure is logged: an erasure the log shows
-        // has always happened, and one whose record is then lost was at worst done
-        // early (the signer or organiser asks again, and the record is written).
-        let erasures: Vec<u64> = entries
-            .iter()
-            .filter_map(|entry| match entry.record() {
-                Record::PersonalDataErased(erased) => Some(erased.index),
-                _ => None,
-            })
-            .collect();
-        match self.commit(base, bytes, &sealed, &erasures, &keys, &pending) {
+        match self.commit(&mut batch, &pending) {
             Ok(appended) => {
                 if self.disk.record(false) {
                     tracing::info!("there is room on the disk again; appends resume");
                 }
                 {
                     let mut published = locks::write(&self.published);
-                    for entry in &entries {
+                    for entry in &batch.entries {
                         published.replay(entry);
                     }
                 }
                 metrics::histogram!("ledger_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
-                metrics::counter!("ledger_appended_entries_total").increment(entries.len() as u64);
+                metrics::counter!("ledger_appended_entries_total").increment(entries as u64);
                 metrics::counter!("ledger_batches_total").increment(1);
                 for waiter in pending {
                     let answer = Accepted {
@@ -471,38 +461,27 @@ impl State {
     /// Undoes a request whose entries start at `start` in the batch: if part of it
     /// was applied to the working projection, rebuilds that from what is committed
     /// plus the batch before it.
-    fn undo_from(
-        &mut self,
-        start: usize,
-        base: u64,
-        entries: &mut Vec<Entry>,
-        bytes: &mut Vec<Vec<u8>>,
-        sealed: &mut Vec<(u64, Sealed)>,
-    ) {
-        if entries.len() > start {
-            entries.truncate(start);
-            bytes.truncate(start);
-            sealed.retain(|(index, _)| *index < base + start as u64);
-            self.rebuild_working(entries);
+    fn undo_from(&mut self, start: usize, batch: &mut Batch) {
+        if batch.entries.len() > start {
+            batch.entries.truncate(start);
+            batch.bytes.truncate(start);
+            let end = batch.base + start as u64;
+            batch.sealed.retain(|(index, _)| *index < end);
+            self.rebuild_working(&batch.entries);
         }
     }
 
     /// Decides every record of one request, appending the accepted entries to the
-    /// batch. On refusal, some of the request's entries may already be in `entries`
+    /// batch. On refusal, some of the request's entries may already be in the batch
     /// and applied to the working projection; the caller undoes that. With
     /// `every_refusal`, a record the decision rules refuse is noted and the next one
     /// decided (a refused record changes nothing), and all of them are reported.
-    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         token: &TokenRecord,
         records: Vec<Staged>,
         every_refusal: bool,
-        time_ms: u64,
-        entries: &mut Vec<Entry>,
-        bytes: &mut Vec<Vec<u8>>,
-        sealed: &mut Vec<(u64, Sealed)>,
-        base: u64,
+        batch: &mut Batch,
     ) -> Result<(), Refusal> {
         // An exporter appends only the `export.issued` of its own export, which the
         // server writes (no request may name that kind).
@@ -520,7 +499,7 @@ impl State {
                     return Err(Refusal::OutOfScope { position });
                 }
             }
-            let entry = Entry::v1(time_ms, author.clone(), staged.record);
+            let entry = Entry::v1(batch.time_ms, author.clone(), staged.record);
             let encoded = entry.encode().map_err(|e| match e {
                 ledger::Error::EntryTooLarge(bytes) => Refusal::TooLarge { position, bytes },
                 // Handlers validate every record first, so this is a bug, not bad input.
@@ -556,10 +535,12 @@ impl State {
                 continue;
             }
             if let Some(seal) = staged.sealed {
-                sealed.push((base + entries.len() as u64, seal));
+                batch
+                    .sealed
+                    .push((batch.base + batch.entries.len() as u64, seal));
             }
-            entries.push(entry);
-            bytes.push(encoded);
+            batch.entries.push(entry);
+            batch.bytes.push(encoded);
         }
         if refused.is_empty() {
             Ok(())
@@ -568,46 +549,52 @@ impl State {
         }
     }
 
+    /// Writes the batch (vault, `pending`'s idempotency keys, then the log); takes its bytes.
     fn commit(
         &self,
-        base: u64,
-        bytes: Vec<Vec<u8>>,
-        sealed: &[(u64, Sealed)],
-        erasures: &[u64],
-        keys: &[(String, [u8; 32], usize)],
+        batch: &mut Batch,
         pending: &[Pending],
     ) -> crate::Result<ledger::store::Appended> {
+        let base = batch.base;
         // A full disk refuses the batch before anything is written.
         self.disk.check()?;
-        let items: Vec<(u64, &Sealed)> = sealed.iter().map(|(i, s)| (*i, s)).collect();
+        let items: Vec<(u64, &Sealed)> = batch.sealed.iter().map(|(i, s)| (*i, s)).collect();
         self.vault.put_many(&items)?;
-        self.vault.erase_many(erasures)?;
-        if !keys.is_empty() {
-            let tree_size = base + bytes.len() as u64;
-            let created_unix = now_ms() / 1000;
-            let records: Vec<(String, Remembered)> = keys
-                .iter()
-                .map(|(key, fingerprint, waiter)| {
-                    let waiter = &pending[*waiter];
-                    (
-                        key.clone(),
-                        Remembered {
-                            fingerprint: *fingerprint,
-                            first_index: base + waiter.start as u64,
-                            count: waiter.count as u64,
-                            tree_size,
-                            created_unix,
-                            signer_secrets: waiter.signer_secrets.clone(),
-                        },
-                    )
-                })
-                .collect();
-            if let Err(e) = self.idempotency.put_many(tree_size, &records) {
-                // The log stays usable, so these indexes will be reused: the batch's
-                // sealed data must not stay behind at them.
-                self.forget_unlogged(base);
-                return Err(e);
-            }
+        // Personal data is erased before its erasure is logged: an erasure the log shows
+        // has always happened, and one whose record is then lost was at worst done
+        // early (the signer or organiser asks again, and the record is written).
+        let erasures: Vec<u64> = batch
+            .entries
+            .iter()
+            .filter_map(|entry| match entry.record() {
+                Record::PersonalDataErased(erased) => Some(erased.index),
+                _ => None,
+            })
+            .collect();
+        self.vault.erase_many(&erasures)?;
+        let tree_size = base + batch.bytes.len() as u64;
+        let created_unix = crate::unix_now();
+        let records: Vec<(String, Remembered)> = pending
+            .iter()
+            .filter_map(|waiter| {
+                let key = waiter.key.as_ref()?;
+                let remembered = Remembered {
+                    fingerprint: key.fingerprint,
+                    first_index: base + waiter.start as u64,
+                    count: waiter.count as u64,
+                    tree_size,
+                    created_unix,
+                    signer_secrets: waiter.signer_secrets.clone(),
+                };
+                Some((key.scoped_key.clone(), remembered))
+            })
+            .collect();
+        // (Nothing to remember writes nothing.)
+        if let Err(e) = self.idempotency.put_many(tree_size, &records) {
+            // The log stays usable, so these indexes will be reused: the batch's
+            // sealed data must not stay behind at them.
+            self.forget_unlogged(base);
+            return Err(e);
         }
         // A failed append stops the log's writer for good (its page cache can no longer
         // be trusted), so nothing reuses these indexes in this process; whether the batch
@@ -615,7 +602,7 @@ impl State {
         // and the keys with it. A full disk is the exception: the log wrote nothing
         // and carries on, so the next batch reuses these indexes, and the vault values
         // and keys written for this one go now.
-        let appended = match self.store.append_blocking(bytes) {
+        let appended = match self.store.append_blocking(std::mem::take(&mut batch.bytes)) {
             Ok(appended) => appended,
             Err(e @ ledger::Error::StorageFull { .. }) => {
                 self.forget_unlogged(base);
@@ -642,7 +629,7 @@ impl State {
         }
         // Keys remembered for this batch would answer a retry with entries that do
         // not exist.
-        if let Err(e) = self.idempotency.reconcile(base, now_ms() / 1000) {
+        if let Err(e) = self.idempotency.reconcile(base, crate::unix_now()) {
             tracing::error!(error = %e, "could not forget a failed batch's idempotency keys");
         }
     }

@@ -96,7 +96,7 @@ impl Mirror {
     }
 
     fn pack(&self) -> MutexGuard<'_, BufWriter<File>> {
-        self.pack.lock().unwrap_or_else(|e| e.into_inner())
+        crate::locks::lock(&self.pack)
     }
 
     /// What the mirror verified last, if anything. Cuts `entries.pack` back to what
@@ -258,10 +258,7 @@ impl Mirror {
         verified: &str,
         contradicting: &str,
     ) -> Result<PathBuf, AuditError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let name = format!("fork-evidence-{now}.txt");
+        let name = format!("fork-evidence-{}.txt", crate::unix_now());
         let text = format!(
             "Two checkpoints signed by the same log key that cannot both be true: the \
              tree of the second does not contain the tree of the first.\n\n\

@@ -611,7 +611,7 @@ fn fetch_round(
                     return;
                 };
                 let got = fetch_tile(source, tile);
-                *results[at].lock().unwrap_or_else(|e| e.into_inner()) = Some(got);
+                *crate::locks::lock(&results[at]) = Some(got);
             });
         }
     });

@@ -200,9 +200,7 @@ pub fn export(args: ExportArgs) -> super::Result {
     gathered.add_cosignatures(&CosignatureStore::open(&data.join(datadir::COSIGNATURES))?);
     let issuer = server::export::Issuer {
         exported_by: "operator",
-        exported_at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
+        exported_at_unix: server::unix_now() as i64,
     };
     let zip = server::export::write_bundle(&store, &gathered, &signer, issuer)?;
     spinner.finish_and_clear();

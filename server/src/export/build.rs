@@ -45,6 +45,11 @@ pub enum ExportError {
     Write(String),
 }
 
+/// [`ExportError::Write`], from whatever failed while writing.
+pub(super) fn write_err(e: impl std::fmt::Display) -> ExportError {
+    ExportError::Write(e.to_string())
+}
+
 /// What the read models say of one petition in one area at one tree size.
 pub struct Frozen {
     pub tree_size: u64,
@@ -325,7 +330,7 @@ pub fn write_bundle(
     let (checkpoint, _) = ledger::checkpoint::open_checkpoint(&gathered.checkpoint, &verifier)?;
     let mut tally_note =
         projector::tally::sign_tally(alg, log_key, size, checkpoint.root, &frozen.tally_text)
-            .map_err(|e| ExportError::Write(e.to_string()))?;
+            .map_err(write_err)?;
     for line in &gathered.tally_cosignatures {
         tally_note.push_str(line);
     }
@@ -349,7 +354,6 @@ pub fn write_bundle(
         (TALLY_TEXT, frozen.tally_text.clone().into_bytes()),
     ];
 
-    let write_err = |e: &dyn std::fmt::Display| ExportError::Write(e.to_string());
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     // Deflate's fastest level: a third of the time of the default level for a bundle
     // a third larger (about 450 bytes a signature instead of 340); the entries are
@@ -360,12 +364,11 @@ pub fn write_bundle(
         .last_modified_time(zip_time(issuer.exported_at_unix));
     let mut files = BTreeMap::new();
     for (name, bytes) in &small_files {
-        zip.start_file(*name, options).map_err(|e| write_err(&e))?;
-        zip.write_all(bytes).map_err(|e| write_err(&e))?;
+        zip.start_file(*name, options).map_err(write_err)?;
+        zip.write_all(bytes).map_err(write_err)?;
         files.insert(name.to_string(), blake3::hash(bytes).to_hex().to_string());
     }
-    zip.start_file(ENTRIES, options)
-        .map_err(|e| write_err(&e))?;
+    zip.start_file(ENTRIES, options).map_err(write_err)?;
     let mut hasher = blake3::Hasher::new();
     std::thread::scope(|scope| -> Result<(), ExportError> {
         let (send, chunks) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, ExportError>>(2);
@@ -385,7 +388,7 @@ pub fn write_bundle(
         for chunk in chunks {
             let chunk = chunk?;
             hasher.update(&chunk);
-            zip.write_all(&chunk).map_err(|e| write_err(&e))?;
+            zip.write_all(&chunk).map_err(write_err)?;
         }
         Ok(())
     })?;
@@ -418,8 +421,7 @@ pub fn write_bundle(
         cosigners: gathered.cosigners.clone(),
         files,
     };
-    let mut manifest_bytes =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Write(e.to_string()))?;
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(write_err)?;
     manifest_bytes.push(b'\n');
     let note = Note::new(&manifest_note_body(log_key.name(), size, &manifest_bytes))?;
     let manifest_note = ledger::note::sign(note, &[log_key])?;
@@ -427,10 +429,10 @@ pub fn write_bundle(
         (MANIFEST, manifest_bytes.as_slice()),
         (MANIFEST_NOTE, manifest_note.as_bytes()),
     ] {
-        zip.start_file(name, options).map_err(|e| write_err(&e))?;
-        zip.write_all(bytes).map_err(|e| write_err(&e))?;
+        zip.start_file(name, options).map_err(write_err)?;
+        zip.write_all(bytes).map_err(write_err)?;
     }
-    let cursor = zip.finish().map_err(|e| write_err(&e))?;
+    let cursor = zip.finish().map_err(write_err)?;
     Ok(cursor.into_inner())
 }
 
@@ -454,7 +456,7 @@ fn entry_lines(
             salt: revealed.map(|(_, salt)| ledger::Hash(*salt)),
             personal_data: revealed.map(|(data, _)| data.clone()),
         };
-        serde_json::to_writer(&mut out, &line).map_err(|e| ExportError::Write(e.to_string()))?;
+        serde_json::to_writer(&mut out, &line).map_err(write_err)?;
         out.push(b'\n');
     }
     Ok(out)

@@ -6,7 +6,7 @@ use askama::Template;
 use ledger::record::PetitionText;
 use ledger::Hash;
 
-use super::build::{ExportError, Gathered, RetiredRow};
+use super::build::{write_err, ExportError, Gathered, RetiredRow};
 use super::SIGNERS_HEADER;
 
 /// What the human files say, beside what was gathered.
@@ -152,7 +152,7 @@ pub(super) fn summary(facts: &Facts<'_>) -> Result<String, ExportError> {
         counter_key: facts.counter_key,
     }
     .render()
-    .map_err(|e| ExportError::Write(e.to_string()))
+    .map_err(write_err)
 }
 
 /// `signers.csv`: the header, then one row per live signature in log order. Personal
@@ -163,8 +163,7 @@ pub(super) fn signers_csv(gathered: &Gathered) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
-    let err = |e: csv::Error| ExportError::Write(e.to_string());
-    writer.write_record(SIGNERS_HEADER).map_err(err)?;
+    writer.write_record(SIGNERS_HEADER).map_err(write_err)?;
     for row in &gathered.signers {
         let data = row.revealed.as_ref().map(|(data, _)| data);
         writer
@@ -174,9 +173,7 @@ pub(super) fn signers_csv(gathered: &Gathered) -> Result<Vec<u8>, ExportError> {
                 &row.channel,
                 data,
             ))
-            .map_err(err)?;
+            .map_err(write_err)?;
     }
-    writer
-        .into_inner()
-        .map_err(|e| ExportError::Write(e.to_string()))
+    writer.into_inner().map_err(write_err)
 }

@@ -468,7 +468,7 @@ fn check_lines(
             let jobs = jobs.clone();
             let done_sender = done_sender.clone();
             scope.spawn(move || loop {
-                let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let job = crate::locks::lock(&jobs).recv();
                 let Ok((sequence, first, lines)) = job else {
                     return;
                 };
