@@ -140,7 +140,7 @@ pub(crate) async fn export_bundle(
     let zip = blocking(move || {
         let issuer = Issuer {
             exported_by: &exported_by,
-            exported_at_unix: unix_now(),
+            exported_at_unix: crate::unix_now() as i64,
         };
         Ok(export::write_bundle(
             &state.store,
@@ -160,10 +160,4 @@ pub(crate) async fn export_bundle(
             .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
