@@ -52,7 +52,9 @@ impl PersonalData {
     /// | 4 | `address` | as `email` |
     ///
     /// A varint is unsigned LEB128: seven bits per byte, least significant group
-    /// first, the high bit set on every byte but the last.
+    /// first, the high bit set on every byte but the last. Every commitment in every
+    /// log is taken over these bytes, so this struct takes no serde attribute that
+    /// would change them; the tests pin them byte by byte.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("personal data always encodes")
     }
