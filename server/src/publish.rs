@@ -261,8 +261,7 @@ impl Publisher {
                 while !stopping.load(Ordering::Relaxed) {
                     std::thread::sleep(POLL);
                     let now_cosigned = copy.cosignatures.count();
-                    let current = locks::read(&published)
-                        .tree_size();
+                    let current = locks::read(&published).tree_size();
                     // Pages take milliseconds to render on a large log, under the read
                     // lock that appends wait for: at most every PAGES_EVERY, and once
                     // more when appends pause, so they never stay stale.
@@ -273,10 +272,7 @@ impl Publisher {
                     }
                     // The read models are serialized under their read lock; the files
                     // are written after it is let go.
-                    let read = copy.read_side(
-                        &locks::read(&published),
-                        pages_due,
-                    );
+                    let read = copy.read_side(&locks::read(&published), pages_due);
                     let read_size = read.as_ref().map_or(size, |read| read.tree_size);
                     match read.and_then(|read| copy.publish_growth(size, read)) {
                         Ok(published_size) => {
@@ -287,7 +283,8 @@ impl Publisher {
                             }
                         }
                         Err(e) => {
-                            tracing::error!(error = %e, dir = %copy.dir.display(), "publishing failed");
+                            let dir = copy.dir.display();
+                            tracing::error!(error = %e, dir = %dir, "publishing failed");
                         }
                     }
                 }
