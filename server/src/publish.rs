@@ -151,7 +151,7 @@ impl StaticCopy {
         Ok(())
     }
 
-    /// The log's identity, its signed tally and the read models of `read`, then the
+    /// The log's identity, the read models of `read` and its signed tally, then the
     /// checkpoint of that size (with the auditors' cosignatures), last.
     fn write_read_side(&self, read: ReadSide) -> Result<()> {
         let size = read.tree_size;
@@ -167,10 +167,13 @@ impl StaticCopy {
         let mut log = LogInfo::of(&self.store);
         (log.tree_size, log.root) = (size, self.store.root_at(size)?);
         write_atomic(&self.dir.join("api/v1/log"), &to_json(&log)?)?;
-        write_atomic(&self.dir.join("api/v1/tally"), &to_json(&tally)?)?;
         for (path, bytes) in read.files {
             write_atomic(&self.dir.join(path), &bytes)?;
         }
+        // The tally just before the checkpoint: an auditor reads the checkpoint, then
+        // the tally of its size, and a copy holds a newer tally than checkpoint only
+        // between these two writes.
+        write_atomic(&self.dir.join("api/v1/tally"), &to_json(&tally)?)?;
         write_atomic(
             &self.dir.join("checkpoint"),
             self.cosignatures
