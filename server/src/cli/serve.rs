@@ -131,6 +131,10 @@ pub fn run(args: ServeArgs) -> super::Result {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
+        // Before the port accepts anything: a SIGTERM sent as soon as it does must stop
+        // the server cleanly, not meet the default action (which skips the last snapshot).
+        let shutdown =
+            shutdown_signal().map_err(|e| format!("cannot handle SIGTERM and SIGINT: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -188,7 +192,7 @@ pub fn run(args: ServeArgs) -> super::Result {
         let signalled = std::sync::Arc::new(tokio::sync::Notify::new());
         let notify = signalled.clone();
         let serving = listen::serve(listener, node.router(), limits, async move {
-            shutdown_signal().await;
+            shutdown.await;
             notify.notify_one();
         });
         // Graceful shutdown waits for every open connection; a client that stalls
@@ -213,17 +217,17 @@ pub fn run(args: ServeArgs) -> super::Result {
     })
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT (Ctrl-C) handlers now, and returns what ends on the
+/// first of them. Tokio installs a handler only when its future is first polled, and the
+/// accept loop may not poll its shutdown future before the first requests are answered.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    })
 }
